@@ -1,0 +1,38 @@
+# img2music_tf: every entry point a reviewer or user needs. `make help` lists them.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SCALE ?= smoke
+SEEDS ?= 1
+SHARED ?= ../shared/data
+export IMG2MUSIC_EIMG_SOURCE ?= $(SHARED)/eimg
+export IMG2MUSIC_EMOTION6_SOURCE ?= $(SHARED)/emotion6/Emotion6-320px.zip
+
+.PHONY: help setup test test-integration test-slow test-jax demo table1 table2 figure3 bench
+
+help:  ## list the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(BIN)/img2music: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+setup: $(BIN)/img2music  ## create .venv and install the package with its test tools
+
+test: setup  ## fast test suite (tiny presets, no downloads; a few minutes on 2 cores)
+	$(BIN)/pytest -q
+
+test-integration: setup  ## tests on the mirrored EIMG and Emotion6 data
+	$(BIN)/pytest -q -m integration
+
+test-slow: setup  ## slow tests (longer training runs)
+	$(BIN)/pytest -q -m slow
+
+test-jax: setup  ## model tests under the JAX backend (installs the [jax] extra)
+	$(BIN)/pip install -q -e ".[jax]"
+	KERAS_BACKEND=jax $(BIN)/pytest -q tests/test_models.py
+
+demo: setup  ## main job: train a small model on the built-in data and make music from pictures (out/demo)
+	$(BIN)/img2music demo --out out/demo
