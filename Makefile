@@ -14,6 +14,10 @@ help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 $(BIN)/img2music: setup.cfg pyproject.toml
+	@# FluidSynth renders WAV files; on Debian/Ubuntu install its library if it is missing
+	@if ! ldconfig -p | grep -q libfluidsynth; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then apt-get install -y -q libfluidsynth3 || (apt-get update -q && apt-get install -y -q libfluidsynth3); \
+	  else echo "note: install the FluidSynth library for WAV output (apt-get install libfluidsynth3 / brew install fluid-synth)"; fi; fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[dev]"
