@@ -1,0 +1,60 @@
+"""`img2music data prepare`: load a music and an image source, pair them by emotion, split, write plain files."""
+
+from __future__ import annotations
+
+import argparse
+
+MUSIC_SOURCES = ("eimg", "builtin", "folder")
+IMAGE_SOURCES = ("emotion6", "emid", "builtin", "folder")
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "data",
+        help="prepare the paired image-music data (sources, emotion pairing, split)",
+        description="Data sources, emotion pairing and the train/val/test split (paper Section 3.1).",
+    )
+    commands = parser.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    prepare = commands.add_parser(
+        "prepare",
+        help="load music and images, pair each music piece with its most similar image, split, write files",
+        description=(
+            "Pair each music piece with the image nearest in valence-arousal (paper Section 3.1), split the "
+            "pairs 100 test / 16 val / rest train, and write music.csv, images.csv, pairs.csv, split.json, "
+            "skipped.csv, summary.txt and va.png into --out. A rerun with the same inputs reuses the folder. "
+            "Sources: eimg (3000 MIDI, downloaded or --music-source / $IMG2MUSIC_EIMG_SOURCE), emotion6 (1980 "
+            "images, --image-source / $IMG2MUSIC_EMOTION6_SOURCE), emid (EMID_data.csv + images), builtin (a "
+            "demo set made locally, no download), folder (a CSV path,valence,arousal)."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    prepare.add_argument("--music", choices=MUSIC_SOURCES, default="eimg", help="music source")
+    prepare.add_argument("--images", choices=IMAGE_SOURCES, default="emotion6", help="image source")
+    prepare.add_argument("--out", required=True, help="output folder")
+    prepare.add_argument("--music-source", help="local copy of the music source (file or folder) instead of a download")
+    prepare.add_argument("--image-source", help="local copy of the image source (file or folder) instead of a download")
+    prepare.add_argument("--seed", type=int, default=0, help="seed of the random split")
+    prepare.add_argument("--n-test", type=int, default=100, help="test pairs")
+    prepare.add_argument("--n-val", type=int, default=16, help="validation pairs")
+    prepare.add_argument("--n-music", type=int, help="use only N music items (spread evenly over the ids); builtin: build N (default 200)")
+    prepare.add_argument("--n-images", type=int, help="use only N images (spread evenly over the ids); builtin: build N (default 200)")
+    prepare.add_argument("--force", action="store_true", help="redo a folder that was prepared from other inputs")
+    prepare.set_defaults(run=run_prepare)
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    import time
+
+    from img2music_tf.data.prepare import prepare
+
+    start = time.perf_counter()
+    data = prepare(
+        music=args.music, images=args.images, out=args.out,
+        music_source=args.music_source, image_source=args.image_source, seed=args.seed,
+        n_test=args.n_test, n_val=args.n_val, n_music=args.n_music, n_images=args.n_images, overwrite=args.force,
+    )
+    if data.reused:
+        print(f"{args.out} was already prepared from these inputs; reusing it")
+    print(data.summary, end="")
+    print(f"time: {time.perf_counter() - start:.1f} s")
+    return 0

@@ -1,0 +1,105 @@
+"""Fetch, verify and extract source files: one helper for every downloader.
+
+A file is downloaded with urllib into a temporary file, its sha256 checked, and
+only then renamed into the cache, so a failed or tampered download leaves
+nothing behind. A local copy (`--source`, or an environment variable) replaces
+the download; a local copy whose sha256 differs from the published one is used
+with a warning. Zip archives are extracted once, keyed by their checksum.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from img2music_tf import files
+from img2music_tf.errors import UserError
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A published file: its name, where to download it, and its sha256 (None when not pinned)."""
+
+    name: str
+    url: str
+    sha256: str | None
+
+
+def downloads_dir() -> Path:
+    return files.cache_dir() / "downloads"
+
+
+def fetch(remote: Remote, dest_dir: Path | None = None, timeout: float = 60.0) -> Path:
+    """Download `remote` into `dest_dir` (default: the cache) unless a verified copy is there."""
+    target = Path(dest_dir or downloads_dir()) / remote.name
+    if target.exists() and (remote.sha256 is None or files.sha256(target) == remote.sha256):
+        return target
+    try:
+        with files.atomic_path(target) as tmp:
+            with urllib.request.urlopen(remote.url, timeout=timeout) as response, open(tmp, "wb") as out:
+                shutil.copyfileobj(response, out)
+            got = files.sha256(tmp)
+            if remote.sha256 is not None and got != remote.sha256:
+                raise UserError(
+                    f"checksum mismatch for {remote.name} from {remote.url}: expected sha256 "
+                    f"{remote.sha256}, got {got} (download again, or pass a local copy with --source)"
+                )
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", None) or getattr(error, "strerror", None) or error
+        raise UserError(
+            f"cannot download {remote.name} from {remote.url}: {reason} "
+            "(offline? pass a local copy with --source PATH)"
+        ) from None
+    return target
+
+
+def local_or_env(source: str | os.PathLike | None, env_var: str) -> Path | None:
+    """The local copy to use: `source`, else the environment variable `env_var`, else None (download)."""
+    origin = "--source"
+    if source is None:
+        source, origin = os.environ.get(env_var) or None, env_var
+    if source is None:
+        return None
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise UserError(f"data source {path} (from {origin}) does not exist")
+    return path
+
+
+def find_local(remote: Remote, source: Path, warnings: list[str]) -> Path:
+    """`source` itself (a file) or `source/<remote.name>` (a folder); notes a checksum difference in `warnings`."""
+    path = source / remote.name if source.is_dir() else source
+    if not path.is_file():
+        raise UserError(f"{remote.name} not found in {source}")
+    if remote.sha256 is not None and files.sha256(path) != remote.sha256:
+        warnings.append(f"{path} is not the published {remote.name} (sha256 differs); using it as given")
+    return path
+
+
+def extract_zip(zip_path: Path, name: str) -> Path:
+    """Extract `zip_path` once into the cache (keyed by its sha256) and return that folder."""
+    target = files.cache_dir() / "extracted" / f"{name}-{files.sha256(zip_path)[:16]}"
+    if target.is_dir():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            for member in archive.namelist():
+                parts = PurePosixPath(member).parts
+                if member.startswith("/") or ".." in parts:
+                    raise UserError(f"{zip_path} holds an unsafe path {member!r}; refusing to extract it")
+            archive.extractall(tmp)
+        os.replace(tmp, target)
+    except (zipfile.BadZipFile, EOFError, zlib.error, OSError) as error:
+        raise UserError(f"{zip_path} is not a complete zip archive ({error}); download it again") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target

@@ -1,0 +1,125 @@
+"""`prepare` / `img2music data prepare`: plain files written once, reused, guarded; and the mirrors end to end."""
+
+import csv
+import json
+
+import pytest
+from conftest import SEED
+from data_fixtures import make_emotion6, make_eimg, write_image, write_midi
+
+from img2music_tf import cli
+from img2music_tf.data.prepare import load_prepared, prepare
+from img2music_tf.errors import UserError
+
+
+def _folder_sources(tmp_path, n_music=12, n_images=5):
+    """A music CSV and an image CSV for the `folder` source."""
+    lines = ["path,valence,arousal"]
+    for n in range(n_music):
+        write_midi(tmp_path / "m" / f"s{n:02d}.mid", pitches=(60 + n % 12,))
+        lines.append(f"s{n:02d}.mid,{1 + n * 8 / (n_music - 1):.3f},{9 - n * 8 / (n_music - 1):.3f}")
+    lines.append("broken.mid,5,5")
+    (tmp_path / "m" / "broken.mid").write_bytes(b"MThd")
+    (tmp_path / "m" / "labels.csv").write_text("\n".join(lines) + "\n")
+    lines = ["path,valence,arousal"]
+    for n in range(n_images):
+        write_image(tmp_path / "i" / f"p{n}.png", fmt="PNG", colour=(40 * n, 0, 0))
+        lines.append(f"p{n}.png,{1 + 2 * n},{9 - 2 * n}")
+    (tmp_path / "i" / "labels.csv").write_text("\n".join(lines) + "\n")
+    return tmp_path / "m", tmp_path / "i"
+
+
+def _prepare(tmp_path, out, **kwargs):
+    music, images = _folder_sources(tmp_path)
+    options = dict(music="folder", images="folder", music_source=music, image_source=images, seed=SEED,
+                   n_test=3, n_val=2)
+    return prepare(out=out, **{**options, **kwargs})
+
+
+def test_prepare_writes_plain_files_and_loads_them_back(tmp_path):
+    out = tmp_path / "prep"
+    data = _prepare(tmp_path, out)
+    assert not data.reused
+    assert {p.name for p in out.iterdir()} == {
+        "music.csv", "images.csv", "pairs.csv", "split.json", "skipped.csv", "summary.txt", "va.png", "manifest.json"
+    }
+    assert len(data.music) == 12 and len(data.images) == 5 and len(data.pairs) == 12
+    assert {k: len(v) for k, v in data.split.items()} == {"train": 7, "val": 2, "test": 3}
+    assert sorted(p.music.id for p in data.pairs_in("test")) == data.split["test"]
+    assert (out / "va.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    skipped = list(csv.DictReader(open(out / "skipped.csv")))
+    assert [(r["source"], r["item"]) for r in skipped] == [("music", "broken")]
+    assert "music broken: unreadable MIDI" in data.summary
+    loaded = load_prepared(out)
+    assert loaded.pairs == data.pairs and loaded.split == data.split
+    assert loaded.skipped["music"] == data.skipped["music"]
+    with pytest.raises(UserError, match="unknown split"):
+        loaded.pairs_in("dev")
+
+
+def test_prepare_reuses_the_folder_and_guards_other_inputs(tmp_path):
+    out = tmp_path / "prep"
+    first = _prepare(tmp_path, out)
+    stamp = (out / "pairs.csv").stat().st_mtime_ns
+    again = _prepare(tmp_path, out)
+    assert again.reused and again.pairs == first.pairs
+    assert (out / "pairs.csv").stat().st_mtime_ns == stamp
+    with pytest.raises(UserError, match=r"seed 1234 -> 1235.*--force"):
+        _prepare(tmp_path, out, seed=SEED + 1)
+    redone = _prepare(tmp_path, out, seed=SEED + 1, overwrite=True)
+    assert not redone.reused and json.loads((out / "manifest.json").read_text())["inputs"]["seed"] == SEED + 1
+
+
+def test_load_prepared_refuses_incomplete_or_stale_folders(tmp_path):
+    with pytest.raises(UserError, match="not a prepared data folder"):
+        load_prepared(tmp_path)
+    out = tmp_path / "prep"
+    data = _prepare(tmp_path, out)
+    data.music[0].path.unlink()
+    with pytest.raises(UserError, match="are gone"):
+        load_prepared(out)
+
+
+def test_n_music_and_n_images_take_items_spread_over_the_ids(tmp_path):
+    data = _prepare(tmp_path, tmp_path / "prep", n_music=7, n_images=3)
+    assert [i.id for i in data.music] == ["s00", "s02", "s04", "s06", "s07", "s09", "s11"]
+    assert [i.id for i in data.images] == ["p0", "p2", "p4"]
+
+
+def test_prepare_rejects_a_source_in_the_wrong_role(tmp_path):
+    with pytest.raises(UserError, match="not a music source"):
+        prepare(music="emotion6", images="emotion6", out=tmp_path)
+
+
+def test_cli_prepare_eimg_and_emotion6_files(tmp_path, capsys):
+    eimg_dir = make_eimg(tmp_path / "eimg")
+    archive = make_emotion6(tmp_path / "e6")
+    out = tmp_path / "prep"
+    args = ["data", "prepare", "--music", "eimg", "--images", "emotion6", "--out", str(out),
+            "--music-source", str(eimg_dir), "--image-source", str(archive), "--n-test", "1", "--n-val", "1"]
+    assert cli.main(args) == 0
+    printed = capsys.readouterr().out
+    assert "music: eimg" in printed and "4 items, 3 skipped" in printed
+    assert "images: emotion6" in printed and "6 items, 3 skipped" in printed
+    assert "split (seed 0): train 2, val 1, test 1" in printed
+    assert "Annotator" in printed  # the bad raw ratings are listed as warnings
+    assert cli.main(args) == 0
+    assert "reusing it" in capsys.readouterr().out
+    assert cli.main([*args, "--seed", "5"]) == 2
+    assert "--force" in capsys.readouterr().err
+
+
+def test_prepare_builtin_small(tmp_path):
+    data = prepare(music="builtin", images="builtin", out=tmp_path / "prep", n_music=6, n_images=4,
+                   n_test=2, n_val=1, seed=SEED)
+    assert len(data.pairs) == 6 and len(data.images) == 4
+    assert {k: len(v) for k, v in data.split.items()} == {"train": 3, "val": 1, "test": 2}
+
+
+@pytest.mark.integration
+def test_prepare_on_the_mirrors(tmp_path, eimg_source, emotion6_source):
+    data = prepare(music="eimg", images="emotion6", out=tmp_path / "prep", music_source=eimg_source,
+                   image_source=emotion6_source, seed=0)
+    assert len(data.music) == 3000 and len(data.images) == 1980 and len(data.pairs) == 3000
+    assert {k: len(v) for k, v in data.split.items()} == {"train": 2884, "val": 16, "test": 100}
+    assert sum("is not 1-9" in line for line in data.summary.splitlines()) == 7
