@@ -1,0 +1,95 @@
+"""`img2music models`: list the paper's model presets with their sizes; compute cached image features."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from img2music_tf.models.image_encoder import ENCODERS, FIDELITIES
+from img2music_tf.presets import SCALES
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "models",
+        help="list the model presets of the paper's tables; compute image features",
+        description="The models of Tables 1 and 2 as named presets, and the frozen CNN image encoders.",
+    )
+    actions = parser.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+
+    listing = actions.add_parser(
+        "list",
+        help="print every preset with its parameter count",
+        description="Print a Markdown table of every preset (architecture, training settings, parameter count).",
+    )
+    listing.add_argument("--scale", choices=SCALES, default="paper", help="model sizes (default: paper)")
+    listing.add_argument(
+        "--fidelity", choices=FIDELITIES, default="paper", help="follow the paper or the authors' code (default: paper)"
+    )
+    listing.add_argument("--vocab-size", type=int, default=978, help="output vocabulary incl. padding (default: 978)")
+    listing.set_defaults(run=run_list)
+
+    features = actions.add_parser(
+        "features",
+        help="compute CNN features of images into a .npy file (cached per image)",
+        description="Compute the frozen CNN feature of each image (rows in argument order) and save them as .npy.",
+    )
+    features.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="image files (any Pillow format)")
+    features.add_argument("--out", type=Path, required=True, help="output .npy file, shape (N, F)")
+    features.add_argument("--encoder", choices=ENCODERS, default="vgg16", help="CNN (default: vgg16)")
+    features.add_argument(
+        "--fidelity", choices=FIDELITIES, default="paper",
+        help="paper: VGG16 pooled 512-d; code: VGG16 fc2 4096-d as the authors' scripts (default: paper)",
+    )
+    features.add_argument(
+        "--image-weights", default="imagenet", metavar="WEIGHTS",
+        help="imagenet (downloaded once by Keras), none (random, seeded), or a local .h5 file (default: imagenet)",
+    )
+    features.add_argument("--image-size", type=int, help="input side in pixels (default: 224 VGG16, 299 InceptionV3)")
+    features.add_argument("--seed", type=int, default=0, help="seed of the random weights of --image-weights none")
+    features.set_defaults(run=run_features)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from img2music_tf.models.img2music import build_model
+    from img2music_tf.presets import PRESET_NAMES, get_preset
+
+    print(f"Model presets at scale={args.scale}, fidelity={args.fidelity}, vocabulary {args.vocab_size}\n")
+    print("| preset | MIDI encoder | decoder | image feature | learning rate | epochs | VA loss | parameters |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in PRESET_NAMES:
+        config = get_preset(name, args.scale, args.fidelity, vocab_size=args.vocab_size)
+        print(
+            f"| {name} | {_describe_encoder(config)} | {_describe_decoder(config)} "
+            f"| {config.image_encoder} {config.image_dim}-d | {config.learning_rate:g} | {config.epochs} "
+            f"| {'yes' if config.va_loss else 'no'} | {build_model(config).count_params():,} |"
+        )
+    return 0
+
+
+def run_features(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from img2music_tf.errors import UserError
+    from img2music_tf.files import atomic_path
+    from img2music_tf.models.image_encoder import extract_features
+
+    if args.out.suffix != ".npy":
+        raise UserError(f"--out must end in .npy, got {args.out}")
+    features = extract_features(
+        args.images, args.encoder, args.fidelity, args.image_weights, args.image_size, seed=args.seed
+    )
+    with atomic_path(args.out) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, features)
+    print(f"wrote {features.shape[0]} x {features.shape[1]} {args.encoder} features to {args.out}")
+    return 0
+
+
+def _describe_encoder(config) -> str:
+    if config.midi_encoder == "lstm":
+        return "LSTM " + ", ".join(map(str, config.lstm_units))
+    return f"{config.encoder_blocks} transformer blocks"
+
+
+def _describe_decoder(config) -> str:
+    return f"{config.decoder_blocks} attention blocks, Dense {', '.join(map(str, config.decoder_units))}"

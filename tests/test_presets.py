@@ -1,0 +1,97 @@
+"""Presets: one config per table row, the paper's hyperparameters, overrides and JSON round trip."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from img2music_tf import cli
+from img2music_tf.errors import UserError
+from img2music_tf.presets import PRESET_NAMES, SCALES, ModelConfig, get_preset
+
+TABLE_1 = ("LSTM_enc2", "Trans_enc3_dec3_VGG", "Trans_enc3_dec3_Inception", "Trans_enc4", "Trans_enc2_dec2")
+TABLE_2 = ("Trans_enc3_dec3", "Trans_enc3_dec3_VA_Loss")
+
+
+def test_one_preset_per_table_row():
+    assert set(PRESET_NAMES) == set(TABLE_1) | set(TABLE_2)
+
+
+@pytest.mark.parametrize("fidelity", ["paper", "code"])
+@pytest.mark.parametrize("scale", SCALES)
+@pytest.mark.parametrize("name", PRESET_NAMES)
+def test_every_preset_is_valid_at_every_scale(name, scale, fidelity):
+    config = get_preset(name, scale=scale, fidelity=fidelity)
+    assert (config.name, config.scale, config.fidelity) == (name, scale, fidelity)
+    assert config.epochs == (2 if name in TABLE_1 else 15)  # "after 2 epochs" / "after 15 epochs"
+    assert config.va_loss == (name == "Trans_enc3_dec3_VA_Loss")
+    assert config.lambda_cc == 1.0
+    assert config.lambda_va == {"paper": 1e-5, "code": 1e-7}[fidelity]
+    assert config.vocab_size == 978
+    assert config.image_encoder == ("inception_v3" if name.endswith("Inception") else "vgg16")
+
+
+def test_paper_scale_follows_the_paper_and_the_authors_code():
+    config = get_preset("Trans_enc3_dec3_VA_Loss")
+    assert (config.embed_dim, config.num_heads, config.key_dim, config.max_len) == (256, 4, 256, 236)
+    assert (config.encoder_blocks, config.decoder_blocks, config.decoder_units) == (3, 3, (128, 128, 256))
+    assert (config.learning_rate, config.adam_beta_1, config.adam_beta_2) == (1e-5, 0.9, 0.999)
+    assert (config.image_size, config.image_dim) == (224, 512)
+    assert get_preset("Trans_enc3_dec3_VA_Loss", fidelity="code").image_dim == 4096
+    assert get_preset("Trans_enc3_dec3_Inception").image_size == 299
+    assert get_preset("Trans_enc4").decoder_blocks == 0  # dense layers only in the decoder
+    lstm_paper, lstm_code = get_preset("LSTM_enc2"), get_preset("LSTM_enc2", fidelity="code")
+    assert lstm_paper.lstm_units == (128, 256) and lstm_paper.learning_rate == 1e-5
+    assert lstm_code.lstm_units == (128, 256, 256) and lstm_code.learning_rate == 1e-6
+
+
+def test_small_scales_are_small():
+    for name in PRESET_NAMES:
+        paper, smoke, tiny = (get_preset(name, scale=s) for s in SCALES)
+        assert tiny.embed_dim < smoke.embed_dim < paper.embed_dim
+        assert tiny.image_size <= smoke.image_size <= paper.image_size
+        assert smoke.learning_rate > paper.learning_rate
+
+
+def test_overrides_and_vocabulary_from_data():
+    config = get_preset("Trans_enc3_dec3", vocab_size=120, epochs=1, lstm_units=[])
+    assert (config.vocab_size, config.epochs) == (120, 1)
+    assert dataclasses.replace(config, vocab_size=50).vocab_size == 50
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.vocab_size = 3
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"name": "Trans_enc9"}, "Trans_enc3_dec3_VGG"),
+        ({"scale": "huge"}, "smoke"),
+        ({"fidelity": "folklore"}, "code"),
+        ({"epochs_typo": 3}, "epochs_typo"),
+        ({"decoder_blocks": 4}, "decoder_blocks"),
+        ({"image_size": 16}, "at least 32"),
+        ({"name": "LSTM_enc2", "lstm_units": (128, 64)}, "last LSTM width"),
+    ],
+)
+def test_invalid_presets_are_user_errors(kwargs, message):
+    kwargs = {"name": "Trans_enc3_dec3", **kwargs}
+    with pytest.raises(UserError, match=message):
+        get_preset(**kwargs)
+
+
+def test_config_json_round_trip(tmp_path):
+    config = get_preset("LSTM_enc2", scale="smoke", fidelity="code", vocab_size=321)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config.to_dict()))
+    assert ModelConfig.from_dict(json.loads(path.read_text())) == config
+    with pytest.raises(UserError, match="colour"):
+        ModelConfig.from_dict({**config.to_dict(), "colour": "red"})
+
+
+def test_models_list_command_prints_every_preset(capsys):
+    assert cli.main(["models", "list", "--scale", "tiny", "--vocab-size", "50"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "---" not in line]
+    assert [row.split("|")[1].strip() for row in rows[1:]] == list(PRESET_NAMES)
+    assert all(int(row.split("|")[-2].strip().replace(",", "")) > 0 for row in rows[1:])
