@@ -5,10 +5,11 @@ BIN := $(VENV)/bin
 SCALE ?= smoke
 SEEDS ?= 1
 SHARED ?= ../shared/data
+JAX_TESTS ?= tests/test_models.py tests/test_presets.py tests/test_losses.py tests/test_va_predictor.py
 export IMG2MUSIC_EIMG_SOURCE ?= $(SHARED)/eimg
 export IMG2MUSIC_EMOTION6_SOURCE ?= $(SHARED)/emotion6/Emotion6-320px.zip
 
-.PHONY: help setup test test-integration test-slow test-jax demo table1 table2 figure3 bench
+.PHONY: help setup data test test-integration test-slow test-jax demo table1 table2 figure3 bench
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -36,7 +37,10 @@ test-slow: setup  ## slow tests (longer training runs)
 
 test-jax: setup  ## model tests under the JAX backend (installs the [jax] extra)
 	$(BIN)/pip install -q -e ".[jax]"
-	KERAS_BACKEND=jax $(BIN)/pytest -q tests/test_models.py
+	KERAS_BACKEND=jax $(BIN)/pytest -q $(JAX_TESTS)
+
+data: setup  ## prepare the EIMG + Emotion6 pairs and split (data/prepared)
+	$(BIN)/img2music data prepare --music eimg --images emotion6 --out data/prepared
 
 demo: setup  ## main job: train a small model on the built-in data and make music from pictures (out/demo)
 	$(BIN)/img2music demo --out out/demo

@@ -1,0 +1,71 @@
+"""`img2music train`: train one preset on a prepared data folder into a run folder."""
+
+from __future__ import annotations
+
+
+def add_parser(subparsers) -> None:
+    from img2music_tf.presets import FIDELITIES, PRESET_NAMES, SCALES
+
+    parser = subparsers.add_parser(
+        "train",
+        help="train a model preset on prepared image-music pairs (writes a run folder)",
+        description=(
+            "Train one model of the paper's tables the way the authors did: each song is one batch of "
+            "(image feature, token prefix) -> next token samples, Adam at the preset's learning rate, the "
+            "preset's epochs, and for *_VA_Loss presets L_total = lambda_va * L_VA + lambda_cc * L_CC. "
+            "After every epoch a row is added to OUT/history.csv and OUT/checkpoint/ is rewritten, so "
+            "--resume continues exactly where an interrupted run stopped. The finished run folder "
+            "(config.json, vocabulary.json, model.keras) is what `img2music generate --run OUT` loads."
+        ),
+        epilog=(
+            "example: img2music data prepare --out runs/data && "
+            "img2music train --data runs/data --preset Trans_enc3_dec3 --scale smoke --out runs/enc3dec3 "
+            "--image-weights none"
+        ),
+    )
+    parser.add_argument("--data", required=True, metavar="PREPARED_DIR",
+                        help="a folder written by `img2music data prepare`")
+    parser.add_argument("--preset", required=True, choices=PRESET_NAMES, metavar="PRESET",
+                        help=f"table row to train: {', '.join(PRESET_NAMES)}")
+    parser.add_argument("--scale", default="paper", choices=SCALES,
+                        help="model sizes: paper (the authors', for a GPU; default), smoke (minutes on a CPU), tiny (tests)")
+    parser.add_argument("--fidelity", default="paper", choices=FIDELITIES,
+                        help="follow the paper (default) or the authors' code where they differ (docs/fidelity.md)")
+    parser.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to write")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="epochs to train (default: the preset's, 2 for Table 1 rows, 15 for Table 2 rows)")
+    parser.add_argument("--image-weights", default="imagenet", metavar="imagenet|none|FILE.h5",
+                        help="CNN weights for the image features; 'none' = random (seeded), for offline use (default: imagenet)")
+    parser.add_argument("--va-predictor", default=None, metavar="DIR",
+                        help="trained music VA predictor (`img2music va train`); required by *_VA_Loss presets")
+    parser.add_argument("--seed", type=int, default=0, help="seed for initialisation, dropout and song order (default: 0)")
+    parser.add_argument("--max-songs", type=int, default=None, metavar="N",
+                        help="train on the first N training songs only (quick runs)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out from its last checkpoint (same settings; --epochs may grow)")
+    parser.add_argument("--force", action="store_true", help="start again even if --out already holds a run")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from img2music_tf.errors import UserError
+    from img2music_tf.presets import get_preset
+    from img2music_tf.train import train_run
+
+    if args.epochs is not None and args.epochs < 1:
+        raise UserError(f"--epochs must be at least 1, got {args.epochs}")
+    if args.max_songs is not None and args.max_songs < 1:
+        raise UserError(f"--max-songs must be at least 1, got {args.max_songs}")
+    overrides = {} if args.epochs is None else {"epochs": args.epochs}
+    config = get_preset(args.preset, scale=args.scale, fidelity=args.fidelity, **overrides)
+    result = train_run(
+        args.data, config, args.out, seed=args.seed, image_weights=args.image_weights,
+        va_predictor_dir=args.va_predictor, resume=args.resume, max_songs=args.max_songs,
+        overwrite=args.force, verbose=0 if args.quiet else 1,
+    )
+    last = result.history[-1] if result.history else {}
+    print(f"trained {config.name} for {len(result.history)} epoch(s) on {result.songs['train']} songs; "
+          f"final loss {last.get('loss', float('nan')):.4f}, val_loss {last.get('val_loss') or float('nan'):.4f}")
+    print(f"run folder: {result.out_dir} (model.keras, vocabulary.json, config.json, history.csv)")
+    return 0

@@ -1,0 +1,451 @@
+"""The authors' MIDI token language: encode a MIDI file to tokens, decode tokens to music.
+
+A sequence reads `<start> <bpm>@tempo <ratio>@time events... <end>` where an
+event is a note `E-5@1/3`, a chord of normal-order pitch classes `0.4.7@0.25`
+or a rest `r@1.5`; the part after `@` is music21's own quarterLength string
+(fractions included). See docs/FIDELITY.md "Tokens" and the paper, Sec. 3.3.2.
+
+Encoding follows the authors' `midiData.txt`: every song of it we checked is
+reproduced token for token, e.g. their "0003", "0006" and "0007" are EIMG
+`2991.mid`, `2090.mid` and `0855.mid` (their ids number image-music pairs, and
+a song can repeat). Details that matter:
+  * music21 10 pairs note-on/off events and quantises onsets and durations
+    differently from music21 8, which the authors used (about one EIMG file in
+    five changes). Parsing therefore swaps in music21 8's two rules for the
+    duration of the parse (`_music21_v8_import`).
+  * music21 10 prints a whole-number MetronomeMark as `85`, music21 8 as `85.0`;
+    the tempo token always uses the float form.
+  * Tempo and time signature are the last of each in measures 0-3.
+  * Not reproduced: music21 8 sometimes misplaces a part's bars by a beat, and
+    orders simultaneous events of different parts differently; then our events
+    are the same tokens in another order (see corpus figures in the README).
+
+Decoding lays events one after another (offset += duration), as the authors'
+generator does: notes that sounded together in different parts become
+sequential; chords sound in octave 4 (pitch class + 60). This lossy round trip
+is part of the method. Tokens of length 0 (music21 turns a MIDI note with no
+duration into a grace note; about 7% of EIMG files have one) are valid but make
+no sound.
+
+Malformed tokens (a policy shared by every decoder here): they are skipped,
+counted and reported by one `warnings.warn` per decoded sequence; `<start>` and
+`<end>` carry no sound. `parse_token` itself raises `TokenizeError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import warnings
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from img2music_tf.errors import UserError
+
+# Bump when `encode_midi` output can change: it keys the corpus cache.
+TOKENIZER_VERSION = "2"
+
+START = "<start>"
+END = "<end>"
+BARS = 8  # bars kept, from the first measure that holds a Note
+FIRST_MEASURES = (0, 3)  # tempo and time signature: the last of each in these measures
+MAX_REST_BARS = 2  # longer rests are dropped
+QUANTIZE_DIVISORS = (4, 3)  # music21's default grid: sixteenths and eighth-triplets
+CHORD_OCTAVE_MIDI = 60  # decoded chord notes sound in octave 4
+VELOCITY = 90  # what music21 writes for a note without dynamics
+MUSIC21_TICKS_PER_QUARTER = 10080  # music21's MIDI resolution
+
+_NOTE = re.compile(r"^([A-G])(#{1,2}|-{1,2})?(-?\d+)$")
+_CHORD = re.compile(r"^\d{1,2}(\.\d{1,2})*$")
+_TIME = re.compile(r"^(\d+)/(\d+)$")
+_STEP = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_ALTER = {None: 0, "#": 1, "##": 2, "-": -1, "--": -2}
+
+
+class TokenizeError(UserError):
+    """A MIDI file that cannot be tokenised, or a token that cannot be read; says why."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One token, decoded.
+
+    `pitches` are MIDI numbers (chords in octave 4); `quarter_length` is the
+    duration in beats (0 for tempo, time and markers); `bpm` is set for tempo
+    tokens and `time_signature` (e.g. "3/4") for time tokens.
+    """
+
+    kind: str
+    pitches: tuple[int, ...] = ()
+    quarter_length: float = 0.0
+    bpm: float | None = None
+    time_signature: str | None = None
+
+
+# --- encoding -------------------------------------------------------------------------------
+
+
+def encode_midi(path: str | Path) -> list[str]:
+    """Tokenise one MIDI file the authors' way (FIDELITY.md "Tokens"); raise TokenizeError."""
+    import music21
+
+    path = Path(path)
+    if not path.is_file():
+        raise TokenizeError(f"no such MIDI file: {path}")
+    try:
+        with _music21_v8_import():
+            score = music21.converter.parse(str(path), format="midi", forceSource=True)
+    except Exception as error:  # music21 raises many types on broken files
+        raise TokenizeError(f"cannot parse {path.name}: {type(error).__name__}: {error}") from None
+    try:
+        return encode_score(score)
+    except TokenizeError:
+        raise
+    except Exception as error:  # a music21 failure deep inside; say which file and what
+        raise TokenizeError(f"music21 failed on {path.name}: {type(error).__name__}: {error}") from None
+
+
+def encode_score(score) -> list[str]:
+    """Tokenise a parsed music21 Score (the steps of `encode_midi` after parsing).
+
+    Only the kept bars are transposed (after flattening): the tokens equal those
+    of transposing the whole score first, at a third less time.
+    """
+    shift = key_shift(score)
+    mark, signature = _tempo_and_time_signature(score)
+    first = _first_measure_with_note(score)
+    excerpt = score.measures(first, first + BARS - 1).flatten()
+    excerpt.transpose(shift, inPlace=True)
+    tokens = [START, f"{float(mark.number)}@tempo", f"{signature.ratioString}@time"]
+    longest_rest = MAX_REST_BARS * signature.barDuration.quarterLength
+    for element in excerpt.notesAndRests:
+        token = _event_token(element, longest_rest)
+        if token is not None:
+            tokens.append(token)
+    tokens.append(END)
+    return tokens
+
+
+def key_shift(score):
+    """The music21 Interval that moves the piece to C major or A minor (key from `analyze('key')`).
+
+    The interval runs from the estimated tonic to C (major) or A (minor), both
+    without octave, i.e. music21 places both in octave 4: a major piece moves
+    down by 0-11 semitones, a minor piece between 2 down and 9 up. Spelling
+    follows the interval (so `E-` and `G#` both occur).
+    """
+    from music21 import interval, pitch
+
+    try:
+        key = score.analyze("key")
+    except Exception as error:
+        raise TokenizeError(f"key analysis failed: {type(error).__name__}: {error}") from None
+    target = pitch.Pitch("C" if key.mode == "major" else "A")
+    return interval.Interval(key.tonic, target)
+
+
+def _tempo_and_time_signature(score):
+    """The last MetronomeMark and the last TimeSignature in measures 0-3 (all parts, in part order).
+
+    "Last" matters when parts disagree: EIMG 0855 has 3/4 in its first part and
+    music21's default 4/4 in its second, and the authors' token is `4/4@time`.
+    """
+    found = list(score.measures(*FIRST_MEASURES).recurse().getElementsByClass(("MetronomeMark", "TimeSignature")))
+    marks = [e for e in found if e.classes[0] == "MetronomeMark" and e.number is not None]
+    signatures = [e for e in found if e.classes[0] == "TimeSignature"]
+    if not marks:
+        raise TokenizeError("no tempo (MetronomeMark) in measures 0-3")
+    if not signatures:
+        raise TokenizeError("no time signature in measures 0-3")
+    return marks[-1], signatures[-1]
+
+
+def _first_measure_with_note(score) -> int:
+    """Number of the earliest measure, over all parts, that holds a Note (a chord alone does not count)."""
+    numbers = []
+    for part in score.parts:
+        for measure in part.getElementsByClass("Measure"):
+            if measure.recurse().getElementsByClass("Note"):
+                numbers.append(measure.number)
+                break
+    if not numbers:
+        raise TokenizeError("no single note (only chords or nothing)")
+    return min(numbers)
+
+
+def _event_token(element, longest_rest) -> str | None:
+    length = element.duration.quarterLength
+    if element.isRest:
+        return f"r@{length}" if length <= longest_rest else None
+    if element.isChord:
+        return ".".join(str(pc) for pc in element.normalOrder) + f"@{length}"
+    return f"{element.pitch.nameWithOctave}@{length}"
+
+
+@contextlib.contextmanager
+def _music21_v8_import() -> Iterator[None]:
+    """Make music21's MIDI import pair and quantise notes as music21 8 did, while the block runs.
+
+    Pairing: music21 8 ends each note-on at the first not yet used note-off of
+    its pitch and channel (first in, first out); music21 10 ends it at the next
+    note-off, so a re-struck held note merges. Quantising: music21 >= 9 picks
+    each duration's grid to fill the gap up to the next onset; music21 8, which
+    made the authors' tokens, does this: every offset
+    and duration snaps to the nearest multiple of 1/4 or 1/3 (smaller error
+    wins, then the finer grid); if the quantised note then ends less than 1/4
+    before the next element's quantised onset, its duration is re-snapped to
+    the grid of that onset; notes never become 0 long (1/4 instead); rests
+    that become 0 long are removed. Elements are visited with non-notes first,
+    then notes in onset order, as music21 8 stored them.
+    """
+    from music21 import stream
+    from music21.midi import translate
+
+    original = stream.Stream.quantize
+    original_pairing = translate.getNotesFromEvents
+
+    def quantize(self, quarterLengthDivisors=(), processOffsets=True, processDurations=True,
+                 inPlace=False, recurse=False):
+        if not (inPlace and processOffsets and processDurations and not recurse):
+            return original(self, quarterLengthDivisors, processOffsets, processDurations,
+                            inPlace, recurse)
+        _quantize_like_music21_v8(self, tuple(quarterLengthDivisors) or QUANTIZE_DIVISORS)
+        return None
+
+    stream.Stream.quantize = quantize
+    translate.getNotesFromEvents = _pair_notes_first_in_first_out
+    try:
+        yield
+    finally:
+        stream.Stream.quantize = original
+        translate.getNotesFromEvents = original_pairing
+
+
+def _pair_notes_first_in_first_out(timed_events):
+    """(on tick, off tick, note-on event) per note: each note-on takes the first unused matching note-off."""
+    from music21.midi.translate import TimedNoteEvent
+
+    notes, used = [], set()
+    for i, (on_time, event) in enumerate(timed_events):
+        if not event.isNoteOn():
+            continue
+        for j in range(i + 1, len(timed_events)):
+            if j not in used and event.matchedNoteOff(timed_events[j][1]):
+                used.add(j)
+                notes.append(TimedNoteEvent(on_time, timed_events[j][0], event))
+                break
+    return notes
+
+
+def _snap(value: float, divisors: Iterable[int]) -> tuple[float, int]:
+    """(nearest grid value, its divisor): the smallest error wins, then the finer grid (1/4 before 1/3)."""
+    from music21.common import nearestMultiple
+
+    best = None
+    for divisor in divisors:
+        match, error, _ = nearestMultiple(value, 1 / divisor)
+        candidate = (error, 1 / divisor, match, divisor)
+        best = candidate if best is None or candidate < best else best
+    return best[2], best[3]
+
+
+def _quantize_like_music21_v8(track, divisors: tuple[int, ...]) -> None:
+    """Quantise the flat stream of one imported MIDI track in place (rule: `_music21_v8_import`)."""
+    from music21 import note
+
+    elements = list(track.elements)
+    elements = [e for e in elements if not isinstance(e, note.GeneralNote)] + \
+               [e for e in elements if isinstance(e, note.GeneralNote)]
+    finest = 1 / max(divisors)
+    empty_rests = []
+    for index, element in enumerate(elements):
+        offset = float(track.elementOffset(element))
+        sign = -1 if offset < 0 else 1
+        offset = sign * _snap(abs(offset), divisors)[0]
+        track.setElementOffset(element, offset)
+        offset = track.elementOffset(element)  # music21's exact form (23/3); the float sums below follow music21 8
+        length = max(float(element.duration.quarterLength), 0.0)
+        snapped, _ = _snap(length, divisors)
+        if index + 1 < len(elements):
+            next_onset, next_divisor = _snap(float(track.elementOffset(elements[index + 1])), divisors)
+            if 0 < next_onset - (offset + snapped) < finest:
+                snapped, _ = _snap(length, (next_divisor,))
+        if snapped == 0 and isinstance(element, note.NotRest) and not element.duration.isGrace:
+            element.quarterLength = finest
+        elif snapped == 0 and isinstance(element, note.Rest):
+            empty_rests.append(element)
+        else:
+            # like music21 8, this keeps an imported duration's odd tuplet (480/341 ...), which
+            # later rescales the note: part of the authors' tokens, so kept on purpose
+            element.duration.quarterLength = snapped
+    track.coreElementsChanged()
+    if empty_rests:
+        track.remove(empty_rests)
+
+
+# --- decoding -------------------------------------------------------------------------------
+
+
+def parse_token(token: str) -> Event:
+    """Read one token; raise TokenizeError for a malformed one."""
+    if token == START:
+        return Event("start")
+    if token == END:
+        return Event("end")
+    value, at, suffix = token.rpartition("@")
+    if not at or not value:
+        raise TokenizeError(f"malformed token {token!r}: expected VALUE@LENGTH, <start> or <end>")
+    if suffix == "tempo":
+        bpm = _number(token, value, allow_zero=False)
+        return Event("tempo", bpm=bpm)
+    if suffix == "time":
+        match = _TIME.match(value)
+        if not match or int(match.group(1)) == 0 or int(match.group(2)) == 0:
+            raise TokenizeError(f"malformed time signature token {token!r}")
+        return Event("time", time_signature=value)
+    length = _number(token, suffix, allow_zero=True)  # music21 makes 0-long grace notes; they are tokens too
+    if value == "r":
+        return Event("rest", quarter_length=length)
+    if _CHORD.match(value):
+        classes = [int(pc) for pc in value.split(".")]
+        if any(pc > 11 for pc in classes):
+            raise TokenizeError(f"malformed chord token {token!r}: pitch classes run 0-11")
+        return Event("chord", pitches=tuple(CHORD_OCTAVE_MIDI + pc for pc in classes),
+                     quarter_length=length)
+    match = _NOTE.match(value)
+    if match:
+        step, alter, octave = match.groups()
+        midi = 12 * (int(octave) + 1) + _STEP[step] + _ALTER[alter]
+        if 0 <= midi <= 127:
+            return Event("note", pitches=(midi,), quarter_length=length)
+    raise TokenizeError(f"malformed token {token!r}: not a note, chord, rest, tempo or time")
+
+
+def _number(token: str, text: str, allow_zero: bool) -> float:
+    try:
+        number = float(Fraction(text))
+    except (ValueError, ZeroDivisionError):
+        raise TokenizeError(f"malformed token {token!r}: {text!r} is not a number") from None
+    if number < 0 or (number == 0 and not allow_zero):
+        raise TokenizeError(f"malformed token {token!r}: {text!r} must be {'>= 0' if allow_zero else 'positive'}")
+    return number
+
+
+def parse_tokens(tokens: Iterable[str]) -> list[Event]:
+    """Decode a sequence: malformed tokens are skipped, counted and reported by one warning."""
+    events, bad = [], []
+    for token in tokens:
+        try:
+            events.append(parse_token(token))
+        except TokenizeError:
+            bad.append(token)
+    if bad:
+        shown = ", ".join(repr(token) for token in bad[:3]) + (", ..." if len(bad) > 3 else "")
+        warnings.warn(f"skipped {len(bad)} malformed token(s): {shown}", stacklevel=3)
+    return events
+
+
+def _quarter_length(token_length: float) -> Fraction | float:
+    """The duration music21 would store for a token's length (exact thirds/twelfths as Fractions)."""
+    from music21.common import opFrac
+
+    return opFrac(Fraction(token_length).limit_denominator(10000))
+
+
+def timeline(tokens: Iterable[str]) -> list[tuple[Fraction | float, Event]]:
+    """(offset in beats, event) pairs: each note, chord and rest starts where the previous one ends."""
+    placed, offset = [], 0.0
+    for event in parse_tokens(tokens):
+        placed.append((offset, event))
+        if event.kind in ("note", "chord", "rest"):
+            offset = offset + _quarter_length(event.quarter_length)
+    return placed
+
+
+def tokens_to_stream(tokens: Iterable[str]):
+    """A music21 Part (piano; tempo and time signature tokens kept where they occur), events end to end."""
+    from music21 import chord, instrument, meter, note, stream, tempo
+
+    part = stream.Part()
+    part.insert(0, instrument.Piano())
+    for offset, event in timeline(tokens):
+        length = _quarter_length(event.quarter_length)
+        if event.kind in ("note", "chord", "rest") and length == 0:
+            continue  # a 0-long (grace) token makes no sound
+        if event.kind == "tempo":
+            part.insert(offset, tempo.MetronomeMark(number=event.bpm))
+        elif event.kind == "time":
+            part.insert(offset, meter.TimeSignature(event.time_signature))
+        elif event.kind == "rest":
+            part.insert(offset, note.Rest(quarterLength=length))
+        elif event.kind == "chord":
+            part.insert(offset, chord.Chord([note.Note(midi=p) for p in event.pitches], quarterLength=length))
+        elif event.kind == "note":
+            part.insert(offset, note.Note(midi=event.pitches[0], quarterLength=length))
+    return part
+
+
+def write_midi(tokens: Iterable[str], path: str | Path) -> Path:
+    """Write tokens as a piano MIDI file (music21's writer, 10080 ticks per beat), atomically."""
+    from music21.midi.translate import streamToMidiFile
+
+    from img2music_tf.files import atomic_path
+
+    midi_file = streamToMidiFile(tokens_to_stream(tokens))
+    with atomic_path(path) as tmp:
+        midi_file.open(str(tmp), "wb")
+        try:
+            midi_file.write()
+        finally:
+            midi_file.close()
+    return Path(path)
+
+
+def _ticks(offset, resolution: int) -> int:
+    """music21's tick for `offset` beats (round(beats * 10080)), rescaled as muspy does (round)."""
+    return round(int(round(offset * MUSIC21_TICKS_PER_QUARTER)) * resolution / MUSIC21_TICKS_PER_QUARTER)
+
+
+def tokens_to_notes(tokens: Iterable[str], resolution: int = 480) -> np.ndarray:
+    """Rows (onset tick, pitch, duration tick, velocity) at `resolution` ticks per beat.
+
+    Equal to `muspy.to_note_representation` of `muspy.read_midi(write_midi(tokens))`
+    after `adjust_resolution(resolution)`, computed without writing a file: music21
+    writes ticks = round(beats * 10080) from tick 0, velocity 90; muspy rescales
+    onset and end separately with round(); rows sorted by (onset, pitch, duration, velocity).
+    """
+    return _note_rows(timeline(tokens), resolution)
+
+
+def _note_rows(placed: list[tuple[Fraction | float, Event]], resolution: int) -> np.ndarray:
+    rows = []
+    for offset, event in placed:
+        if event.kind in ("note", "chord") and event.quarter_length > 0:
+            onset = _ticks(offset, resolution)
+            end = _ticks(offset + _quarter_length(event.quarter_length), resolution)
+            rows.extend((onset, midi, end - onset, VELOCITY) for midi in event.pitches)
+    rows.sort()
+    return np.array(rows, dtype=np.int64).reshape(-1, 4)
+
+
+def tokens_to_music(tokens: Iterable[str], resolution: int = 480):
+    """A muspy.Music: one piano track with the notes of `tokens_to_notes`, tempos and time signatures
+    where their tokens occur (120 bpm when there is none, the MIDI default)."""
+    import muspy
+
+    placed = timeline(tokens)
+    tempos = [muspy.Tempo(time=_ticks(o, resolution), qpm=e.bpm) for o, e in placed if e.kind == "tempo"]
+    signatures = [
+        muspy.TimeSignature(time=_ticks(o, resolution), numerator=int(e.time_signature.split("/")[0]),
+                            denominator=int(e.time_signature.split("/")[1]))
+        for o, e in placed if e.kind == "time"
+    ]
+    notes = [muspy.Note(time=int(t), pitch=int(p), duration=int(d), velocity=int(v))
+             for t, p, d, v in _note_rows(placed, resolution)]
+    track = muspy.Track(program=0, is_drum=False, name="Piano", notes=notes)
+    return muspy.Music(resolution=resolution, tempos=tempos or [muspy.Tempo(time=0, qpm=120.0)],
+                       time_signatures=signatures, tracks=[track])

@@ -1,0 +1,403 @@
+"""Training as the authors did it, plus the run folder that generation loads.
+
+Paper Section 3.4 / FIDELITY.md "Training": one song is one batch of its
+(image feature, left-padded token prefix) -> next token samples
+(`img2music_tf.batches`); Adam (beta1 0.9, beta2 0.999) at the preset's learning
+rate for the preset's epochs. The loss is Section 3.3.4's
+L_total = lambda_va * L_VA + lambda_cc * L_CC, added in `Model.compute_loss` so the
+same code runs under TensorFlow and JAX. L_VA goes through an argmax, so it
+carries no gradient: it changes the reported loss, never the weights
+(docs/fidelity.md "VA loss gradient").
+
+A run folder holds `config.json`, `vocabulary.json`, `model.keras` (final),
+`history.csv` (one row per epoch) and `checkpoint/last.npz` (weights, dropout
+seed states, optimizer state, epoch and history), rewritten atomically after
+every epoch; `resume=True` continues from it and ends with the same weights as
+an uninterrupted run with the same seed.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import keras
+import numpy as np
+from keras import ops
+
+from img2music_tf.batches import Song, SongBatches
+from img2music_tf.corpus import tokenize_paths
+from img2music_tf.errors import UserError
+from img2music_tf.files import atomic_path, ensure_writable_dir, write_json, write_text
+from img2music_tf.losses import VALoss
+from img2music_tf.models.image_encoder import extract_features
+from img2music_tf.models.img2music import build_model
+from img2music_tf.models.va_predictor import VAPredictor
+from img2music_tf.presets import ModelConfig
+from img2music_tf.vocabulary import Vocabulary
+
+RUN_CONFIG_FILE = "config.json"
+VOCABULARY_FILE = "vocabulary.json"
+MODEL_FILE = "model.keras"
+HISTORY_FILE = "history.csv"
+CHECKPOINT_FILE = Path("checkpoint") / "last.npz"
+HISTORY_COLUMNS = (
+    "epoch",
+    "loss",
+    "cross_entropy",
+    "va_loss",
+    "val_loss",
+    "val_cross_entropy",
+    "val_va_loss",
+    "seconds",
+)
+
+
+class Img2MusicTrainer(keras.Model):
+    """Wraps the image-to-music network with the paper's training loss (Section 3.3.4).
+
+    `compute_loss` returns lambda_cc * L_CC (+ lambda_va * L_VA when `va_loss` is
+    given) and logs both terms: `cross_entropy` and `va_loss` (the raw L_VA,
+    before lambda_va). `va_loss` is a callable `(y_true_ids (B,), y_pred (B, V))
+    -> scalar`, e.g. `img2music_tf.losses.VALoss`. Only `net` is saved.
+    """
+
+    def __init__(self, net: keras.Model, va_loss=None, lambda_va: float = 1e-5, lambda_cc: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.net = net
+        self.va_loss = va_loss
+        self.lambda_va = float(lambda_va)
+        self.lambda_cc = float(lambda_cc)
+        self.cross_entropy_tracker = keras.metrics.Mean(name="cross_entropy")
+        self.va_loss_tracker = keras.metrics.Mean(name="va_loss")
+
+    def call(self, inputs, training=False):
+        return self.net(inputs, training=training)  # (B, V)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        batch = ops.cast(ops.shape(y)[0], "float32")
+        cross_entropy = ops.mean(keras.losses.sparse_categorical_crossentropy(y, y_pred))  # L_CC
+        total = self.lambda_cc * cross_entropy
+        self.cross_entropy_tracker.update_state(cross_entropy, sample_weight=batch)
+        if self.va_loss is not None:
+            va = self.va_loss(y, y_pred)  # L_VA: no gradient path (argmax)
+            total = total + self.lambda_va * va
+            self.va_loss_tracker.update_state(va, sample_weight=batch)
+        return total
+
+
+def compile_trainer(trainer: Img2MusicTrainer, config, run_eagerly: bool = False) -> Img2MusicTrainer:
+    """Adam at the preset's learning rate and betas (paper Section 3.4: 0.9, 0.999); its state is built at once."""
+    optimizer = keras.optimizers.Adam(
+        learning_rate=config.learning_rate, beta_1=config.adam_beta_1, beta_2=config.adam_beta_2
+    )
+    trainer.compile(optimizer=optimizer, run_eagerly=run_eagerly)
+    optimizer.build(trainer.trainable_variables)
+    return trainer
+
+
+def _state_variables(trainer: Img2MusicTrainer) -> list:
+    """Everything an exact resume needs: weights, dropout seed states, optimizer slots and step count."""
+    return list(trainer.variables) + list(trainer.optimizer.variables)
+
+
+def save_checkpoint(path: str | Path, trainer: Img2MusicTrainer, state: dict) -> Path:
+    """Write all training state plus `state` (JSON: epoch, seed, history) to one `.npz`, atomically."""
+    arrays = {f"v{i:05d}": ops.convert_to_numpy(v.value) for i, v in enumerate(_state_variables(trainer))}
+    arrays["state"] = np.asarray(json.dumps(state))
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getvalue())
+    return Path(path)
+
+
+def checkpoint_state(path: str | Path) -> dict:
+    """The JSON state (epoch, seed, history) of a `save_checkpoint` file."""
+    with np.load(path) as data:
+        return json.loads(str(data["state"]))
+
+
+def restore_checkpoint(path: str | Path, trainer: Img2MusicTrainer) -> dict:
+    """Load a `save_checkpoint` file into a trainer built and compiled the same way; return its state."""
+    with np.load(path) as data:
+        variables = _state_variables(trainer)
+        names = sorted(name for name in data.files if name != "state")
+        shapes = [tuple(v.shape) for v in variables]
+        if len(names) != len(variables) or any(data[n].shape != s for n, s in zip(names, shapes)):
+            raise UserError(f"checkpoint {path} does not match this model and optimizer: was the preset changed?")
+        for name, variable in zip(names, variables):
+            variable.assign(data[name])
+        return json.loads(str(data["state"]))
+
+
+def write_history(path: str | Path, rows: Sequence[dict]) -> Path:
+    """`history.csv`: one row per epoch with HISTORY_COLUMNS (va columns empty without a VA term)."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return write_text(path, text.getvalue())
+
+
+def read_history(path: str | Path) -> list[dict]:
+    """Rows of `history.csv` as dicts of floats (None where a column is empty)."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [{k: float(v) if v else None for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """After every epoch: add a history row, rewrite `history.csv` and the checkpoint (atomically)."""
+
+    def __init__(self, out_dir: Path, seed: int, rows: list[dict]):
+        super().__init__()
+        self.out_dir = Path(out_dir)
+        self.seed = seed
+        self.rows = rows
+        self.started = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        row = {name: logs.get(name) for name in HISTORY_COLUMNS[1:-1]}
+        if self.model.va_loss is None:
+            row["va_loss"] = row["val_va_loss"] = None
+        row = {k: None if v is None else float(v) for k, v in row.items()}
+        self.rows.append({"epoch": epoch + 1, **row, "seconds": round(time.perf_counter() - self.started, 3)})
+        save_checkpoint(self.out_dir / CHECKPOINT_FILE, self.model, {"epoch": epoch + 1, "seed": self.seed, "history": self.rows})
+        write_history(self.out_dir / HISTORY_FILE, self.rows)
+
+
+def fit_songs(
+    trainer: Img2MusicTrainer,
+    train_songs: Sequence[Song],
+    val_songs: Sequence[Song],
+    max_len: int,
+    epochs: int,
+    out_dir: str | Path,
+    seed: int = 0,
+    resume: bool = False,
+    verbose: int = 1,
+) -> list[dict]:
+    """Train a compiled trainer for `epochs` epochs (one song per batch); return the history rows.
+
+    With `resume`, the state in `out_dir/checkpoint/last.npz` is restored first and
+    training continues after its last finished epoch.
+    """
+    out_dir = Path(out_dir)
+    rows: list[dict] = []
+    done = 0
+    if resume:
+        if not (out_dir / CHECKPOINT_FILE).is_file():
+            raise UserError(f"nothing to resume: no checkpoint in {out_dir / CHECKPOINT_FILE.parent}")
+        if checkpoint_state(out_dir / CHECKPOINT_FILE)["seed"] != seed:
+            raise UserError(f"the checkpoint in {out_dir} was trained with another seed than {seed}")
+        state = restore_checkpoint(out_dir / CHECKPOINT_FILE, trainer)
+        done, rows = state["epoch"], state["history"]
+    train = SongBatches(train_songs, max_len, seed=seed, start_epoch=done)
+    val_songs = [song for song in val_songs if len(song.ids) >= 2]
+    val = SongBatches(val_songs, max_len, shuffle=False) if val_songs else None
+    if done < epochs:
+        trainer.fit(
+            train,
+            validation_data=val,
+            epochs=epochs,
+            initial_epoch=done,
+            callbacks=[EpochCheckpoint(out_dir, seed, rows)],
+            shuffle=False,
+            verbose=verbose,
+        )
+    return rows
+
+
+def save_model(net: keras.Model, path: str | Path) -> Path:
+    """Save `net` in the native `.keras` format, atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp, tempfile.TemporaryDirectory(dir=path.parent) as scratch:
+        keras.saving.save_model(net, Path(scratch) / MODEL_FILE)  # Keras insists on the `.keras` suffix
+        shutil.move(Path(scratch) / MODEL_FILE, tmp)
+    return path
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What `train_run` did: the run folder, the trained net and its vocabulary, the history, dropped songs."""
+
+    out_dir: Path
+    config: ModelConfig
+    model: keras.Model
+    vocabulary: Vocabulary
+    history: list[dict]
+    songs: dict[str, int]  # songs trained on / validated on
+    dropped: list[dict]  # {"id", "split", "reason"} of songs that failed to tokenise
+
+
+def train_run(
+    data,
+    config: ModelConfig,
+    out_dir: str | Path,
+    seed: int = 0,
+    image_weights: str | Path = "imagenet",
+    va_predictor_dir: str | Path | None = None,
+    resume: bool = False,
+    max_songs: int | None = None,
+    overwrite: bool = False,
+    verbose: int = 1,
+) -> RunResult:
+    """Prepared data -> tokens -> vocabulary -> image features -> fit -> run folder.
+
+    `data` is a prepared folder (`img2music data prepare`) or its `PreparedData`.
+    The vocabulary is built from the train split only; validation tokens unknown
+    to it are left out (and counted). Songs that fail to tokenise are dropped
+    and listed in `config.json`. `max_songs` keeps the first N training songs.
+    `va_predictor_dir` (a trained music VA predictor, `img2music va train`) is
+    required when the preset has `va_loss`. An existing run folder is an error
+    unless `resume` (continue it) or `overwrite` (start again).
+    """
+    from img2music_tf.data.prepare import PreparedData, load_prepared
+
+    prepared = data if isinstance(data, PreparedData) else load_prepared(data)
+    out_dir = ensure_writable_dir(out_dir)
+    if config.va_loss and va_predictor_dir is None:
+        raise UserError(
+            f"preset {config.name} trains with the VA loss: give a music VA predictor with --va-predictor DIR "
+            "(train one with `img2music va train --out DIR`)"
+        )
+    info = {
+        "model": config.to_dict(),
+        "seed": seed,
+        "backend": keras.backend.backend(),
+        "keras": keras.__version__,
+        "image_weights": str(image_weights),
+        "data": _data_source(prepared),
+        "va_predictor": None if va_predictor_dir is None else str(Path(va_predictor_dir).resolve()),
+        "max_songs": max_songs,
+    }
+    _check_run_folder(out_dir, info, resume, overwrite)
+
+    train_pairs = prepared.pairs_in("train")[:max_songs]
+    val_pairs = prepared.pairs_in("val")
+    train_tokens, dropped = _tokenize(train_pairs, "train", verbose)
+    val_tokens, val_dropped = _tokenize(val_pairs, "val", verbose)
+    dropped += val_dropped
+    if not train_tokens:
+        raise UserError(f"no training song of {prepared.out} could be tokenised ({len(dropped)} failed)")
+    vocabulary = Vocabulary.build(tokens for _, tokens in train_tokens)
+    config = dataclasses.replace(config, vocab_size=len(vocabulary))
+    unknown = sum(token not in vocabulary for _, tokens in val_tokens for token in tokens)
+
+    pairs = [pair for pair, _ in train_tokens + val_tokens]
+    features = extract_features(
+        [pair.image.path for pair in pairs], encoder=config.image_encoder, fidelity=config.fidelity,
+        weights=image_weights, image_size=config.image_size, seed=seed,
+        progress=verbose > 0,
+    )  # (N, F)
+    songs = [
+        Song(pair.music.id, feature, tuple(vocabulary.encode(t for t in tokens if t in vocabulary)))
+        for (pair, tokens), feature in zip(train_tokens + val_tokens, features)
+    ]
+    train_songs, val_songs = songs[: len(train_tokens)], songs[len(train_tokens) :]
+    counts = {"train": len(train_songs), "val": len(val_songs), "val_tokens_unknown": unknown}
+    info.update(model=config.to_dict(), songs=counts, dropped=dropped)
+    if resume and Vocabulary.load(out_dir / VOCABULARY_FILE) != vocabulary:
+        raise UserError(f"cannot resume {out_dir}: its vocabulary differs from this data's (was it re-prepared?)")
+    vocabulary.save(out_dir / VOCABULARY_FILE)
+    write_json(out_dir / RUN_CONFIG_FILE, info)
+    if verbose:
+        print(f"training {config.name} on {len(train_songs)} songs ({len(dropped)} dropped), "
+              f"validating on {len(val_songs)}; vocabulary {len(vocabulary)} ids; run folder {out_dir}")
+
+    keras.utils.set_random_seed(seed)
+    net = build_model(config)  # before loading the VA predictor, which would draw from the seeded RNG first
+    va_loss = VALoss(vocabulary, VAPredictor.load(va_predictor_dir)) if config.va_loss else None
+    trainer = compile_trainer(Img2MusicTrainer(net, va_loss, config.lambda_va, config.lambda_cc), config)
+    history = fit_songs(trainer, train_songs, val_songs, config.max_len, config.epochs, out_dir, seed, resume, verbose)
+    save_model(trainer.net, out_dir / MODEL_FILE)
+    return RunResult(out_dir, config, trainer.net, vocabulary, history, counts, dropped)
+
+
+def _data_source(prepared) -> dict:
+    """Where the training data came from: the prepared folder and the inputs its manifest records."""
+    manifest = Path(prepared.out) / "manifest.json"
+    inputs = json.loads(manifest.read_text(encoding="utf-8")).get("inputs") if manifest.is_file() else None
+    return {"prepared": str(Path(prepared.out).resolve()), "inputs": inputs}
+
+
+def _check_run_folder(out_dir: Path, info: dict, resume: bool, overwrite: bool) -> None:
+    """Refuse to mix runs: resume only the same run (epochs may grow); never overwrite one by accident."""
+    config_file = out_dir / RUN_CONFIG_FILE
+    if resume:
+        if not config_file.is_file():
+            raise UserError(f"nothing to resume in {out_dir}: no {RUN_CONFIG_FILE}")
+        saved = json.loads(config_file.read_text(encoding="utf-8"))
+
+        def settings(run: dict) -> dict:  # what must not change; epochs may grow, vocab_size comes from data
+            return {**run, "model": {**run.get("model", {}), "epochs": None, "vocab_size": None}}
+
+        changed = sorted(k for k in info if settings(info)[k] != settings(saved).get(k))
+        if changed:
+            raise UserError(f"cannot resume {out_dir}: its {', '.join(changed)} differ from this run's")
+    elif config_file.is_file() or (out_dir / CHECKPOINT_FILE).is_file():
+        if not overwrite:
+            raise UserError(f"{out_dir} already holds a run: use --resume to continue it, --force or another --out")
+        shutil.rmtree(out_dir / CHECKPOINT_FILE.parent, ignore_errors=True)
+        for name in (RUN_CONFIG_FILE, VOCABULARY_FILE, MODEL_FILE, HISTORY_FILE):
+            (out_dir / name).unlink(missing_ok=True)
+
+
+def _tokenize(pairs, split: str, verbose: int) -> tuple[list, list[dict]]:
+    """(pair, tokens) of the pairs whose music tokenises, and the dropped ones with the reason."""
+    results = tokenize_paths([pair.music.path for pair in pairs], progress=verbose > 0)
+    kept = [(pair, result.tokens) for pair, result in zip(pairs, results) if result.tokens]
+    dropped = [
+        {"id": pair.music.id, "split": split, "reason": result.error or "no tokens"}
+        for pair, result in zip(pairs, results)
+        if not result.tokens
+    ]
+    return kept, dropped
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished run folder, ready for generation: `model` (image features + prefix -> next-token
+    probabilities), its `vocabulary`, its `config` (ModelConfig) and `info` (all of config.json)."""
+
+    folder: Path
+    model: keras.Model
+    vocabulary: Vocabulary
+    config: ModelConfig
+    info: dict
+
+    def image_features(self, paths, progress: bool = True) -> np.ndarray:
+        """Features (N, F) of images, from the same CNN, weights and seed the run was trained with."""
+        return extract_features(
+            paths, encoder=self.config.image_encoder, fidelity=self.config.fidelity,
+            weights=self.info["image_weights"], image_size=self.config.image_size,
+            seed=self.info["seed"], progress=progress,
+        )
+
+
+def load_run(out_dir: str | Path) -> Run:
+    """Read a run folder written by `train_run` (UserError if files are missing or disagree)."""
+    out_dir = Path(out_dir)
+    missing = [name for name in (RUN_CONFIG_FILE, VOCABULARY_FILE, MODEL_FILE) if not (out_dir / name).is_file()]
+    if missing:
+        raise UserError(f"{out_dir} is not a finished run folder (missing {', '.join(missing)}); "
+                        f"train one with `img2music train --out {out_dir}`")
+    info = json.loads((out_dir / RUN_CONFIG_FILE).read_text(encoding="utf-8"))
+    vocabulary = Vocabulary.load(out_dir / VOCABULARY_FILE)
+    model = keras.saving.load_model(out_dir / MODEL_FILE, compile=False)
+    if model.output_shape[-1] != len(vocabulary):
+        raise UserError(f"{out_dir}: the model predicts {model.output_shape[-1]} tokens but the vocabulary "
+                        f"has {len(vocabulary)}; the files come from different runs")
+    return Run(out_dir, model, vocabulary, ModelConfig.from_dict(info["model"]), info)

@@ -1,0 +1,228 @@
+"""The training loop: exact resume, the VA term (no gradient), history/checkpoint files.
+
+Run again under JAX: `KERAS_BACKEND=jax pytest -q tests/test_train.py`.
+"""
+
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+from conftest import SEED
+
+from img2music_tf import train
+from img2music_tf.batches import Song
+from img2music_tf.errors import UserError
+from img2music_tf.losses import VALoss
+from img2music_tf.models.img2music import build_model
+from img2music_tf.models.va_predictor import VAPredictor, VAPredictorConfig, build_va_predictor
+from img2music_tf.presets import get_preset
+from img2music_tf.vocabulary import Vocabulary
+
+TOKENS = ["<start>", "100.0@tempo", "4/4@time", "C4@1.0", "E4@0.5", "G4@2.0", "A3@1/3", "0.4.7@1.0", "2.7@0.5",
+          "r@0.5", "r@1.0", "B-4@0.25", "<end>"]
+EPOCHS = 2
+
+
+def _config(**overrides):
+    vocab_size = len(Vocabulary.build([TOKENS]))
+    return get_preset("Trans_enc3_dec3", scale="tiny", vocab_size=vocab_size, max_len=12, **overrides)
+
+
+def _songs(config, lengths=(6, 6, 6, 6)):  # one batch shape: one compilation under JAX
+    rng = np.random.default_rng(SEED)
+    return [
+        Song(f"s{k}", rng.normal(size=config.image_dim).astype(np.float32),
+             tuple(rng.integers(1, config.vocab_size, n).tolist()))
+        for k, n in enumerate(lengths)
+    ]
+
+
+def _va_loss():
+    """The on-device VA loss with a small untrained predictor (seeded)."""
+    keras.utils.set_random_seed(SEED)
+    config = VAPredictorConfig(max_notes=16, hidden_units=(8, 4))
+    return VALoss(Vocabulary.build([TOKENS]), VAPredictor(build_va_predictor(config), config))
+
+
+def _fit(config, out_dir, epochs, resume=False, va_loss=None):
+    keras.utils.set_random_seed(SEED)
+    trainer = train.Img2MusicTrainer(build_model(config), va_loss, config.lambda_va, config.lambda_cc)
+    train.compile_trainer(trainer, config)
+    songs = _songs(config)
+    train.fit_songs(trainer, songs[1:], songs[:1], config.max_len, epochs, out_dir, SEED, resume=resume, verbose=0)
+    return trainer
+
+
+def _numpy(variables):
+    return [keras.ops.convert_to_numpy(v) for v in variables]
+
+
+def _assert_same(first, second):
+    assert len(first) == len(second)
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Trained tiny trainers: straight (2 epochs), interrupted after 1 and resumed, and with the VA term."""
+    root = tmp_path_factory.mktemp("runs")
+    config = _config()
+    straight = _fit(config, root / "straight", EPOCHS)
+    _fit(config, root / "resumed", 1)
+    resumed = _fit(config, root / "resumed", EPOCHS, resume=True)
+    with_va = _fit(dataclasses.replace(config, va_loss=True, lambda_va=1.0), root / "va", EPOCHS, va_loss=_va_loss())
+    return {"root": root, "config": config, "straight": straight, "resumed": resumed, "va": with_va}
+
+
+def test_resume_ends_with_the_weights_of_an_uninterrupted_run(runs):
+    straight, resumed = runs["straight"], runs["resumed"]
+    _assert_same(_numpy(straight.net.weights), _numpy(resumed.net.weights))
+    # dropout seed states and Adam's slots too, so any further epoch would agree as well
+    _assert_same(_numpy(straight.variables), _numpy(resumed.variables))
+    _assert_same(_numpy(straight.optimizer.variables), _numpy(resumed.optimizer.variables))
+    straight_rows = train.read_history(runs["root"] / "straight" / train.HISTORY_FILE)
+    resumed_rows = train.read_history(runs["root"] / "resumed" / train.HISTORY_FILE)
+    assert [row["epoch"] for row in resumed_rows] == [1, 2]
+    for a, b in zip(straight_rows, resumed_rows):
+        assert (a["loss"], a["val_loss"]) == (b["loss"], b["val_loss"])
+
+
+def test_history_rows_and_checkpoint_are_written_every_epoch(runs):
+    rows = train.read_history(runs["root"] / "straight" / train.HISTORY_FILE)
+    assert [row["epoch"] for row in rows] == [1, 2]
+    assert rows[-1]["loss"] < rows[0]["loss"]
+    for row in rows:  # without a VA term the total is the cross-entropy and the VA columns stay empty
+        assert row["loss"] == pytest.approx(row["cross_entropy"], rel=1e-6)
+        assert row["va_loss"] is None and row["val_va_loss"] is None and row["val_loss"] > 0
+    assert (runs["root"] / "straight" / train.CHECKPOINT_FILE).is_file()
+
+
+def test_va_term_changes_the_loss_but_not_the_weights(runs):
+    # lambda_va = 1 (not the paper's 1e-5) so the VA term is large; it still moves no weight
+    rows = train.read_history(runs["root"] / "va" / train.HISTORY_FILE)
+    plain = train.read_history(runs["root"] / "straight" / train.HISTORY_FILE)
+    for row, plain_row in zip(rows, plain):
+        assert row["va_loss"] > 0 and row["val_va_loss"] > 0
+        assert row["loss"] == pytest.approx(row["cross_entropy"] + row["va_loss"], rel=1e-5)
+        assert row["cross_entropy"] == plain_row["cross_entropy"]
+        assert row["loss"] != plain_row["loss"]
+    _assert_same(_numpy(runs["straight"].net.weights), _numpy(runs["va"].net.weights))
+
+
+def _va_gradients(trainer, inputs, targets):
+    """d(lambda_va * L_VA) / d(trainable weights), with each backend's own autodiff."""
+    weights = trainer.net.trainable_variables
+    if keras.backend.backend() == "jax":
+        import jax
+
+        def va_term(values):
+            probabilities, _ = trainer.net.stateless_call(values, [v.value for v in trainer.net.non_trainable_variables], inputs)
+            return trainer.lambda_va * trainer.va_loss(targets, probabilities)
+
+        return list(jax.grad(va_term)([v.value for v in weights]))
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        va = trainer.lambda_va * trainer.va_loss(targets, trainer.net(inputs, training=True))
+    return tape.gradient(va, weights)
+
+
+def test_gradient_of_the_va_term_is_zero_or_disconnected(runs):
+    trainer = runs["va"]
+    inputs, targets = train.SongBatches(_songs(runs["config"]), runs["config"].max_len)[0]
+    gradients = _va_gradients(trainer, inputs, targets)
+    assert len(gradients) == len(trainer.net.trainable_variables) > 0
+    for gradient in gradients:
+        assert gradient is None or not np.any(keras.ops.convert_to_numpy(gradient))
+
+
+def test_resume_needs_a_checkpoint_the_same_seed_and_the_same_model(runs, tmp_path):
+    config = runs["config"]
+    with pytest.raises(UserError, match="nothing to resume"):
+        train.fit_songs(runs["straight"], _songs(config), [], config.max_len, 3, tmp_path, SEED, resume=True)
+    with pytest.raises(UserError, match="seed"):
+        train.fit_songs(runs["straight"], _songs(config), [], config.max_len, 3, runs["root"] / "straight",
+                        SEED + 1, resume=True)
+    bigger = dataclasses.replace(config, embed_dim=32)
+    other = train.compile_trainer(train.Img2MusicTrainer(build_model(bigger)), bigger)
+    with pytest.raises(UserError, match="does not match"):
+        train.fit_songs(other, _songs(config), [], config.max_len, 3, runs["root"] / "straight", SEED, resume=True)
+
+
+
+def _write_piece(path, pitches):
+    import pretty_midi
+
+    midi = pretty_midi.PrettyMIDI(initial_tempo=100)
+    piano = pretty_midi.Instrument(program=0)
+    piano.notes = [pretty_midi.Note(80, int(p), 0.3 * i, 0.3 * (i + 1)) for i, p in enumerate(pitches)]
+    midi.instruments.append(piano)
+    midi.write(str(path))
+
+
+def _prepare(folder):
+    """A prepared folder from 6 tiny MIDI pieces and 6 images listed in CSVs: 4 train, 1 val, 1 test pairs."""
+    from PIL import Image
+
+    from img2music_tf.data.prepare import prepare
+
+    rng = np.random.default_rng(SEED)
+    folder.mkdir()
+    music, images = ["path,valence,arousal"], ["path,valence,arousal"]
+    for k in range(6):
+        _write_piece(folder / f"m{k}.mid", 60 + rng.integers(-5, 8, size=6 + k))
+        Image.new("RGB", (40, 40), tuple(int(c) for c in rng.integers(0, 255, 3))).save(folder / f"i{k}.png")
+        valence, arousal = rng.uniform(1, 9, 2)
+        music.append(f"m{k}.mid,{valence:.2f},{arousal:.2f}")
+        images.append(f"i{k}.png,{valence:.2f},{arousal:.2f}")
+    (folder / "music.csv").write_text("\n".join(music) + "\n")
+    (folder / "images.csv").write_text("\n".join(images) + "\n")
+    prepare("folder", "folder", folder / "prepared", music_source=folder / "music.csv",
+            image_source=folder / "images.csv", seed=SEED, n_test=1, n_val=1)
+    return folder / "prepared"
+
+
+def test_train_command_writes_a_run_folder_that_resumes_and_loads(tmp_path, capsys):
+    from img2music_tf import cli
+
+    prepared = _prepare(tmp_path / "data")
+    out = tmp_path / "run"
+    args = ["train", "--data", str(prepared), "--preset", "Trans_enc3_dec3", "--scale", "tiny", "--out", str(out),
+            "--image-weights", "none", "--seed", str(SEED), "--quiet"]
+    assert cli.main(args + ["--epochs", "1"]) == 0
+    assert cli.main(args + ["--epochs", "1"]) == 2  # a second run into the same folder needs --resume or --force
+    assert "already holds a run" in capsys.readouterr().err
+    assert cli.main(args + ["--epochs", "2", "--resume"]) == 0
+    assert [row["epoch"] for row in train.read_history(out / train.HISTORY_FILE)] == [1, 2]
+
+    run = train.load_run(out)
+    info = run.info
+    assert (info["seed"], info["image_weights"], info["backend"]) == (SEED, "none", keras.backend.backend())
+    assert info["songs"]["train"] + len([d for d in info["dropped"] if d["split"] == "train"]) == 4
+    assert run.config.epochs == 2 and run.config.vocab_size == len(run.vocabulary)
+    features = run.image_features([tmp_path / "data" / "i0.png"], progress=False)  # (1, F)
+    tokens = np.zeros((1, run.config.max_len), np.int32)
+    tokens[0, -1] = run.vocabulary.start_id
+    probabilities = keras.ops.convert_to_numpy(run.model({"image": features, "tokens": tokens}))
+    assert probabilities.shape == (1, len(run.vocabulary))
+    np.testing.assert_allclose(probabilities.sum(), 1.0, rtol=1e-5)
+
+    # the same run with a (large) VA term, straight through 2 epochs: the weights of the resumed run again
+    predictor_config = VAPredictorConfig(max_notes=16, hidden_units=(8, 4))
+    VAPredictor(build_va_predictor(predictor_config), predictor_config).save(tmp_path / "va_predictor")
+    va_config = dataclasses.replace(run.config, va_loss=True, lambda_va=1.0)
+    result = train.train_run(prepared, va_config, tmp_path / "va_run", seed=SEED, image_weights="none",
+                             va_predictor_dir=tmp_path / "va_predictor", verbose=0)
+    assert result.history[-1]["va_loss"] > 0
+    _assert_same(_numpy(run.model.weights), _numpy(result.model.weights))
+
+
+def test_va_preset_without_a_predictor_is_a_user_error(tmp_path, capsys):
+    from img2music_tf import cli
+
+    prepared = _prepare(tmp_path / "data")
+    code = cli.main(["train", "--data", str(prepared), "--preset", "Trans_enc3_dec3_VA_Loss", "--scale", "tiny",
+                     "--out", str(tmp_path / "run"), "--image-weights", "none"])
+    assert code == 2 and "--va-predictor" in capsys.readouterr().err

@@ -1,0 +1,186 @@
+"""The music VA predictor: note rows at one resolution, input layout, both architectures, save/load, training, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import muspy
+import numpy as np
+import pytest
+from conftest import SEED
+
+from img2music_tf import cli
+from img2music_tf.data import eimg
+from img2music_tf.data.items import Item
+from img2music_tf.errors import UserError
+from img2music_tf.models.va_predictor import (
+    VAPredictor,
+    VAPredictorConfig,
+    build_va_predictor,
+    input_statistics,
+    predictor_input,
+    read_notes,
+)
+from img2music_tf.va_training import VATrainConfig, evaluate, load_examples, train_on_items, train_va_predictor
+
+TINY = VAPredictorConfig(hidden_units=(16, 8))
+
+
+def write_piece(path, notes, resolution=480):
+    """A one-track MIDI file from (onset, pitch, duration, velocity) rows given at `resolution`."""
+    track = muspy.Track(notes=[muspy.Note(time=t, pitch=p, duration=d, velocity=v) for t, p, d, v in notes])
+    muspy.write_midi(path, muspy.Music(resolution=resolution, tracks=[track]))
+    return path
+
+
+def test_read_notes_uses_one_resolution_whatever_the_file(tmp_path):
+    beats = [(0, 60, 1, 80), (1, 64, 1, 90), (2, 67, 2, 100), (2, 48, 2, 70)]  # in beats
+    for resolution in (480, 1024, 10080):
+        rows = [(t * resolution, p, d * resolution, v) for t, p, d, v in beats]
+        write_piece(tmp_path / f"{resolution}.mid", rows, resolution)
+    expected = np.array([(0, 60, 480, 80), (480, 64, 480, 90), (960, 48, 960, 70), (960, 67, 960, 100)])
+    for resolution in (480, 1024, 10080):
+        np.testing.assert_array_equal(read_notes(tmp_path / f"{resolution}.mid", 480), expected)
+
+
+def test_read_notes_errors_and_empty_files(tmp_path):
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"not a midi file")
+    with pytest.raises(UserError, match="cannot read MIDI file"):
+        read_notes(bad)
+    empty = tmp_path / "empty.mid"
+    muspy.write_midi(empty, muspy.Music(resolution=480, tracks=[muspy.Track()]))
+    assert read_notes(empty).shape == (0, 4)
+
+
+def test_predictor_input_pads_with_one_and_truncates():
+    config = VAPredictorConfig()
+    short = np.array([[0, 60, 480, 80], [480, 62, 240, 90]])
+    flat = predictor_input(short, config)
+    assert flat.shape == (2000,) and flat.dtype == np.float32
+    np.testing.assert_array_equal(flat[:8], short.reshape(-1))
+    assert np.all(flat[8:] == 1.0)
+    long = np.arange(600 * 4).reshape(600, 4)
+    np.testing.assert_array_equal(predictor_input(long, config), long[:500].reshape(-1))
+    assert np.all(predictor_input(np.zeros((0, 4)), config) == 1.0)
+
+
+def test_architectures_follow_paper_and_code():
+    paper = build_va_predictor(VAPredictorConfig(fidelity="paper", standardize=False))
+    code = build_va_predictor(VAPredictorConfig(fidelity="code", standardize=False))
+    def batchnorms(model):
+        return sum(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
+
+    assert batchnorms(paper) == 2 and batchnorms(code) == 0
+    # EIMG code: Dense 2000->1024->512->2 without biases
+    assert code.count_params() == 2000 * 1024 + 1024 * 512 + 512 * 2
+    assert all(not layer.use_bias for layer in code.layers if isinstance(layer, keras.layers.Dense))
+    assert paper.output_shape == code.output_shape == (None, 2)
+    with pytest.raises(UserError, match="unknown fidelity"):
+        VAPredictorConfig(fidelity="exact")
+
+
+def test_standardisation_is_stored_in_the_model():
+    keras.utils.set_random_seed(SEED)
+    rng = np.random.default_rng(SEED)
+    x = rng.uniform(0, 2000, (6, TINY.input_dim)).astype(np.float32)
+    mean, variance = input_statistics(x, TINY)
+    assert mean.shape == variance.shape == (4,)
+    with_stats = build_va_predictor(TINY, mean, variance)
+    keras.utils.set_random_seed(SEED)
+    plain = build_va_predictor(VAPredictorConfig(hidden_units=(16, 8), standardize=False))
+    plain.set_weights(with_stats.get_weights()[-len(plain.get_weights()):])
+    standardised = ((x.reshape(-1, 4) - mean) / np.sqrt(variance)).reshape(x.shape).astype(np.float32)
+    np.testing.assert_allclose(with_stats.predict(x, verbose=0), plain.predict(standardised, verbose=0), rtol=1e-4, atol=1e-4)
+
+
+def test_save_and_load_give_the_same_predictions(tmp_path):
+    keras.utils.set_random_seed(SEED)
+    piece = write_piece(tmp_path / "a.mid", [(0, 60, 480, 80), (480, 72, 960, 110)])
+    model = build_va_predictor(TINY, [100.0, 60.0, 400.0, 50.0], [1e4, 100.0, 1e4, 400.0])
+    predictor = VAPredictor(model, TINY)
+    before = predictor.predict_midi([piece])
+    predictor.save(tmp_path / "model", {"note": "test"})
+    loaded = VAPredictor.load(tmp_path / "model")
+    assert loaded.config == TINY
+    np.testing.assert_allclose(loaded.predict_midi([piece]), before, rtol=1e-6)
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["config.json", "metrics.json", "va_predictor.keras"]
+    with pytest.raises(UserError, match="no trained VA predictor"):
+        VAPredictor.load(tmp_path / "nothing")
+
+
+def synthetic_items(folder, n, seed):
+    """Pieces whose valence follows their pitch and arousal their velocity (a learnable toy task)."""
+    rng = np.random.default_rng(seed)
+    items = []
+    for i in range(n):
+        pitch, velocity = int(rng.integers(40, 90)), int(rng.integers(30, 120))
+        step = int(rng.choice([120, 240, 480]))
+        rows = [(k * step, pitch + int(rng.integers(-3, 4)), step, velocity) for k in range(int(rng.integers(10, 40)))]
+        path = write_piece(folder / f"{i:04d}.mid", rows)
+        valence = 1 + 8 * (pitch - 40) / 50
+        arousal = 1 + 8 * (velocity - 30) / 90
+        items.append(Item(f"{i:04d}", path, valence, arousal))
+    return items
+
+
+def test_training_beats_the_mean_baseline_on_learnable_data(tmp_path):
+    items = synthetic_items(tmp_path, 120, SEED)
+    examples, skipped = load_examples(items, TINY)
+    assert skipped == [] and examples.inputs.shape == (120, 2000)
+    ids = [item.id for item in items]
+    split = {"train": ids[:90], "val": ids[90:100], "test": ids[100:]}
+    settings = VATrainConfig(epochs=60, batch_size=16, learning_rate=3e-3, patience=15, seed=SEED)
+    figures = train_on_items(items, tmp_path / "model", TINY, settings, split=split)
+    test, baseline = figures["test"], figures["baseline_train_mean"]["test"]
+    assert test["n"] == 20 and baseline["valence"]["pearson_r"] is None
+    assert test["mae_mean"] < baseline["mae_mean"]
+    assert 1 <= figures["training"]["best_epoch"] <= figures["training"]["epochs_run"] <= 60
+    assert json.loads((tmp_path / "model" / "metrics.json").read_text())["test"] == test
+    loaded = VAPredictor.load(tmp_path / "model")
+    test_items = [item for item in items if item.id in split["test"]]
+    again = evaluate(loaded.predict_midi([item.path for item in test_items]),
+                     [(item.valence, item.arousal) for item in test_items])
+    assert again["mae_mean"] == pytest.approx(test["mae_mean"], rel=1e-5)
+    with pytest.raises(UserError, match="val split"):
+        train_va_predictor(examples, {"train": ids, "val": [], "test": ids}, TINY, VATrainConfig(epochs=1))
+
+
+def test_evaluate_figures():
+    target = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 9.0]])
+    figures = evaluate(target + [[0.5, -1.0], [0.5, 1.0], [0.5, -1.0]], target)
+    assert figures["valence"] == {"mae": 0.5, "pearson_r": pytest.approx(1.0)}
+    assert figures["arousal"]["mae"] == 1.0 and figures["mae_mean"] == 0.75 and figures["n"] == 3
+
+
+def test_cli_predict_prints_valence_and_arousal(tmp_path, capsys):
+    piece = write_piece(tmp_path / "song.mid", [(0, 60, 480, 80)])
+    VAPredictor(build_va_predictor(TINY), TINY).save(tmp_path / "model")
+    assert cli.main(["va", "predict", str(piece), "--model", str(tmp_path / "model")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "file\tvalence\tarousal"
+    name, valence, arousal = lines[1].split("\t")
+    assert name == str(piece) and np.isfinite(float(valence)) and np.isfinite(float(arousal))
+    assert cli.main(["va", "predict", str(piece), "--model", str(tmp_path / "missing")]) == 2
+    assert "no trained VA predictor" in capsys.readouterr().err
+    assert cli.main(["va", "predict", str(tmp_path / "nope.mid"), "--model", str(tmp_path / "model")]) == 2
+
+
+def test_cli_train_rejects_bad_settings_before_reading_data(tmp_path, capsys):
+    for argv in (["--epochs", "0"], ["--batch-size", "-1"], ["--limit", "0"]):
+        assert cli.main(["va", "train", "--source", str(tmp_path / "none"), *argv]) == 2
+        assert "must be positive" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_cli_train_on_eimg(eimg_source, tmp_path, capsys):
+    out = tmp_path / "va"
+    argv = ["va", "train", "--source", str(eimg_source), "--out", str(out), "--limit", "200", "--epochs", "2"]
+    assert cli.main(argv) == 0
+    assert "| VA predictor |" in capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test"]["n"] == 100 and metrics["training"]["epochs_run"] == 2
+    piece = eimg.load(eimg_source).items[0].path
+    va = VAPredictor.load(out).predict_midi([piece])
+    assert va.shape == (1, 2) and np.all(np.isfinite(va))
