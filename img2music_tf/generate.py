@@ -1,0 +1,258 @@
+"""Music from pictures: autoregressive decoding of token sequences, batched over images, and the files.
+
+The paper generates greedily: start from `<start>`, feed (image feature, token
+prefix) to the model, append the most probable next token, stop at `<end>` or
+at the maximum sequence length (236 tokens at paper scale; FIDELITY.md
+"Metrics"). Seeded temperature / top-k sampling is offered beside it.
+
+All sequences of a batch step together: one model call per step for the whole
+batch; a finished sequence stops growing. The padding id is never emitted.
+
+`music_from_images` runs a trained run folder on picture files and writes, per
+picture, a MIDI file, a WAV (FluidSynth) and a piano-roll PNG, plus summary.json
+with the tokens and the valence/arousal of picture and music.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from img2music_tf.batches import PAD_ID, pad_prefixes
+from img2music_tf.errors import UserError
+from img2music_tf.files import ensure_writable_dir, write_json
+
+METHODS = ("greedy", "sample")
+SUMMARY_FILE = "summary.json"
+PIANO_ROLL_SUFFIX = "-pianoroll.png"  # never the picture's own name, even when --out is the picture's folder
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationConfig:
+    """How to pick each next token.
+
+    method: "greedy" (argmax, the paper's method) or "sample" (from the
+        temperature-scaled distribution, restricted to the `top_k` most
+        probable tokens when top_k > 0).
+    max_len: longest sequence in tokens, `<start>` and `<end>` included.
+    seed: drives sampling only; greedy output does not depend on it.
+    """
+
+    method: str = "greedy"
+    temperature: float = 1.0
+    top_k: int = 0
+    max_len: int = 236
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise UserError(f"generation method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.temperature <= 0:
+            raise UserError(f"temperature must be > 0, got {self.temperature}")
+        if self.top_k < 0:
+            raise UserError(f"top-k must be >= 0, got {self.top_k}")
+        if self.max_len < 2:
+            raise UserError(f"max-len must be >= 2 (room for <start> and one token), got {self.max_len}")
+
+
+def next_token_ids(probs: np.ndarray, config: GenerationConfig, rngs) -> np.ndarray:
+    """Pick one id per row of `probs` (B, V): argmax, or a seeded sample; never the padding id."""
+    logits = np.log(np.maximum(np.asarray(probs, dtype="float64"), 1e-300))  # (B, V)
+    logits[:, PAD_ID] = -np.inf
+    if config.method == "greedy":
+        return logits.argmax(axis=-1)
+    logits /= config.temperature
+    if 0 < config.top_k < logits.shape[1]:
+        kth = np.sort(logits, axis=-1)[:, -config.top_k][:, None]  # (B, 1)
+        logits = np.where(logits >= kth, logits, -np.inf)
+    logits -= logits.max(axis=-1, keepdims=True)
+    weights = np.exp(logits)
+    weights /= weights.sum(axis=-1, keepdims=True)  # (B, V)
+    return np.array([rng.choice(weights.shape[1], p=row) for rng, row in zip(rngs, weights)])
+
+
+def generate_ids(
+    model,
+    features: np.ndarray,
+    start_id: int,
+    end_id: int,
+    config: GenerationConfig = GenerationConfig(),
+    prefix_len: int | None = None,
+    progress: bool = True,
+) -> list[list[int]]:
+    """Decode one id sequence per row of `features` (N, F), each starting with `start_id`.
+
+    `model.predict_on_batch` maps {"image": (N, F), "tokens": (N, T)} to next-token
+    probabilities (N, V); prefixes are left-padded to `prefix_len` ids as in
+    training (`batches.pad_prefixes`; default `config.max_len`), and a longer
+    sequence keeps its last `prefix_len` ids in view. Every step is one call for all N rows: the batch
+    keeps its shape, so the compiled predict function is traced once (dropping
+    finished rows would retrace it at each new size, which costs more than the
+    rows). A finished row (after `end_id`, or at `config.max_len` ids) stops
+    growing. Sequence i samples from its own generator seeded by (seed, i), so
+    it does not depend on the other rows.
+    """
+    features = np.asarray(features, dtype="float32")  # (N, F)
+    length = prefix_len or config.max_len
+    sequences = [[start_id] for _ in range(len(features))]
+    rngs = [np.random.default_rng([config.seed, i]) for i in range(len(features))]
+    running = np.arange(len(features))
+    steps = tqdm(range(config.max_len - 1), desc="generate", unit="step", disable=not progress, leave=False)
+    for _ in steps:
+        if running.size == 0:
+            break
+        tokens = pad_prefixes(sequences, length)  # (N, T)
+        probs = np.asarray(model.predict_on_batch({"image": features, "tokens": tokens}))  # (N, V)
+        picked = next_token_ids(probs[running], config, [rngs[i] for i in running])  # (R,)
+        for i, token_id in zip(running, picked):
+            sequences[i].append(int(token_id))
+        running = np.array([i for i in running if sequences[i][-1] != end_id], dtype=int)
+    steps.close()
+    return sequences
+
+
+def generate_tokens(model, features: np.ndarray, vocabulary, config: GenerationConfig = GenerationConfig(),
+                    prefix_len: int | None = None, progress: bool = True) -> list[list[str]]:
+    """`generate_ids` with the ids of `vocabulary`, decoded to token strings."""
+    sequences = generate_ids(
+        model, features, vocabulary.start_id, vocabulary.end_id, config, prefix_len=prefix_len, progress=progress
+    )
+    return [vocabulary.decode(ids) for ids in sequences]
+
+
+# --- pictures in, music files out -----------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Piece:
+    """One generated piece: its picture, tokens, files, and the VA of both when known (1-9 scale)."""
+
+    image: Path
+    tokens: tuple[str, ...]
+    n_notes: int  # notes sounding in the MIDI (a chord counts each of its notes)
+    midi: Path
+    wav: Path | None
+    piano_roll: Path
+    image_va: tuple[float, float] | None = None
+    music_va: tuple[float, float] | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "image": str(self.image),
+            "midi": self.midi.name,
+            "wav": self.wav.name if self.wav else None,
+            "piano_roll": self.piano_roll.name,
+            "n_tokens": len(self.tokens),
+            "n_notes": self.n_notes,
+            "tokens": list(self.tokens),
+            "image_va": list(self.image_va) if self.image_va else None,
+            "music_va": list(self.music_va) if self.music_va else None,
+        }
+
+
+def check_images(paths) -> list[Path]:
+    """The paths as Paths, or a UserError naming the first missing or unreadable picture."""
+    from PIL import Image
+
+    checked = []
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise UserError(f"image not found: {path}")
+        try:
+            with Image.open(path) as image:
+                image.verify()
+        except (OSError, ValueError, Image.DecompressionBombError) as error:
+            raise UserError(f"cannot read image {path}: {error}") from None
+        checked.append(path)
+    return checked
+
+
+def output_stems(paths: list[Path]) -> list[str]:
+    """File stems for the outputs: the picture's stem, numbered when two pictures share one."""
+    stems = [path.stem for path in paths]
+    return [f"{i:03d}-{stem}" if stems.count(stem) > 1 else stem for i, stem in enumerate(stems)]
+
+
+def music_from_images(
+    run_dir,
+    images,
+    out_dir,
+    generation: dict | GenerationConfig | None = None,
+    image_va=None,
+    va_predictor_dir=None,
+    wav: bool = True,
+    progress: bool = True,
+) -> list[Piece]:
+    """Generate a piece per picture with the trained run in `run_dir`; write .mid/.wav/.png and summary.json.
+
+    `generation` overrides GenerationConfig fields (max_len defaults to the run's;
+    prefixes are always padded to the run's max_len, as in its training).
+    `image_va` lists each picture's known (valence, arousal) or None. The music's VA
+    comes from the predictor in `va_predictor_dir`, else the one the run was trained
+    with (if its folder still exists), else it is left out.
+    """
+    from img2music_tf import render
+    from img2music_tf import tokens as token_language
+    from img2music_tf.train import load_run
+
+    images = check_images(images)
+    out_dir = ensure_writable_dir(out_dir)
+    image_va = list(image_va) if image_va is not None else [None] * len(images)
+    if len(image_va) != len(images):
+        raise UserError(f"{len(image_va)} image VA values for {len(images)} images: give one per image")
+    run = load_run(run_dir)
+    if not isinstance(generation, GenerationConfig):
+        generation = GenerationConfig(**{"max_len": run.config.max_len, **(generation or {})})
+    recorded = run.info.get("va_predictor")
+    if va_predictor_dir is None and recorded and Path(recorded).is_dir():
+        va_predictor_dir = recorded
+    predictor = load_va_predictor(va_predictor_dir)
+
+    features = run.image_features(images, progress=progress)  # (N, F)
+    sequences = generate_tokens(
+        run.model, features, run.vocabulary, generation, prefix_len=run.config.max_len, progress=progress
+    )
+
+    pieces = []
+    stems = output_stems(images)
+    bar = tqdm(list(zip(images, stems, sequences, image_va)), desc="writing music", unit="piece", disable=not progress)
+    for image, stem, tokens, known_va in bar:
+        midi = token_language.write_midi(tokens, out_dir / f"{stem}.mid")
+        wav_path = render.write_wav(midi, out_dir / f"{stem}.wav") if wav else None
+        png = render.write_piano_roll(midi, out_dir / f"{stem}{PIANO_ROLL_SUFFIX}", title=f"music from {image.name}")
+        music_va = tuple(float(v) for v in predictor.predict_midi([midi])[0]) if predictor else None
+        n_notes = len(token_language.tokens_to_notes(tokens))
+        known_va = tuple(known_va) if known_va else None
+        pieces.append(Piece(image, tuple(tokens), n_notes, midi, wav_path, png, known_va, music_va))
+
+    write_json(out_dir / SUMMARY_FILE, {
+        "run": str(run_dir),
+        "generation": dataclasses.asdict(generation),
+        "va_predictor": str(va_predictor_dir) if predictor else None,
+        "pieces": [piece.to_dict() for piece in pieces],
+    })
+    return pieces
+
+
+def load_va_predictor(directory):
+    """The music VA predictor in `directory`, or None when no folder is given."""
+    if directory is None:
+        return None
+    from img2music_tf.models.va_predictor import VAPredictor
+
+    return VAPredictor.load(directory)
+
+
+def print_pieces(pieces: list[Piece], out_dir: Path) -> None:
+    """One line per piece: files and VA (music predicted, image known), then where the summary is."""
+    def va(pair):
+        return f"V {pair[0]:.2f} A {pair[1]:.2f}" if pair else "-"
+
+    for piece in pieces:
+        print(f"{piece.image.name}: {piece.midi.name}, {len(piece.tokens)} tokens, {piece.n_notes} notes | "
+              f"music VA {va(piece.music_va)} | image VA {va(piece.image_va)}")
+    print(f"wrote {len(pieces)} piece(s) (.mid, {'.wav, ' if pieces and pieces[0].wav else ''}.png) "
+          f"and {SUMMARY_FILE} to {out_dir}")

@@ -1,0 +1,171 @@
+"""Generation from image features: greedy/sampled decoding, batching, determinism, the padding rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import SEED
+
+from img2music_tf.errors import UserError
+from img2music_tf.generate import GenerationConfig, generate_ids, next_token_ids
+
+V, F, T = 7, 5, 12  # tiny vocabulary, feature size, prefix length
+PAD, START, END = 0, 1, 2
+
+
+def random_model(seed=SEED):
+    """An untrained image+prefix -> next-token model: embedding (masked) + image branch, softmax over V."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    image = keras.Input((F,), name="image")
+    tokens = keras.Input((T,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(V, 16, mask_zero=True)(tokens)  # (B, T, 16)
+    x = keras.layers.GlobalAveragePooling1D()(x)  # (B, 16)
+    y = keras.layers.Dense(16)(image)  # (B, 16)
+    probs = keras.layers.Dense(V, activation="softmax")(keras.layers.Add()([x, y]))  # (B, V)
+    return keras.Model({"image": image, "tokens": tokens}, probs)
+
+
+class RuleModel:
+    """A model with a known answer: token 3 until the prefix holds `image[0]` ids, then END.
+
+    If `favour_pad`, the padding id gets almost all the probability (generation must skip it).
+    """
+
+    def __init__(self, favour_pad=False):
+        self.favour_pad = favour_pad
+
+    def predict_on_batch(self, inputs):
+        lengths = (inputs["tokens"] != PAD).sum(axis=1)  # (B,)
+        limits = inputs["image"][:, 0]  # (B,)
+        probs = np.full((len(lengths), V), 0.01, dtype="float32")  # (B, V)
+        probs[np.arange(len(lengths)), np.where(lengths >= limits, END, 3)] = 0.5
+        if self.favour_pad:
+            probs[:, PAD] = 0.9
+        return probs
+
+
+def test_greedy_stops_at_end_and_finished_sequences_stop_growing():
+    features = np.zeros((3, F), dtype="float32")
+    features[:, 0] = [2, 5, 50]  # third never reaches its limit: cut at max_len
+    out = generate_ids(RuleModel(), features, START, END, GenerationConfig(max_len=10), progress=False)
+    assert out[0] == [START, 3, END]
+    assert out[1] == [START, 3, 3, 3, 3, END]
+    assert out[2] == [START] + [3] * 9
+    assert all(len(ids) <= 10 for ids in out)
+
+
+def test_padding_id_is_never_emitted():
+    features = np.full((2, F), 4, dtype="float32")
+    for config in (GenerationConfig(max_len=8), GenerationConfig(method="sample", seed=SEED, max_len=8)):
+        out = generate_ids(RuleModel(favour_pad=True), features, START, END, config, progress=False)
+        assert all(PAD not in ids for ids in out)
+
+
+def test_one_model_call_per_step_for_the_whole_batch():
+    class Counting(RuleModel):
+        calls = []
+
+        def predict_on_batch(self, inputs):
+            self.calls.append(len(inputs["tokens"]))
+            return super().predict_on_batch(inputs)
+
+    model = Counting()
+    features = np.zeros((4, F), dtype="float32")
+    features[:, 0] = [1, 3, 3, 6]
+    out = generate_ids(model, features, START, END, GenerationConfig(max_len=20), progress=False)
+    assert max(len(ids) for ids in out) == 7  # longest: START + 5 x token 3 + END
+    assert model.calls == [4] * 6  # one call per step, all rows, until the longest has ended
+    assert [len(ids) for ids in out] == [2, 4, 4, 7]  # finished sequences stopped growing
+
+
+def test_batched_greedy_equals_one_by_one():
+    model = random_model()
+    features = np.random.default_rng(SEED).normal(size=(6, F)).astype("float32")
+    config = GenerationConfig(max_len=T + 4)  # longer than the prefix window: the last T ids stay in view
+    batched = generate_ids(model, features, START, END, config, prefix_len=T, progress=False)
+    single = [generate_ids(model, f[None], START, END, config, prefix_len=T, progress=False)[0] for f in features]
+    assert batched == single
+    assert all(ids[0] == START and PAD not in ids and len(ids) <= T + 4 for ids in batched)
+
+
+def test_greedy_ignores_seed_and_sampling_is_deterministic_per_seed():
+    model = random_model()
+    features = np.random.default_rng(SEED).normal(size=(4, F)).astype("float32")
+    greedy = [generate_ids(model, features, START, END, GenerationConfig(max_len=T, seed=s), progress=False)
+              for s in (0, 1)]
+    assert greedy[0] == greedy[1]
+    sample = GenerationConfig(method="sample", temperature=1.5, max_len=T, seed=SEED)
+    first = generate_ids(model, features, START, END, sample, progress=False)
+    again = generate_ids(model, features, START, END, sample, progress=False)
+    other = generate_ids(model, features, START, END, GenerationConfig(
+        method="sample", temperature=1.5, max_len=T, seed=SEED + 1), progress=False)
+    assert first == again
+    assert first != other
+
+
+def test_top_k_restricts_sampling_to_the_k_most_probable():
+    probs = np.array([[0.05, 0.05, 0.4, 0.3, 0.1, 0.05, 0.05]] * 200)  # (B, V)
+    rngs = [np.random.default_rng([SEED, i]) for i in range(len(probs))]
+    picked = next_token_ids(probs, GenerationConfig(method="sample", top_k=2, temperature=5.0), rngs)
+    assert set(picked.tolist()) == {2, 3}
+    greedy = next_token_ids(probs, GenerationConfig(), rngs)
+    assert set(greedy.tolist()) == {2}
+
+
+@pytest.mark.parametrize("bad", [dict(method="beam"), dict(temperature=0), dict(top_k=-1), dict(max_len=1)])
+def test_generation_config_rejects_bad_values(bad):
+    with pytest.raises(UserError):
+        GenerationConfig(**bad)
+
+
+# --- `img2music generate`: user errors give one line on stderr and exit status 2 ---------------
+
+
+def run_cli(argv, capsys):
+    from img2music_tf import cli
+
+    status = cli.main([str(a) for a in argv])
+    err = capsys.readouterr().err.strip()
+    return status, err
+
+
+def write_picture(path):
+    from PIL import Image
+
+    Image.new("RGB", (40, 30), (200, 120, 40)).save(path)
+    return path
+
+
+def assert_one_line_error(status, err, *words):
+    assert status == 2
+    assert len(err.splitlines()) == 1 and err.startswith("img2music: error:")
+    for word in words:
+        assert word in err
+
+
+def test_generate_missing_image(tmp_path, capsys):
+    status, err = run_cli(["generate", tmp_path / "nope.jpg", "--run", tmp_path, "--out", tmp_path / "o"], capsys)
+    assert_one_line_error(status, err, "image not found", "nope.jpg")
+
+
+def test_generate_unreadable_image(tmp_path, capsys):
+    (tmp_path / "broken.jpg").write_bytes(b"not a picture at all")
+    status, err = run_cli(["generate", tmp_path / "broken.jpg", "--run", tmp_path, "--out", tmp_path / "o"], capsys)
+    assert_one_line_error(status, err, "cannot read image", "broken.jpg")
+
+
+def test_generate_output_folder_not_writable(tmp_path, capsys):
+    picture = write_picture(tmp_path / "pic.png")
+    (tmp_path / "a_file").write_text("x")
+    status, err = run_cli(["generate", picture, "--run", tmp_path, "--out", tmp_path / "a_file" / "out"], capsys)
+    assert_one_line_error(status, err, "cannot write to output folder")
+
+
+@pytest.mark.parametrize("given", [["--image-va", "5,5", "--image-va", "1,2"], ["--image-va", "5;5"],
+                                   ["--image-va", "0,12"]])
+def test_generate_bad_image_va(tmp_path, capsys, given):
+    picture = write_picture(tmp_path / "pic.png")
+    status, err = run_cli(["generate", picture, "--run", tmp_path, "--out", tmp_path / "o", *given], capsys)
+    assert_one_line_error(status, err, "--image-va")
