@@ -1,4 +1,4 @@
-"""Songs -> training batches, the way the authors trained (FIDELITY.md "Training").
+"""Songs -> training batches, the way the authors trained (FIDELITY.md "Training"), without their wasted padding.
 
 Training is image captioning over tokens: a song of n token ids gives n-1 samples
 (image feature, prefix ids[:i]) -> next token ids[i], and ONE song is ONE batch.
@@ -6,6 +6,22 @@ Prefixes are padded with 0 on the LEFT ('pre'), as Keras `pad_sequences` does by
 default in the authors' code; a prefix longer than `max_len` keeps its last
 `max_len` ids (also `pad_sequences`' default 'pre' truncating). Targets are the
 integer ids (sparse), equal to the argmax of the authors' one-hot rows.
+
+Length buckets: the authors pad every prefix to `max_len` (236), but the median
+song has about 80 tokens, so most of that compute is spent on padding. Here a
+song's prefixes are padded only to its longest prefix rounded UP to a multiple of
+`bucket` (32), capped at `max_len`. This is equivalent to the authors' padding to
+236 because padding is masked: both MIDI encoders ignore any amount of left
+padding (tests/test_models.py), and a song's loss and predictions padded to its
+bucket equal those padded to `max_len` (tests/test_train.py). Rounding to buckets
+keeps the number of distinct shapes small, which matters where every shape is
+compiled anew (JAX, XLA).
+
+Padding rows: with `batch_bucket`, a song's batch also gets extra rows up to a
+multiple of it, so its shape is one of a few (B, T) pairs. A padding row has the
+target `PAD_ID` (never a real target) and the prefix `ids[:1]` (a valid input: an
+all-padding prefix would make the encoders' masked averages 0/0); the training
+loss leaves these rows out (`train.Img2MusicTrainer`).
 
 The song order of each epoch is a pure function of (seed, epoch), so a resumed
 run replays exactly the order an uninterrupted run would have used.
@@ -20,6 +36,7 @@ import keras
 import numpy as np
 
 PAD_ID = 0
+BUCKET = 32  # prefix lengths (and, where asked, batch rows) are rounded up to a multiple of this
 
 
 @dataclass(frozen=True)
@@ -29,6 +46,11 @@ class Song:
     id: str
     feature: np.ndarray  # (F,) float32
     ids: tuple[int, ...]
+
+
+def round_up(n: int, bucket: int | None) -> int:
+    """`n` rounded up to a multiple of `bucket` (`n` itself when `bucket` is None)."""
+    return n if bucket is None else -(-n // bucket) * bucket
 
 
 def pad_prefixes(prefixes: Sequence[Sequence[int]], max_len: int) -> np.ndarray:
@@ -41,15 +63,29 @@ def pad_prefixes(prefixes: Sequence[Sequence[int]], max_len: int) -> np.ndarray:
     return out
 
 
-def song_samples(ids: Sequence[int], max_len: int) -> tuple[np.ndarray, np.ndarray]:
-    """All (prefix ids[:i] -> ids[i]) samples of one song, i = 1..n-1.
+def padded_length(n_ids: int, max_len: int, bucket: int | None = BUCKET) -> int:
+    """Prefix length of a song of `n_ids` ids: its longest prefix (n_ids - 1) rounded up to `bucket`,
+    at most `max_len`; `max_len` itself when `bucket` is None (the authors' padding)."""
+    if bucket is None:
+        return max_len
+    return min(round_up(max(n_ids - 1, 1), bucket), max_len)
 
-    Returns prefixes (n-1, max_len) int32, left-padded, and targets (n-1,) int32.
+
+def song_samples(
+    ids: Sequence[int], max_len: int, bucket: int | None = BUCKET, batch_bucket: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """All (prefix ids[:i] -> ids[i]) samples of one song, i = 1..n-1, plus padding rows.
+
+    Returns prefixes (B, T) int32, left-padded to T = `padded_length(n, max_len, bucket)`,
+    and targets (B,) int32, where B = n-1 rounded up to `batch_bucket`; rows past n-1
+    are padding rows (prefix ids[:1], target `PAD_ID`).
     """
     ids = [int(i) for i in ids]
-    prefixes = [ids[:i] for i in range(1, len(ids))]
-    targets = np.asarray(ids[1:], dtype=np.int32)  # (n-1,)
-    return pad_prefixes(prefixes, max_len), targets
+    rows = round_up(len(ids) - 1, batch_bucket)
+    prefixes = [ids[:i] for i in range(1, len(ids))] + [ids[:1]] * (rows - (len(ids) - 1))
+    targets = np.full(rows, PAD_ID, dtype=np.int32)  # (B,)
+    targets[: len(ids) - 1] = ids[1:]
+    return pad_prefixes(prefixes, padded_length(len(ids), max_len, bucket)), targets
 
 
 def epoch_order(n_songs: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
@@ -59,12 +95,29 @@ def epoch_order(n_songs: int, seed: int, epoch: int, shuffle: bool = True) -> np
     return np.random.default_rng([seed, epoch]).permutation(n_songs)
 
 
+def lead_with_two_lengths(order: np.ndarray, lengths: Sequence[int]) -> np.ndarray:
+    """`order` with its second entry swapped for the first later one whose length differs from the first's.
+
+    Keras (TensorFlow backend) reads a PyDataset's first two batches and fixes every
+    dimension they share except the batch axis; two songs of one length bucket in
+    front would fix the prefix length and fail later batches. Unchanged when no
+    such entry exists (then every batch has that length anyway).
+    """
+    order = np.array(order)
+    if len(order) > 2 and lengths[order[0]] == lengths[order[1]]:
+        later = [k for k in range(2, len(order)) if lengths[order[k]] != lengths[order[0]]]
+        if later:
+            order[[1, later[0]]] = order[[later[0], 1]]
+    return order
+
+
 class SongBatches(keras.utils.PyDataset):
     """A `PyDataset` whose batch k is every sample of one song (shuffled per epoch).
 
-    Each item is `({"image": (n-1, F) float32, "tokens": (n-1, max_len) int32},
-    targets (n-1,) int32)`. `epoch` starts at `start_epoch` and advances in
-    `on_epoch_end`, which Keras calls after every pass; set `start_epoch` to the
+    Each item is `({"image": (B, F) float32, "tokens": (B, T) int32}, targets (B,) int32)`
+    as `song_samples(ids, max_len, bucket, batch_bucket)` lays them out; `bucket=None`
+    pads to `max_len` as the authors did. `epoch` starts at `start_epoch` and advances
+    in `on_epoch_end`, which Keras calls after every pass; set `start_epoch` to the
     number of finished epochs when resuming.
     """
 
@@ -75,6 +128,8 @@ class SongBatches(keras.utils.PyDataset):
         seed: int = 0,
         shuffle: bool = True,
         start_epoch: int = 0,
+        bucket: int | None = BUCKET,
+        batch_bucket: int | None = None,
     ):
         super().__init__(workers=1, use_multiprocessing=False)
         songs = [song for song in songs if len(song.ids) >= 2]
@@ -85,24 +140,27 @@ class SongBatches(keras.utils.PyDataset):
         self.seed = seed
         self.shuffle = shuffle
         self.epoch = start_epoch
+        self.bucket = bucket
+        self.batch_bucket = batch_bucket
+        self.lengths = [padded_length(len(song.ids), max_len, bucket) for song in songs]
 
     def __len__(self) -> int:
         return len(self.songs)
 
     @property
     def num_samples(self) -> int:
-        """Samples per epoch: the sum over songs of (tokens - 1)."""
+        """Real samples per epoch: the sum over songs of (tokens - 1); padding rows not counted."""
         return sum(len(song.ids) - 1 for song in self.songs)
 
     def song_at(self, index: int) -> Song:
         """The song that batch `index` of the current epoch holds."""
         order = epoch_order(len(self.songs), self.seed, self.epoch, self.shuffle)
-        return self.songs[int(order[index])]
+        return self.songs[int(lead_with_two_lengths(order, self.lengths)[index])]
 
     def __getitem__(self, index: int):
         song = self.song_at(index)
-        tokens, targets = song_samples(song.ids, self.max_len)  # (B, T), (B,)
-        image = np.broadcast_to(song.feature.astype(np.float32), (len(targets), song.feature.shape[-1]))
+        tokens, targets = song_samples(song.ids, self.max_len, self.bucket, self.batch_bucket)  # (B, T), (B,)
+        image = np.broadcast_to(song.feature.astype(np.float32), (len(targets), song.feature.shape[-1]))  # (B, F)
         return {"image": np.ascontiguousarray(image), "tokens": tokens}, targets
 
     def on_epoch_end(self) -> None:
