@@ -1,0 +1,34 @@
+"""Table 1 of the paper: ablation experiments after 2 epochs.
+
+Trains LSTM_enc2 (the Mendis et al. baseline), Trans_enc3_dec3_VGG, Trans_enc3_dec3_Inception,
+Trans_enc4 and Trans_enc2_dec2 for 2 epochs on the EIMG + Emotion6 pairs, generates greedily for
+the test split's images and scores the music (polyphony rate, pitch entropy, groove consistency,
+Music_Quality_Loss). Writes results/table1.json (per piece and aggregate) and results/table1.md
+(the paper's numbers beside ours).
+
+    python reproduce/table1.py --scale smoke --seeds 1     # 2-core CPU, minutes
+    python reproduce/table1.py --scale paper               # the paper's sizes, meant for a GPU
+"""
+
+from __future__ import annotations
+
+import sys
+
+from common import Artefact, main, run_artefact
+from paper_numbers import TABLE1
+
+ARTEFACT = Artefact(
+    name="table1",
+    title="Table 1: Ablation experiments (after 2 epochs)",
+    presets=tuple(TABLE1),
+    epochs=2,
+)
+PAPER_ROWS = {preset: [("paper", row)] for preset, row in TABLE1.items()}
+
+
+def run(settings) -> dict:
+    return run_artefact(ARTEFACT, settings, PAPER_ROWS)
+
+
+if __name__ == "__main__":
+    sys.exit(main(ARTEFACT, __doc__, run))

@@ -1,0 +1,147 @@
+"""The reproduction scripts (reproduce/table1.py, table2.py, figure3.py) end to end at a tiny scale.
+
+One module-scoped run trains every preset of the three artefacts at scale "tiny" on a small
+built-in data set for 1 epoch and scores 4 test pieces, so none of the targets can silently
+break; the unit tests check the numbers the tables are made of.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import REPO, SEED
+
+sys.path.insert(0, str(REPO / "reproduce"))
+import common  # noqa: E402
+import figure3  # noqa: E402
+import table1  # noqa: E402
+import table2  # noqa: E402
+from paper_numbers import FIGURE3, TABLE1, TABLE2, TABLE2_AUTHORS_100_PIECES  # noqa: E402
+
+TINY = ["--scale", "tiny", "--data", "builtin", "--epochs", "1", "--seeds", "1"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """Run table2.py then figure3.py once (one shared work folder, as the Makefile targets share runs/)."""
+    root = tmp_path_factory.mktemp("reproduce")
+    argv = [*TINY, "--out", str(root / "results"), "--work", str(root / "work")]
+    for script in (table2, figure3):
+        assert common.main(script.ARTEFACT, script.__doc__, script.run, argv) == 0
+    outputs = {name: json.loads((root / "results" / f"{name}.json").read_text()) for name in ("table2", "figure3")}
+    return {**outputs, "results": root / "results", "argv": argv}
+
+
+def _check_scores(seed: dict, training_reference) -> None:
+    """One run's test pieces exist as MIDI files and its table numbers follow from their metrics."""
+    from img2music_tf.metrics import METRIC_NAMES, PAPER_REFERENCE, music_quality_loss
+
+    assert seed["run_config"]["model"]["epochs"] == 1
+    pieces = seed["pieces"]
+    assert len(pieces) == common.SCALES["tiny"].n_test
+    for piece in pieces:
+        assert (common.Path(seed["run"]) / piece["midi"]).is_file()
+        assert 2 <= piece["n_tokens"] <= seed["run_config"]["model"]["max_len"]
+        assert len(piece["generated_music_va"]) == 2 and all(map(math.isfinite, piece["generated_music_va"]))
+    table = np.array([[piece["metrics"][name] for name in METRIC_NAMES] for piece in pieces], float)  # (N, 3)
+    means = np.nanmean(table, axis=0)
+    aggregate = seed["aggregate"]["all"]
+    assert aggregate["music_quality_loss"] == pytest.approx(music_quality_loss(means, PAPER_REFERENCE))
+    assert aggregate["music_quality_loss_training_reference"] == pytest.approx(music_quality_loss(means, training_reference))
+
+
+@pytest.mark.slow
+def test_table1_scores_every_preset_on_the_test_pieces(tiny):
+    assert common.main(table1.ARTEFACT, table1.__doc__, table1.run, tiny["argv"]) == 0
+    result = json.loads((tiny["results"] / "table1.json").read_text())
+    lstm_run = result["rows"]["LSTM_enc2"]["seeds"][0]["run"]
+    assert lstm_run == tiny["figure3"]["curves"]["LSTM_enc2"][0]["run"]  # 1 epoch in both here: reused
+    assert set(result["rows"]) == set(TABLE1)
+    for preset, row in result["rows"].items():
+        (seed,) = row["seeds"]
+        assert seed["run_config"]["model"]["name"] == preset
+        _check_scores(seed, result["reference"]["training_music"])
+    markdown = (tiny["results"] / "table1.md").read_text()
+    assert "**Image weights: `none`**" in markdown
+    assert "Missing at paper scale" in markdown
+    for preset, numbers in TABLE1.items():
+        assert f"| {preset} | paper |" in markdown and f"{numbers['music_quality_loss']:.4f}" in markdown
+
+
+def test_table2_reports_both_sample_sizes_and_trains_the_va_row_with_the_predictor(tiny):
+    result = tiny["table2"]
+    rows = result["rows"]
+    assert set(rows) == set(TABLE2)
+    va_run = rows["Trans_enc3_dec3_VA_Loss"]["seeds"][0]["run_config"]
+    plain_run = rows["Trans_enc3_dec3"]["seeds"][0]["run_config"]
+    assert va_run["model"]["va_loss"] and va_run["va_predictor"] is not None
+    assert not plain_run["model"]["va_loss"] and plain_run["va_predictor"] is None
+    history = rows["Trans_enc3_dec3_VA_Loss"]["seeds"][0]["history"]
+    assert history[0]["va_loss"] is not None and history[0]["va_loss"] >= 0
+    assert set(rows["Trans_enc3_dec3"]["seeds"][0]["aggregate"]) == {"all", f"first{common.FIRST_PIECES}"}
+    for row in rows.values():
+        _check_scores(row["seeds"][0], result["reference"]["training_music"])
+    markdown = (tiny["results"] / "table2.md").read_text()
+    for value in TABLE2_AUTHORS_100_PIECES.values():
+        assert f"{value:.4f}" in markdown
+    assert "Emotion alignment" in markdown
+
+
+def test_figure3_reuses_the_table_runs_and_draws_the_curves(tiny):
+    result = tiny["figure3"]
+    curves = result["curves"]
+    assert curves["Trans_enc3_dec3_VA_Loss"][0]["run"] == tiny["table2"]["rows"]["Trans_enc3_dec3_VA_Loss"]["seeds"][0]["run"]
+    for runs in curves.values():
+        assert [row["epoch"] for row in runs[0]["history"]] == [1]
+        assert math.isfinite(runs[0]["history"][0]["loss"])
+    assert result["paper_endpoints"]["LSTM_enc2"] == {"epoch_1": FIGURE3["LSTM_enc2"][0], "epoch_15": FIGURE3["LSTM_enc2"][1]}
+    with Image.open(tiny["results"] / "figure3.png") as image:
+        assert image.format == "PNG" and image.width >= 600 and image.height >= 400
+    assert "5.82" in (tiny["results"] / "figure3.md").read_text()
+
+
+def test_several_seeds_render_mean_and_spread(tiny):
+    result = copy.deepcopy(tiny["table2"])
+    row = result["rows"]["Trans_enc3_dec3"]
+    second = copy.deepcopy(row["seeds"][0])
+    second["seed"] = 1
+    second["aggregate"]["all"]["music_quality_loss"] += 0.5
+    row["seeds"].append(second)
+    row["across_seeds"] = common.across_seeds(row["seeds"])
+    spread = row["across_seeds"]["all"]["music_quality_loss"]
+    assert spread["n_seeds"] == 2 and spread["sd"] == pytest.approx(0.5 / math.sqrt(2))
+    assert f"± {0.5 / math.sqrt(2):.4f}" in common.render_markdown(result)
+
+
+def test_aggregate_takes_the_first_pieces_and_bootstraps_the_quality_loss():
+    from img2music_tf.metrics import METRIC_NAMES, PAPER_REFERENCE, music_quality_loss
+
+    rng = np.random.default_rng(SEED)
+    values = np.column_stack([rng.uniform(0, 1, 10), rng.uniform(1, 4, 10), rng.uniform(0.99, 1, 10)])  # (10, 3)
+    values[7, 1] = np.nan  # an undefined metric (e.g. pitch entropy of silence) is skipped, not fatal
+    pieces = [{"metrics": dict(zip(METRIC_NAMES, row))} for row in values]
+    aggregate = common.aggregate(pieces, PAPER_REFERENCE)
+    first = aggregate[f"first{common.FIRST_PIECES}"]
+    assert first["n"] == common.FIRST_PIECES
+    assert first["polyphony_rate"]["mean"] == pytest.approx(values[: common.FIRST_PIECES, 0].mean())
+    assert aggregate["all"]["pitch_entropy"]["n_defined"] == 9
+    low, high = aggregate["all"]["music_quality_loss_interval"]
+    assert low <= aggregate["all"]["music_quality_loss"] <= high
+    constant = np.tile(values[:1], (5, 1))  # (5, 3): every resample has the same means
+    point = music_quality_loss(constant[0], PAPER_REFERENCE)
+    assert common.bootstrap_quality_loss(constant, PAPER_REFERENCE) == pytest.approx((point, point))
+
+
+def test_bad_option_is_one_line_and_exit_2(capsys, tmp_path):
+    argv = [*TINY, "--seeds", "0", "--out", str(tmp_path), "--work", str(tmp_path)]
+    assert common.main(table1.ARTEFACT, table1.__doc__, table1.run, argv) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and "--seeds must be at least 1" in error
+    assert list(tmp_path.iterdir()) == []
