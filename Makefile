@@ -44,3 +44,17 @@ data: setup  ## prepare the EIMG + Emotion6 pairs and split (data/prepared)
 
 demo: setup  ## main job: train a small model on the built-in data and make music from pictures (out/demo)
 	$(BIN)/img2music demo --out out/demo
+
+# Paper artefacts (do not run these with -j: they share run folders under runs/reproduce).
+table1: setup  ## Table 1 (5 models, 2 epochs) -> results/table1.json/.md  (SCALE=smoke|paper SEEDS=N)
+	$(BIN)/python reproduce/table1.py --scale $(SCALE) --seeds $(SEEDS)
+
+table2: setup  ## Table 2 (with/without VA loss, 15 epochs) -> results/table2.json/.md
+	$(BIN)/python reproduce/table2.py --scale $(SCALE) --seeds $(SEEDS)
+
+figure3: setup  ## Figure 3 (loss per epoch, LSTM vs Trans_enc3_dec3 + VA loss) -> results/figure3.png/.json/.md
+	$(BIN)/python reproduce/figure3.py --scale $(SCALE) --seeds $(SEEDS)
+
+bench: setup  ## benchmarks: tokenising EIMG, one training step with/without the VA term -> results/bench_*
+	$(BIN)/python reproduce/bench_tokenize.py
+	$(BIN)/python reproduce/bench_train_step.py

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,12 @@ from img2music_tf.files import write_json, write_text
 from paper_numbers import METRICS
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def shown(path: Path | str) -> str:
+    """A path as results should record it: relative to the repository when inside it, so outputs are portable."""
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 DATA_SOURCES = {"eimg": ("eimg", "emotion6"), "builtin": ("builtin", "builtin")}
 """`--data` choice -> (music source, image source) for `img2music_tf.data.prepare.prepare`."""
 FIRST_PIECES = 4
@@ -263,6 +270,7 @@ def evaluate_run(settings: Settings, prepared, run_dir: Path, va_predictor: Path
             "image_va": [pair.image.valence, pair.image.arousal],
             "paired_music_va": [pair.music.valence, pair.music.arousal],
             "n_tokens": len(sequence),
+            "most_common_token": most_common_token(sequence[1:]),
             "midi": str(midi.relative_to(run_dir)),
             "metrics": metrics.quality_metrics(metrics.read_music(midi)),
         })
@@ -272,6 +280,14 @@ def evaluate_run(settings: Settings, prepared, run_dir: Path, va_predictor: Path
         for piece, va in zip(pieces, generated):
             piece["generated_music_va"] = [float(v) for v in va]
     return pieces
+
+
+def most_common_token(sequence: list[str]) -> list:
+    """[token, share of the sequence] of its most frequent token: shows a collapsed model at a glance."""
+    if not sequence:
+        return [None, 0.0]
+    token, count = Counter(sequence).most_common(1)[0]
+    return [token, round(count / len(sequence), 4)]
 
 
 def bootstrap_quality_loss(table: np.ndarray, reference, seed: int = 0) -> tuple[float, float]:
@@ -401,7 +417,7 @@ def run_artefact(artefact: Artefact, settings: Settings, paper_rows: dict[str, l
             history = read_history(run_dir / HISTORY_FILE)
             per_seed.append({
                 "seed": seed,
-                "run": str(run_dir),
+                "run": shown(run_dir),
                 "run_config": json.loads((run_dir / "config.json").read_text()),
                 "history": history,
                 "train_seconds": round(sum(row["seconds"] or 0.0 for row in history), 1),
@@ -421,7 +437,7 @@ def run_artefact(artefact: Artefact, settings: Settings, paper_rows: dict[str, l
             "paper": list(metrics.PAPER_REFERENCE),
             "training_music": list(reference),
         },
-        "va_predictor": str(va_predictor) if va_predictor else None,
+        "va_predictor": shown(va_predictor) if va_predictor else None,
         "paper": {preset: [{"source": label, **values} for label, values in rows_] for preset, rows_ in paper_rows.items()},
         "rows": rows,
         "missing_at_paper_scale": [] if settings.scale.name == "paper" else list(artefact.presets),
@@ -437,7 +453,7 @@ def settings_record(settings: Settings, epochs: int) -> dict:
     """The settings as JSON-ready values."""
     record = dataclasses.asdict(settings)
     record.update(scale=settings.scale.name, scale_sizes=dataclasses.asdict(settings.scale), epochs=epochs,
-                  seeds=list(settings.seeds), out=str(settings.out), work=str(settings.work),
+                  seeds=list(settings.seeds), out=shown(settings.out), work=shown(settings.work),
                   va_predictor=str(settings.va_predictor) if settings.va_predictor else None)
     return record
 
@@ -503,12 +519,14 @@ def _our_rows(preset: str, row: dict, scale: str) -> list[str]:
                       aggregate_["music_quality_loss_training_reference_interval"]),
             ]
             source = f"ours, {scale}"
-        lines.append(f"| {preset} | {source} | {_pieces(label, pieces)} | " + " | ".join(cells) + " |")
+        with_notes = aggregate_["pitch_entropy"]["n_defined"]  # pitch entropy is defined iff a piece has notes
+        lines.append(f"| {preset} | {source} | {_pieces(label, pieces, with_notes)} | " + " | ".join(cells) + " |")
     return lines
 
 
-def _pieces(label: str, n: int) -> str:
-    return f"{n} (all)" if label == "all" else f"{n} (first {FIRST_PIECES})"
+def _pieces(label: str, n: int, with_notes: int | None = None) -> str:
+    text = "all" if label == "all" else f"first {FIRST_PIECES}"
+    return f"{n} ({text})" if with_notes is None else f"{n} ({text}; {with_notes} with notes)"
 
 
 def songs_line(data: dict, run_configs: list[dict]) -> str:
@@ -551,6 +569,7 @@ def render_markdown(result: dict) -> str:
             cells = [_number(paper_row.get(name)) if name in paper_row else "" for name in METRICS]
             lines.append(f"| {preset} | {paper_row['source']} | | " + " | ".join(cells) + " | |")
         lines += _our_rows(preset, row, scale)
+    lines += _collapse_lines(result)
     reference = result["reference"]
     lines += [
         "",
@@ -570,6 +589,23 @@ def render_markdown(result: dict) -> str:
         lines += ["", f"**Missing at paper scale:** {', '.join(result['missing_at_paper_scale'])} - no GPU was "
                   "available in this session; run `make " + result["artefact"] + " SCALE=paper` on a GPU."]
     return "\n".join(lines) + "\n"
+
+
+def _collapse_lines(result: dict) -> list[str]:
+    """Why a cell can be n/a, and each run's most frequent generated token (a collapsed model repeats one)."""
+    silent = any(math.isnan(aggregate_["music_quality_loss"])
+                 for row in result["rows"].values() for seed in row["seeds"] for aggregate_ in seed["aggregate"].values())
+    lines = ["", "n/a: no piece of that row has a note (the metrics are undefined for silence; see "
+             "img2music_tf/metrics.py), e.g. a model that emits rests only."] if silent else []
+    for preset, row in result["rows"].items():
+        for seed in row["seeds"]:
+            tops = Counter(piece["most_common_token"][0] for piece in seed["pieces"] if "most_common_token" in piece)
+            if tops:
+                token, pieces = tops.most_common(1)[0]
+                shares = [p["most_common_token"][1] for p in seed["pieces"] if p["most_common_token"][0] == token]
+                lines.append(f"- {preset}, seed {seed['seed']}: the most frequent token of {pieces} of "
+                             f"{len(seed['pieces'])} pieces is `{token}` (mean share {np.mean(shares):.0%}).")
+    return lines
 
 
 def _alignment_lines(result: dict) -> list[str]:
