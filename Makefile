@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SCALE ?= smoke
 SEEDS ?= 1
 SHARED ?= ../shared/data
-JAX_TESTS ?= tests/test_models.py tests/test_presets.py tests/test_losses.py tests/test_va_predictor.py
+JAX_TESTS ?= tests/test_models.py tests/test_presets.py tests/test_losses.py tests/test_va_predictor.py tests/test_batches.py tests/test_train.py
 export IMG2MUSIC_EIMG_SOURCE ?= $(SHARED)/eimg
 export IMG2MUSIC_EMOTION6_SOURCE ?= $(SHARED)/emotion6/Emotion6-320px.zip
 
@@ -57,4 +57,4 @@ figure3: setup  ## Figure 3 (loss per epoch, LSTM vs Trans_enc3_dec3 + VA loss) 
 
 bench: setup  ## benchmarks: tokenising EIMG, one training step with/without the VA term -> results/bench_*
 	$(BIN)/python reproduce/bench_tokenize.py
-	$(BIN)/python reproduce/bench_train_step.py
+	$(BIN)/python reproduce/bench_train_step.py --scale smoke --songs 8 --steps 16

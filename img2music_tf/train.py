@@ -2,8 +2,9 @@
 
 Paper Section 3.4 / FIDELITY.md "Training": one song is one batch of its
 (image feature, left-padded token prefix) -> next token samples
-(`img2music_tf.batches`); Adam (beta1 0.9, beta2 0.999) at the preset's learning
-rate for the preset's epochs. The loss is Section 3.3.4's
+(`img2music_tf.batches`; prefixes padded to the song's length bucket instead of
+236, equivalent because padding is masked: tested); Adam (beta1 0.9, beta2 0.999)
+at the preset's learning rate for the preset's epochs. The loss is Section 3.3.4's
 L_total = lambda_va * L_VA + lambda_cc * L_CC, added in `Model.compute_loss` so the
 same code runs under TensorFlow and JAX. L_VA goes through an argmax, so it
 carries no gradient: it changes the reported loss, never the weights
@@ -33,7 +34,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from img2music_tf.batches import Song, SongBatches
+from img2music_tf.batches import BUCKET, PAD_ID, Song, SongBatches
 from img2music_tf.corpus import tokenize_paths
 from img2music_tf.errors import UserError
 from img2music_tf.files import atomic_path, ensure_writable_dir, write_json, write_text
@@ -68,6 +69,10 @@ class Img2MusicTrainer(keras.Model):
     given) and logs both terms: `cross_entropy` and `va_loss` (the raw L_VA,
     before lambda_va). `va_loss` is a callable `(y_true_ids (B,), y_pred (B, V))
     -> scalar`, e.g. `img2music_tf.losses.VALoss`. Only `net` is saved.
+
+    Rows whose target is `PAD_ID` are padding rows (`batches.song_samples`): they
+    count nowhere, so every logged value, `loss` included, is the mean over real
+    samples whatever the padding.
     """
 
     def __init__(self, net: keras.Model, va_loss=None, lambda_va: float = 1e-5, lambda_cc: float = 1.0, **kwargs):
@@ -78,20 +83,31 @@ class Img2MusicTrainer(keras.Model):
         self.lambda_cc = float(lambda_cc)
         self.cross_entropy_tracker = keras.metrics.Mean(name="cross_entropy")
         self.va_loss_tracker = keras.metrics.Mean(name="va_loss")
+        self.real_loss_tracker = keras.metrics.Mean(name="real_loss")
 
     def call(self, inputs, training=False):
         return self.net(inputs, training=training)  # (B, V)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        batch = ops.cast(ops.shape(y)[0], "float32")
-        cross_entropy = ops.mean(keras.losses.sparse_categorical_crossentropy(y, y_pred))  # L_CC
+        real = ops.cast(ops.not_equal(y, PAD_ID), "float32")  # (B,): 0 on padding rows
+        count = ops.sum(real)
+        cross_entropy = ops.sum(real * keras.losses.sparse_categorical_crossentropy(y, y_pred)) / count  # L_CC
         total = self.lambda_cc * cross_entropy
-        self.cross_entropy_tracker.update_state(cross_entropy, sample_weight=batch)
+        self.cross_entropy_tracker.update_state(cross_entropy, sample_weight=count)
         if self.va_loss is not None:
-            va = self.va_loss(y, y_pred)  # L_VA: no gradient path (argmax)
+            # L_VA: no gradient path (argmax). Padding rows become all-zero rows, whose argmax is PAD_ID,
+            # which adds no note: the sequences are the song's own.
+            va = self.va_loss(y, y_pred * real[:, None])
             total = total + self.lambda_va * va
-            self.va_loss_tracker.update_state(va, sample_weight=batch)
+            self.va_loss_tracker.update_state(va, sample_weight=count)
+        self.real_loss_tracker.update_state(total, sample_weight=count)
         return total
+
+    def get_metrics_result(self):
+        """Keras weighs its own `loss` by the rows of a batch, padding rows included: report ours instead."""
+        logs = super().get_metrics_result()
+        logs["loss"] = logs.pop("real_loss")
+        return logs
 
 
 def compile_trainer(trainer: Img2MusicTrainer, config, run_eagerly: bool = False) -> Img2MusicTrainer:
@@ -188,11 +204,17 @@ def fit_songs(
     seed: int = 0,
     resume: bool = False,
     verbose: int = 1,
+    bucket: int | None = BUCKET,
 ) -> list[dict]:
     """Train a compiled trainer for `epochs` epochs (one song per batch); return the history rows.
 
     With `resume`, the state in `out_dir/checkpoint/last.npz` is restored first and
-    training continues after its last finished epoch.
+    training continues after its last finished epoch. Prefixes are padded to
+    length buckets (`batches`; `bucket=None`: to `max_len`, as the authors did).
+    Where the step is XLA-compiled (JAX; TensorFlow on a GPU), which compiles one
+    program per batch shape, batch rows are padded to buckets too, so a few
+    compilations serve every song; TensorFlow on a CPU runs one graph for all
+    shapes, where padding rows would only cost time.
     """
     out_dir = Path(out_dir)
     rows: list[dict] = []
@@ -204,9 +226,10 @@ def fit_songs(
             raise UserError(f"the checkpoint in {out_dir} was trained with another seed than {seed}")
         state = restore_checkpoint(out_dir / CHECKPOINT_FILE, trainer)
         done, rows = state["epoch"], state["history"]
-    train = SongBatches(train_songs, max_len, seed=seed, start_epoch=done)
+    padding = {"bucket": bucket, "batch_bucket": bucket if trainer.jit_compile else None}
+    train = SongBatches(train_songs, max_len, seed=seed, start_epoch=done, **padding)
     val_songs = [song for song in val_songs if len(song.ids) >= 2]
-    val = SongBatches(val_songs, max_len, shuffle=False) if val_songs else None
+    val = SongBatches(val_songs, max_len, shuffle=False, **padding) if val_songs else None
     if done < epochs:
         trainer.fit(
             train,

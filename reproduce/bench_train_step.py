@@ -11,10 +11,11 @@ runs eagerly, as the authors' loop did; the eager plain row separates the cost o
 cost of the file round trip. Steps run through `fit` with a timing callback, as in training; reported: median,
 min and max ms per step over --steps steps, and ms per pass over all songs (an epoch of these songs), after a
 first pass (which compiles).
-Expected: buckets make a step about 2x faster than padding to 236 (the songs' median length is about 80);
-the on-device VA term costs a few percent over plain; the literal one is 10-100x slower (music21 writes and
-muspy reads two MIDI files per step, and the predictor is loaded into an eager call).
-Runtime: several minutes at smoke scale on a 2-core CPU.
+Expected (measured, 2-core CPU, TensorFlow): buckets save most on short songs (an 80-token song: about 6x
+per step) and little on songs near 236 tokens (the first 8 EIMG songs are long: about 1.3x per pass); padding
+rows cost about 7% on a CPU; the on-device VA term costs a few percent over plain; the literal one is about
+2x slower per step, mostly because it runs eagerly (music21 writes and muspy reads two MIDI files per step).
+Runtime: about 10 minutes at smoke scale on a quiet 2-core CPU.
 Command:  python reproduce/bench_train_step.py [--scale smoke] [--songs 8] [--steps 16] [--va-predictor DIR]
 Writes results/bench_train_step.csv and results/bench_train_step.md.
 """
@@ -72,8 +73,8 @@ PADDINGS = {"max_len": (None, None), "bucket": (32, None), "bucket+rows": (32, 3
 
 
 def step_times(trainer, songs, max_len: int, steps: int, seed: int, padding: str) -> list[float]:
-    """Milliseconds of `steps` training steps (whole passes over the songs), through `fit` as in training,
-    after a first (compiling) pass."""
+    """Milliseconds of a first (compiling) pass over the songs and then of `steps` training steps (whole
+    passes), through `fit` as in training."""
     from img2music_tf.batches import SongBatches
 
     bucket, batch_bucket = PADDINGS[padding]
@@ -81,7 +82,7 @@ def step_times(trainer, songs, max_len: int, steps: int, seed: int, padding: str
     timer = StepTimer()
     epochs = 1 + -(-steps // len(songs))
     trainer.fit(data, epochs=epochs, callbacks=[timer], shuffle=False, verbose=0)
-    return timer.times[len(songs) :]
+    return timer.times
 
 
 def main() -> None:
@@ -129,11 +130,13 @@ def main() -> None:
         trainer = Img2MusicTrainer(build_model(config), va_loss, config.lambda_va, config.lambda_cc)
         compile_trainer(trainer, config, run_eagerly=eager)
         times = step_times(trainer, songs, config.max_len, args.steps, args.seed, padding)
+        first, times = times[: len(songs)], times[len(songs) :]
         passes = [sum(times[k : k + len(songs)]) for k in range(0, len(times), len(songs))]
         rows.append({"va_term": va_term, "mode": mode, "padding": padding,
                      "median_ms": round(statistics.median(times), 1), "min_ms": round(min(times), 1),
                      "max_ms": round(max(times), 1), "steps": len(times),
-                     "pass_ms": round(statistics.median(passes), 1), "load_1min": round(os.getloadavg()[0], 1)})
+                     "pass_ms": round(statistics.median(passes), 1), "first_pass_ms": round(sum(first), 1),
+                     "load_1min": round(os.getloadavg()[0], 1)})
         print(f"{va_term:42s} {mode:9s} {padding:12s} median {rows[-1]['median_ms']:9.1f} ms/step, "
               f"{rows[-1]['pass_ms']:9.1f} ms/pass (load {rows[-1]['load_1min']})")
     base = rows[1]["median_ms"]
@@ -151,19 +154,19 @@ def main() -> None:
     machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs (shared; load average "
                f"{os.getloadavg()[1]:.1f} over the last 5 minutes at the end: other work slows every row)")
     sizes = sorted(len(song.ids) - 1 for song in songs)
-    table = ["| VA term | execution | padding | median ms/step | min | max | ms/pass | x plain bucket | load |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    table = ["| VA term | execution | padding | median ms/step | min | max | ms/pass | first pass ms | "
+             "x plain bucket | load |", "|---|---|---|---|---|---|---|---|---|---|"]
     table += [f"| {r['va_term']} | {r['mode']} | {r['padding']} | {r['median_ms']} | {r['min_ms']} | {r['max_ms']} | "
-              f"{r['pass_ms']} | {r['x_plain_compiled']} | {r['load_1min']} |" for r in rows]
+              f"{r['pass_ms']} | {r['first_pass_ms']} | {r['x_plain_compiled']} | {r['load_1min']} |" for r in rows]
     write_text(args.out / "bench_train_step.md", "\n".join([
-        "# One training step with and without the VA term",
+        "# One training step: padding to max_len or to length buckets, with and without the VA term",
         "",
         f"Preset {PRESET} at scale `{args.scale}`, backend {keras.backend.backend()}, {machine}. "
         f"{len(songs)} EIMG songs cycled (batch = one song: {sizes[0]}-{sizes[-1]} samples, median "
         f"{statistics.median(sizes):.0f}); vocabulary of these songs: {len(vocabulary)} ids; "
         f"VA predictor {'from ' + str(args.va_predictor) if args.va_predictor else 'untrained, paper size'}; "
         f"median of {rows[0]['steps']} steps ({rows[0]['steps'] // len(songs)} passes over the songs) after a "
-        "first (compiling) pass; `load` is the 1-minute load average after the row.",
+        "first pass (`first pass ms`: it includes compiling); `load` is the 1-minute load average after the row.",
         f"Command: `python reproduce/bench_train_step.py --scale {args.scale} --songs {args.songs} "
         f"--steps {args.steps}{' --va-predictor ' + str(args.va_predictor) if args.va_predictor else ''}`.",
         "",

@@ -1,17 +1,43 @@
-"""Prefix batches: one song = one batch of (image, left-padded prefix) -> next token."""
+"""Prefix batches: one song = one batch of (image, left-padded prefix) -> next token, padded to length buckets."""
 
 import numpy as np
 import pytest
 from conftest import SEED
 
-from img2music_tf.batches import Song, SongBatches, epoch_order, pad_prefixes, song_samples
+from img2music_tf.batches import (
+    PAD_ID,
+    Song,
+    SongBatches,
+    epoch_order,
+    lead_with_two_lengths,
+    pad_prefixes,
+    padded_length,
+    song_samples,
+)
 
 
 def test_song_of_n_tokens_gives_n_minus_1_left_padded_samples():
-    tokens, targets = song_samples([1, 5, 7, 2], max_len=4)
+    tokens, targets = song_samples([1, 5, 7, 2], max_len=4, bucket=None)  # the authors' padding to max_len
     assert tokens.dtype == np.int32 and targets.dtype == np.int32
     np.testing.assert_array_equal(tokens, [[0, 0, 0, 1], [0, 0, 1, 5], [0, 1, 5, 7]])
     np.testing.assert_array_equal(targets, [5, 7, 2])
+
+
+def test_prefixes_are_padded_to_the_longest_one_rounded_up_to_a_bucket_at_most_max_len():
+    assert [padded_length(n, max_len=236) for n in (2, 33, 34, 80, 200, 236, 400)] == [32, 32, 64, 96, 224, 236, 236]
+    assert padded_length(80, max_len=236, bucket=None) == 236
+    ids = list(range(1, 11))  # 10 ids: 9 samples, longest prefix 9 ids
+    tokens, targets = song_samples(ids, max_len=236, bucket=4)
+    assert tokens.shape == (9, 12)
+    np.testing.assert_array_equal(tokens, song_samples(ids, max_len=236, bucket=None)[0][:, -12:])
+    np.testing.assert_array_equal(targets, ids[1:])
+
+
+def test_padding_rows_fill_the_batch_to_a_bucket_with_a_valid_prefix_and_a_pad_target():
+    tokens, targets = song_samples([3, 5, 7, 2], max_len=236, bucket=4, batch_bucket=8)
+    assert tokens.shape == (8, 4)
+    np.testing.assert_array_equal(targets, [5, 7, 2] + [PAD_ID] * 5)
+    np.testing.assert_array_equal(tokens[3:], [[0, 0, 0, 3]] * 5)  # ids[:1]: never an all-padding prefix
 
 
 def test_long_prefixes_keep_their_last_ids():
@@ -37,20 +63,36 @@ def _songs():
     ]
 
 
-def test_each_batch_is_one_whole_song_with_its_image_repeated():
+@pytest.mark.parametrize(("bucket", "batch_bucket"), [(None, None), (2, None), (2, 4)])
+def test_each_batch_is_one_whole_song_with_its_image_repeated(bucket, batch_bucket):
     songs = _songs()
-    data = SongBatches(songs, max_len=6, seed=SEED)
+    data = SongBatches(songs, max_len=6, seed=SEED, bucket=bucket, batch_bucket=batch_bucket)
     assert len(data) == 5 and data.num_samples == sum(len(s.ids) - 1 for s in songs)
     seen = []
     for index in range(len(data)):
         inputs, targets = data[index]
         song = data.song_at(index)
         seen.append(song.id)
-        assert inputs["tokens"].shape == (len(song.ids) - 1, 6)
-        assert inputs["image"].shape == (len(song.ids) - 1, 8)
-        np.testing.assert_array_equal(inputs["image"], np.tile(song.feature, (len(targets), 1)))
-        np.testing.assert_array_equal(targets, song.ids[1:])
+        rows = len(song.ids) - 1 if batch_bucket is None else -(-(len(song.ids) - 1) // batch_bucket) * batch_bucket
+        length = 6 if bucket is None else min(6, -(-(len(song.ids) - 1) // bucket) * bucket)
+        assert inputs["tokens"].shape == (rows, length)
+        assert inputs["image"].shape == (rows, 8)
+        np.testing.assert_array_equal(inputs["image"], np.tile(song.feature, (rows, 1)))
+        np.testing.assert_array_equal(targets[: len(song.ids) - 1], song.ids[1:])
+        assert (targets[len(song.ids) - 1 :] == PAD_ID).all()
     assert sorted(seen) == sorted(s.id for s in songs)
+
+
+def test_the_first_two_batches_differ_in_length_when_any_two_songs_do():
+    # Keras (TensorFlow) fixes the dimensions its first two batches share; a fixed prefix length would fail.
+    lengths = [32, 32, 32, 64, 32]
+    np.testing.assert_array_equal(lead_with_two_lengths(np.array([0, 1, 2, 3, 4]), lengths), [0, 3, 2, 1, 4])
+    np.testing.assert_array_equal(lead_with_two_lengths(np.array([3, 1, 2, 0]), lengths), [3, 1, 2, 0])
+    np.testing.assert_array_equal(lead_with_two_lengths(np.array([0, 1, 2]), [32] * 3), [0, 1, 2])
+    data = SongBatches(_songs(), max_len=6, seed=SEED, bucket=1)
+    for _ in range(4):
+        assert data[0][0]["tokens"].shape[1] != data[1][0]["tokens"].shape[1]
+        data.on_epoch_end()
 
 
 def test_on_epoch_end_reshuffles_and_start_epoch_replays_the_same_order():

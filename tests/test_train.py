@@ -1,6 +1,8 @@
-"""The training loop: exact resume, the VA term (no gradient), history/checkpoint files.
+"""The training loop: bucket padding equals max_len padding, exact resume, the VA term (no gradient),
+history/checkpoint files, the train command.
 
-Run again under JAX: `KERAS_BACKEND=jax pytest -q tests/test_train.py`.
+One module-scoped set of tiny runs serves every test that only reads it. Run again under JAX:
+`KERAS_BACKEND=jax pytest -q tests/test_train.py`.
 """
 
 import dataclasses
@@ -11,7 +13,7 @@ import pytest
 from conftest import SEED
 
 from img2music_tf import train
-from img2music_tf.batches import Song
+from img2music_tf.batches import BUCKET, Song, SongBatches
 from img2music_tf.errors import UserError
 from img2music_tf.losses import VALoss
 from img2music_tf.models.img2music import build_model
@@ -24,12 +26,12 @@ TOKENS = ["<start>", "100.0@tempo", "4/4@time", "C4@1.0", "E4@0.5", "G4@2.0", "A
 EPOCHS = 2
 
 
-def _config(**overrides):
+def _config(name="Trans_enc3_dec3", **overrides):
     vocab_size = len(Vocabulary.build([TOKENS]))
-    return get_preset("Trans_enc3_dec3", scale="tiny", vocab_size=vocab_size, max_len=12, **overrides)
+    return get_preset(name, scale="tiny", vocab_size=vocab_size, **{"max_len": 40, **overrides})
 
 
-def _songs(config, lengths=(6, 6, 6, 6)):  # one batch shape: one compilation under JAX
+def _songs(config, lengths=(5, 6, 7)):  # 2 train + 1 val; one length bucket (32 < max_len 40): one compilation
     rng = np.random.default_rng(SEED)
     return [
         Song(f"s{k}", rng.normal(size=config.image_dim).astype(np.float32),
@@ -45,10 +47,35 @@ def _va_loss():
     return VALoss(Vocabulary.build([TOKENS]), VAPredictor(build_va_predictor(config), config))
 
 
+@pytest.mark.parametrize("name", ["Trans_enc3_dec3", "LSTM_enc2"])
+def test_a_song_padded_to_its_bucket_gives_the_loss_and_predictions_of_max_len_padding(name):
+    # The authors pad every prefix to max_len; training pads to the song's length bucket and may add padding
+    # rows. Padding is masked, so predictions, L_CC and L_VA must not change.
+    config = _config(name, max_len=96)
+    keras.utils.set_random_seed(SEED)
+    trainer = train.Img2MusicTrainer(build_model(config), _va_loss(), lambda_va=1.0)
+    song = _songs(config, lengths=(40,))[0]
+    full = SongBatches([song], config.max_len, bucket=None)[0]
+    bucketed = SongBatches([song], config.max_len, batch_bucket=BUCKET)[0]
+    assert full[0]["tokens"].shape == (39, 96) and bucketed[0]["tokens"].shape == (64, 64)
+    results = []
+    for inputs, targets in (full, bucketed):
+        for tracker in trainer.metrics:
+            tracker.reset_state()
+        probabilities = trainer(inputs, training=False)  # (B, V)
+        loss = trainer.compute_loss(inputs, targets, probabilities)
+        results.append([keras.ops.convert_to_numpy(probabilities)[:39], float(loss)]
+                       + [float(trainer.cross_entropy_tracker.result()), float(trainer.va_loss_tracker.result())])
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(results[0][1:], results[1][1:], rtol=1e-5)
+    assert results[0][3] > 0  # the VA term is there, and equal (25 padding rows counted nowhere)
+
+
 def _fit(config, out_dir, epochs, resume=False, va_loss=None):
+    """Eager (tracing a step costs more than these tiny steps); the train command test runs compiled."""
     keras.utils.set_random_seed(SEED)
     trainer = train.Img2MusicTrainer(build_model(config), va_loss, config.lambda_va, config.lambda_cc)
-    train.compile_trainer(trainer, config)
+    train.compile_trainer(trainer, config, run_eagerly=True)
     songs = _songs(config)
     train.fit_songs(trainer, songs[1:], songs[:1], config.max_len, epochs, out_dir, SEED, resume=resume, verbose=0)
     return trainer
@@ -66,7 +93,8 @@ def _assert_same(first, second):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Trained tiny trainers: straight (2 epochs), interrupted after 1 and resumed, and with the VA term."""
+    """Trained tiny trainers, shared by the tests that only read them: straight (2 epochs), interrupted after
+    1 and resumed, and with the VA term."""
     root = tmp_path_factory.mktemp("runs")
     config = _config()
     straight = _fit(config, root / "straight", EPOCHS)
@@ -162,17 +190,18 @@ def _write_piece(path, pitches):
     midi.write(str(path))
 
 
-def _prepare(folder):
-    """A prepared folder from 6 tiny MIDI pieces and 6 images listed in CSVs: 4 train, 1 val, 1 test pairs."""
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    """A prepared folder from 5 tiny MIDI pieces and 5 images listed in CSVs: 3 train, 1 val, 1 test pairs."""
     from PIL import Image
 
     from img2music_tf.data.prepare import prepare
 
     rng = np.random.default_rng(SEED)
-    folder.mkdir()
+    folder = tmp_path_factory.mktemp("data")
     music, images = ["path,valence,arousal"], ["path,valence,arousal"]
-    for k in range(6):
-        _write_piece(folder / f"m{k}.mid", 60 + rng.integers(-5, 8, size=6 + k))
+    for k in range(5):
+        _write_piece(folder / f"m{k}.mid", 60 + rng.integers(-5, 8, size=4 + k))
         Image.new("RGB", (40, 40), tuple(int(c) for c in rng.integers(0, 255, 3))).save(folder / f"i{k}.png")
         valence, arousal = rng.uniform(1, 9, 2)
         music.append(f"m{k}.mid,{valence:.2f},{arousal:.2f}")
@@ -184,10 +213,9 @@ def _prepare(folder):
     return folder / "prepared"
 
 
-def test_train_command_writes_a_run_folder_that_resumes_and_loads(tmp_path, capsys):
+def test_train_command_writes_a_run_folder_that_resumes_and_loads(prepared, tmp_path, capsys):
     from img2music_tf import cli
 
-    prepared = _prepare(tmp_path / "data")
     out = tmp_path / "run"
     args = ["train", "--data", str(prepared), "--preset", "Trans_enc3_dec3", "--scale", "tiny", "--out", str(out),
             "--image-weights", "none", "--seed", str(SEED), "--quiet"]
@@ -200,16 +228,17 @@ def test_train_command_writes_a_run_folder_that_resumes_and_loads(tmp_path, caps
     run = train.load_run(out)
     info = run.info
     assert (info["seed"], info["image_weights"], info["backend"]) == (SEED, "none", keras.backend.backend())
-    assert info["songs"]["train"] + len([d for d in info["dropped"] if d["split"] == "train"]) == 4
+    assert info["songs"]["train"] + len([d for d in info["dropped"] if d["split"] == "train"]) == 3
     assert run.config.epochs == 2 and run.config.vocab_size == len(run.vocabulary)
-    features = run.image_features([tmp_path / "data" / "i0.png"], progress=False)  # (1, F)
+    features = run.image_features([prepared.parent / "i0.png"], progress=False)  # (1, F)
     tokens = np.zeros((1, run.config.max_len), np.int32)
     tokens[0, -1] = run.vocabulary.start_id
     probabilities = keras.ops.convert_to_numpy(run.model({"image": features, "tokens": tokens}))
     assert probabilities.shape == (1, len(run.vocabulary))
     np.testing.assert_allclose(probabilities.sum(), 1.0, rtol=1e-5)
 
-    # the same run with a (large) VA term, straight through 2 epochs: the weights of the resumed run again
+    # compiled, as in real training: the same run with a (large) VA term, straight through 2 epochs, ends with
+    # the weights of the interrupted-and-resumed run without it
     predictor_config = VAPredictorConfig(max_notes=16, hidden_units=(8, 4))
     VAPredictor(build_va_predictor(predictor_config), predictor_config).save(tmp_path / "va_predictor")
     va_config = dataclasses.replace(run.config, va_loss=True, lambda_va=1.0)
@@ -219,10 +248,9 @@ def test_train_command_writes_a_run_folder_that_resumes_and_loads(tmp_path, caps
     _assert_same(_numpy(run.model.weights), _numpy(result.model.weights))
 
 
-def test_va_preset_without_a_predictor_is_a_user_error(tmp_path, capsys):
+def test_va_preset_without_a_predictor_is_a_user_error(prepared, tmp_path, capsys):
     from img2music_tf import cli
 
-    prepared = _prepare(tmp_path / "data")
     code = cli.main(["train", "--data", str(prepared), "--preset", "Trans_enc3_dec3_VA_Loss", "--scale", "tiny",
                      "--out", str(tmp_path / "run"), "--image-weights", "none"])
     assert code == 2 and "--va-predictor" in capsys.readouterr().err
