@@ -193,19 +193,15 @@ def ensure_va_predictor(settings: Settings, prepared) -> Path:
     """A trained music VA predictor: the one given, else one trained once on the data's training split."""
     if settings.va_predictor is not None:
         return settings.va_predictor
-    from img2music_tf.models.va_predictor import CONFIG_FILE, MODEL_FILE, VAPredictorConfig
-    from img2music_tf.va_training import VATrainConfig, load_examples, train_va_predictor
+    from img2music_tf.models.va_predictor import CONFIG_FILE, MODEL_FILE
+    from img2music_tf.va_training import VATrainConfig, train_on_items
 
     out = settings.data_root / "va_predictor"
     if (out / MODEL_FILE).is_file() and (out / CONFIG_FILE).is_file():
         return out
     print(f"training the music VA predictor once on the training split -> {out}")
-    config = VAPredictorConfig()
     train_config = VATrainConfig() if settings.scale.va_epochs is None else VATrainConfig(epochs=settings.scale.va_epochs)
-    examples, skipped = load_examples(prepared.music, config)
-    predictor, figures = train_va_predictor(examples, prepared.split, config, train_config)
-    figures["skipped"] = [dataclasses.asdict(s) for s in skipped]
-    predictor.save(out, figures)
+    train_on_items(prepared.music, out, train_config=train_config, split=prepared.split)
     return out
 
 
