@@ -450,7 +450,7 @@ def settings_record(settings: Settings, epochs: int) -> dict:
     record = dataclasses.asdict(settings)
     record.update(scale=settings.scale.name, scale_sizes=dataclasses.asdict(settings.scale), epochs=epochs,
                   seeds=list(settings.seeds), out=shown(settings.out), work=shown(settings.work),
-                  va_predictor=str(settings.va_predictor) if settings.va_predictor else None)
+                  va_predictor=shown(settings.va_predictor) if settings.va_predictor else None)
     return record
 
 
@@ -462,7 +462,7 @@ def data_record(settings: Settings, prepared) -> dict:
     return {
         "data": settings.data,
         "sources": {key: manifest["inputs"][key] for key in ("music", "music_source", "images", "image_source")},
-        "prepared": str(prepared.out),
+        "prepared": shown(prepared.out),
         "split": {name: len(ids) for name, ids in prepared.split.items()},
         "train_songs_offered": min(settings.max_songs or n_train, n_train),
         "test_pieces_scored": len(test),

@@ -27,6 +27,7 @@ from common import (
     main,
     prepare_data,
     settings_record,
+    shown,
     songs_line,
     train_preset,
 )
@@ -58,7 +59,7 @@ def run(settings) -> dict:
             run_dir = train_preset(settings, prepared, preset, epochs, seed, va_predictor)
             curves[preset].append({
                 "seed": seed,
-                "run": str(run_dir),
+                "run": shown(run_dir),
                 "run_config": json.loads((run_dir / "config.json").read_text()),
                 "history": read_history(run_dir / HISTORY_FILE),
             })
@@ -68,7 +69,7 @@ def run(settings) -> dict:
         "settings": settings_record(settings, epochs),
         "environment": environment(),
         "data": data_record(settings, prepared),
-        "va_predictor": str(va_predictor),
+        "va_predictor": shown(va_predictor),
         "paper_endpoints": {preset: {"epoch_1": first, f"epoch_{ARTEFACT.epochs}": last}
                             for preset, (first, last) in FIGURE3.items()},
         "curves": curves,
