@@ -35,7 +35,8 @@ from typing import Sequence
 import keras
 import numpy as np
 
-PAD_ID = 0
+from img2music_tf.vocabulary import PAD_ID
+
 BUCKET = 32  # prefix lengths (and, where asked, batch rows) are rounded up to a multiple of this
 
 

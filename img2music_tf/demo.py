@@ -1,14 +1,13 @@
 """The demo: the paper's whole method on the built-in data, offline, in a few minutes on a 2-core CPU.
 
-Steps, each writing a sub-folder of the output (a rerun reuses the data when its inputs
-are the same, and trains the two models again):
+Steps (`pipeline`), each writing a sub-folder of the output (a rerun reuses the data when its
+inputs are the same, and trains the two models again):
 1. `data/`: the built-in set (music21 corpus excerpts, drawn pictures, VA from published
    rules; see `data.builtin`), paired by emotion and split (paper Section 3.1).
 2. `va_predictor/`: a small music VA predictor (Wang et al.'s MLP) trained on the
    built-in training music, used by the VA loss and to score the generated music.
 3. `run/`: the image-to-music model (preset `Trans_enc3_dec3_VA_Loss`, the paper's
-   proposed model, at smoke scale made lighter: see `DemoConfig`) trained on the
-   training pairs.
+   proposed model, at the `demo` scale of `experiments.SCALES`) trained on the training pairs.
 4. `music/greedy/` and `music/sampled/`: music for a few test pictures, decoded
    greedily (the paper's method) and by seeded top-k sampling: .mid, .wav,
    piano-roll .png, summary.json. After minutes of training, greedy decoding
@@ -23,76 +22,55 @@ music depends on the pictures only weakly. `--image-weights imagenet` needs inte
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from pathlib import Path
 
+from img2music_tf.experiments import SCALES, Scale
 from img2music_tf.files import ensure_writable_dir
 
 
 @dataclasses.dataclass(frozen=True)
 class DemoConfig:
-    """Sizes of one demo, chosen to finish in a few minutes on a 2-core CPU.
+    """One demo: its sizes (`scale`, with `n_test`/`n_val` smaller than the paper's 100/16 so most of the
+    200 built-in pieces train the model), the model it trains and what it generates."""
 
-    `n_test`/`n_val` are smaller than the paper's 100/16 so most of the 200 built-in
-    pieces train the model. The model is the preset at `scale` with `max_len`,
-    `key_dim` and `image_size` replaced: attention cost grows with key_dim and
-    max_len squared (smoke's key_dim 64 at 236 tokens takes seconds per song on 2
-    cores); 128 tokens hold 97% of the built-in excerpts (median 68), and the
-    built-in pictures are 128 px.
-    """
-
-    n_music: int = 200
-    n_images: int = 200
-    n_test: int = 16
-    n_val: int = 8
+    scale: Scale = SCALES["demo"]
     preset: str = "Trans_enc3_dec3_VA_Loss"
-    scale: str = "smoke"
-    max_len: int | None = 128  # None: the preset's
-    key_dim: int | None = 16
-    image_size: int | None = 128
-    epochs: int = 2  # as in the paper's Table 1
     n_generate: int = 4
     sample_top_k: int = 10  # the sampled pieces draw from the 10 most probable tokens
-    va_hidden_units: tuple[int, ...] = (64, 32)  # 176 training pieces cannot feed Wang et al.'s 1024/512
-    va_fidelity: str = "code"  # no BatchNorm: with so little data it stayed nearer the 1-9 range
-    va_epochs: int = 60
-    image_weights: str = "none"
     seed: int = 0
 
 
-DEMOS = {
-    "full": DemoConfig(),
-    "tiny": DemoConfig(n_music=10, n_images=10, n_test=2, n_val=2, scale="tiny", max_len=None, key_dim=None,
-                       image_size=None, epochs=1, n_generate=2, va_hidden_units=(32, 16), va_epochs=2),
-}
+DEMOS = {"full": DemoConfig(), "tiny": DemoConfig(scale=SCALES["demo-tiny"], n_generate=2)}
 
 
 def run_demo(config: DemoConfig, out: str | Path) -> list:
     """Run the four steps into `out`; print where the results are. Returns the generated pieces."""
-    from img2music_tf.data.prepare import prepare
+    from img2music_tf import pipeline
     from img2music_tf.generate import music_from_images, print_pieces
     from img2music_tf.presets import get_preset
-    from img2music_tf.train import train_run
 
     out = ensure_writable_dir(out)
+    scale = config.scale
     started = time.perf_counter()
-    if config.image_weights == "none":
+    if scale.image_weights == "none":
         print("note: the picture CNN uses random weights (--image-weights none), because ImageNet weights cannot be "
               "downloaded offline; with internet, run `img2music demo --image-weights imagenet`.")
 
     _step(1, "built-in data: music from music21's corpus, drawn pictures, paired by emotion and split")
-    data = prepare(music="builtin", images="builtin", out=out / "data", seed=config.seed, n_test=config.n_test,
-                   n_val=config.n_val, n_music=config.n_music, n_images=config.n_images, overwrite=True)
+    data = pipeline.prepare_data("builtin", "builtin", out / "data", scale, seed=config.seed, overwrite=True)
     print(data.summary, end="")
 
+    model_config = get_preset(config.preset, scale=scale, epochs=scale.epochs)
     _step(2, "music VA predictor (Wang et al.'s MLP) on the built-in training music")
-    va_dir = train_va_predictor(data, config, out / "va_predictor")
+    va_dir = pipeline.train_va_predictor(data, out / "va_predictor", scale, model_config.va_batchnorm,
+                                         seed=config.seed, reuse=False)
+    _print_va_figures(va_dir)
 
-    lighter = {k: getattr(config, k) for k in ("max_len", "key_dim", "image_size") if getattr(config, k) is not None}
-    model_config = get_preset(config.preset, scale=config.scale, epochs=config.epochs, **lighter)
-    _step(3, f"image-to-music model {config.preset} ({config.scale} scale, {config.epochs} epoch(s))")
-    train_run(data, model_config, out / "run", seed=config.seed, image_weights=config.image_weights,
-              va_predictor_dir=va_dir, overwrite=True)
+    _step(3, f"image-to-music model {config.preset} ({scale.name} scale, {scale.epochs} epoch(s))")
+    pipeline.train_model(data, model_config, out / "run", seed=config.seed, image_weights=scale.image_weights,
+                         va_predictor=va_dir, max_songs=scale.max_songs, existing="overwrite")
 
     _step(4, f"music for {config.n_generate} test picture(s): greedy (the paper's method) and top-k sampling")
     pairs = data.pairs_in("test")
@@ -118,22 +96,14 @@ def run_demo(config: DemoConfig, out: str | Path) -> list:
     return pieces
 
 
-def train_va_predictor(data, config: DemoConfig, out: Path) -> Path:
-    """Train the music VA predictor on the prepared split's music into `out`; print its test figures."""
-    from img2music_tf.models.va_predictor import VAPredictorConfig
-    from img2music_tf.va_training import VATrainConfig, load_examples
-    from img2music_tf.va_training import train_va_predictor as fit
+def _print_va_figures(va_dir: Path) -> None:
+    """The VA predictor's test MAE beside the always-the-mean baseline, and how far to trust it."""
+    from img2music_tf.models.va_predictor import METRICS_FILE
 
-    va_config = VAPredictorConfig(fidelity=config.va_fidelity, hidden_units=config.va_hidden_units)
-    examples, _ = load_examples(data.music, va_config)
-    predictor, figures = fit(
-        examples, data.split, va_config, VATrainConfig(epochs=config.va_epochs, patience=10, seed=config.seed)
-    )
-    predictor.save(out, figures)
+    figures = json.loads((va_dir / METRICS_FILE).read_text())
     test, baseline = figures["test"], figures["baseline_train_mean"]["test"]
     print(f"VA predictor test MAE {test['mae_mean']:.2f} (always-the-mean baseline {baseline['mae_mean']:.2f}); "
           "a rough judge on so little data: read the music VA below as illustrative")
-    return out
 
 
 def _step(number: int, text: str) -> None:

@@ -2,8 +2,8 @@
 
 The paper generates greedily: start from `<start>`, feed (image feature, token
 prefix) to the model, append the most probable next token, stop at `<end>` or
-at the maximum sequence length (236 tokens at paper scale; FIDELITY.md
-"Metrics"). Seeded temperature / top-k sampling is offered beside it.
+at the maximum sequence length (236 tokens at paper scale; docs/fidelity.md,
+row "generation"). Seeded temperature / top-k sampling is offered beside it.
 
 All sequences of a batch step together: one model call per step for the whole
 batch; a finished sequence stops growing. The padding id is never emitted.
@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from img2music_tf.batches import PAD_ID, pad_prefixes
+from img2music_tf.batches import pad_prefixes
 from img2music_tf.errors import UserError
 from img2music_tf.files import ensure_writable_dir, write_json
+from img2music_tf.vocabulary import PAD_ID
 
 METHODS = ("greedy", "sample")
 SUMMARY_FILE = "summary.json"
@@ -196,7 +197,7 @@ def music_from_images(
     """
     from img2music_tf import render
     from img2music_tf import tokens as token_language
-    from img2music_tf.train import load_run
+    from img2music_tf.run_folder import load_run
 
     images = check_images(images)
     out_dir = ensure_writable_dir(out_dir)
@@ -206,7 +207,7 @@ def music_from_images(
     run = load_run(run_dir)
     if not isinstance(generation, GenerationConfig):
         generation = GenerationConfig(**{"max_len": run.config.max_len, **(generation or {})})
-    recorded = run.info.get("va_predictor")
+    recorded = run.info.va_predictor
     if va_predictor_dir is None and recorded and Path(recorded).is_dir():
         va_predictor_dir = recorded
     predictor = load_va_predictor(va_predictor_dir)

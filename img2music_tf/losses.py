@@ -1,4 +1,4 @@
-"""The VA loss of paper Section 3.3.4: L_VA = mean |VA_true - VA_pred|, and L_total = l1 * L_VA + l2 * L_CC.
+"""The VA loss of paper Section 3.3.4: L_VA = mean |VA_true - VA_pred| (the trainer adds lambda_va * L_VA).
 
 The true and predicted token sequences are the argmax of each row of the
 one-hot targets and of the predicted probabilities of one song-batch (each
@@ -30,14 +30,7 @@ from keras import ops
 from img2music_tf import tokens as token_language
 from img2music_tf.models.va_predictor import NOTE_FIELDS, VAPredictor
 
-LAMBDA_VA = 1e-5  # paper Section 3.4 (the authors' code: 1e-7)
-LAMBDA_CC = 1.0
 _PROBE = "C4@1.0"  # a note decoded after a token shows where that token left the time
-
-
-def total_loss(cross_entropy, va, lambda_va: float = LAMBDA_VA, lambda_cc: float = LAMBDA_CC):
-    """L_total = lambda_va * L_VA + lambda_cc * L_CC (paper Section 3.3.4)."""
-    return lambda_va * va + lambda_cc * cross_entropy
 
 
 def true_and_predicted_ids(y_true, y_pred):

@@ -257,3 +257,56 @@ def quality_loss_ci(
         return (math.nan, math.nan)
     low, high = np.quantile(losses, [(1.0 - confidence) / 2.0, (1.0 + confidence) / 2.0])
     return (float(low), float(high))
+
+
+# --- a table row from generated pieces -----------------------------------------------------------
+
+FIRST_PIECES = 4
+"""The paper's Table 2 averaged over 4 generated pieces: rows also report the first 4 test pieces."""
+HEADLINES = ("music_quality_loss", *METRIC_NAMES, "music_quality_loss_training_reference")
+"""The numbers a table row shows: the paper's columns, then the quality loss against our training music."""
+
+
+def aggregate_pieces(pieces: list[dict], training_reference: Sequence[float]) -> dict:
+    """Table rows of one run: over all its pieces and over the first `FIRST_PIECES` (the paper's Table 2).
+
+    Each piece is a dict with "metrics" ({name: value}) and, optionally, "image_va",
+    "paired_music_va" and "generated_music_va". Per row: `summarize` against the paper's
+    reference (means with 95% t intervals, quality loss with a bootstrap interval), the quality
+    loss against `training_reference` with its interval, and, where the generated music's VA is
+    known, its emotion alignment with the image beside that of the paired music's labels.
+    """
+    result = {}
+    for label, chosen in (("all", pieces), (f"first{FIRST_PIECES}", pieces[:FIRST_PIECES])):
+        table = np.array([[p["metrics"][name] for name in METRIC_NAMES] for p in chosen], float)  # (N, 3)
+        row = summarize(table, PAPER_REFERENCE)
+        means = [row[name]["mean"] for name in METRIC_NAMES]
+        row["music_quality_loss_training_reference"] = music_quality_loss(means, training_reference)
+        row["music_quality_loss_training_reference_ci"] = list(quality_loss_ci(table, training_reference))
+        if chosen and "generated_music_va" in chosen[0]:
+            image_va = [p["image_va"] for p in chosen]
+            row["emotion_alignment"] = emotion_alignment(image_va, [p["generated_music_va"] for p in chosen])
+            row["emotion_alignment_paired_music_labels"] = emotion_alignment(
+                image_va, [p["paired_music_va"] for p in chosen]
+            )
+        result[label] = row
+    return result
+
+
+def headline(row: dict, name: str) -> float:
+    """One headline number of an aggregate row: a metric's mean, or a quality loss."""
+    value = row[name]
+    return value["mean"] if isinstance(value, dict) else value
+
+
+def across_seeds(aggregates: list[dict]) -> dict:
+    """Mean and sample standard deviation across seeds of every headline number, per row label."""
+    result = {}
+    for label in aggregates[0]:
+        values = {name: [headline(aggregate[label], name) for aggregate in aggregates] for name in HEADLINES}
+        result[label] = {
+            name: {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)) if len(v) > 1 else math.nan,
+                   "n_seeds": len(v)}
+            for name, v in values.items()
+        }
+    return result

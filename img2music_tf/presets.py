@@ -1,18 +1,20 @@
-"""Every model of the paper's tables as a named preset: architecture plus training hyperparameters.
+"""Every model of the paper's tables as a named preset, and the fidelity switches resolved into fields.
 
 `get_preset(name, scale, fidelity)` returns a frozen `ModelConfig`:
 
 - names: the rows of Table 1 (2 epochs: LSTM_enc2, Trans_enc3_dec3_VGG, Trans_enc3_dec3_Inception, Trans_enc4,
   Trans_enc2_dec2) and Table 2 (15 epochs: Trans_enc3_dec3, Trans_enc3_dec3_VA_Loss). Figure 3 trains
-  LSTM_enc2 and Trans_enc3_dec3_VA_Loss for 15 epochs: `get_preset(..., epochs=15)`.
-- scale: "paper" (the authors' sizes: embedding 256, 4 heads of key_dim 256, 224/299 px images), "smoke"
-  (embedding 64, 4 heads of key_dim 16; trains in minutes on a 2-core CPU), "tiny" (embedding 16; unit tests in
-  seconds). Smoke and tiny use learning rate 1e-3: the paper's 1e-5 for 2 epochs on a small CPU run moves the
-  weights too little to learn anything visible.
-- fidelity: "paper" (what the paper says) or "code" (what the authors' scripts do); they differ in the image
-  feature (VGG16 pooled 512-d vs fc2 4096-d), the LSTM baseline (Mendis' 2 LSTMs + Dense 256 vs the script's
-  3 LSTMs + Dense 128, 256), the VA loss weight (1e-5 vs 1e-7) and learning rates (paper: 1e-5 everywhere;
-  scripts: 1e-6 for the LSTM, 1e-4 in the scripts that define Trans_enc4 and Trans_enc2_dec2).
+  LSTM_enc2 and Trans_enc3_dec3_VA_Loss for 15 epochs: `get_preset(..., epochs=15)`. A new preset is one
+  entry in `_ROWS`.
+- scale: a name of `experiments.SCALES` ("paper": the authors' sizes; "smoke": minutes on a 2-core CPU;
+  "tiny": unit tests; "demo", "demo-tiny": the demo's) or a `Scale`; it sets embedding, heads, max_len,
+  image size and (below paper scale) the learning rate.
+- fidelity: "paper" (what the paper says) or "code" (what the authors' scripts do). `FIDELITIES` resolves
+  each into explicit switches, copied into the config, so no other module reads the fidelity's name: the image
+  feature (VGG16 pooled 512-d vs fc2 4096-d), resizing and preprocessing, the LSTM baseline (Mendis' 2 LSTMs
+  + Dense 256 vs the script's 3 LSTMs + Dense 128, 256), learning rates (paper: 1e-5 everywhere; scripts: 1e-6
+  for the LSTM, 1e-4 in the scripts that define Trans_enc4 and Trans_enc2_dec2), the VA loss weight (1e-5 vs
+  1e-7) and the music VA predictor's layers (BatchNorm + biases vs plain Dense without biases).
 
 Vocabulary size defaults to 978 (the authors' 977 tokens + padding); the real one comes from the data:
 `dataclasses.replace(config, vocab_size=len(vocab))` or `get_preset(name, vocab_size=len(vocab))`.
@@ -24,37 +26,63 @@ import dataclasses
 from dataclasses import dataclass
 
 from img2music_tf.errors import UserError
-from img2music_tf.models import image_encoder
-from img2music_tf.models.image_encoder import check_choice
-
-SCALES = ("paper", "smoke", "tiny")
-FIDELITIES = image_encoder.FIDELITIES
-MIDI_ENCODERS = ("transformer", "lstm")
+from img2music_tf.experiments import SCALES, Scale
+from img2music_tf.models.image_encoder import DEFAULT_IMAGE_SIZE, FeatureSpec, check_choice
+from img2music_tf.models.architecture import Architecture
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    """One trainable model: architecture (Section 3.3) and training hyperparameters (Section 4.1)."""
+class Fidelity:
+    """Where the paper and the authors' code differ (docs/fidelity.md), as explicit switches."""
+
+    image_layer: str  # VGG16 feature: "pooled" 512-d (paper) or "fc2" 4096-d (code); InceptionV3 is always pooled
+    image_resize: str  # "bilinear" (paper) or "nearest" (Keras load_img, code)
+    image_preprocessing: str  # "own" network's preprocess_input (paper) or "vgg16" for both networks (code)
+    script_lstm: bool  # LSTM baseline: the script's 3 LSTMs + Dense 128, 256 instead of Mendis' 2 LSTMs + Dense 256
+    script_learning_rates: bool  # each script's learning rate instead of the paper's 1e-5
+    lambda_va: float  # weight of L_VA: paper Section 3.4 says 1e-5, the VA script uses 1e-7
+    va_batchnorm: bool  # music VA predictor: Dense -> BatchNorm -> ReLU with biases (paper) or Dense, no bias (code)
+
+
+FIDELITIES = {
+    "paper": Fidelity("pooled", "bilinear", "own", script_lstm=False, script_learning_rates=False, lambda_va=1e-5,
+                      va_batchnorm=True),
+    "code": Fidelity("fc2", "nearest", "vgg16", script_lstm=True, script_learning_rates=True, lambda_va=1e-7,
+                     va_batchnorm=False),
+}
+PAPER_LEARNING_RATE = 1e-5
+
+
+def feature_spec(encoder: str, fidelity: str = "paper", image_size: int | None = None) -> FeatureSpec:
+    """The image feature of `encoder` as `fidelity` says: layer, resizing and preprocessing."""
+    check_choice("fidelity", fidelity, tuple(FIDELITIES))
+    switches = FIDELITIES[fidelity]
+    return FeatureSpec(
+        encoder=encoder,
+        layer=switches.image_layer if encoder == "vgg16" else "pooled",
+        resize=switches.image_resize,
+        preprocessing=switches.image_preprocessing,
+        image_size=image_size,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelConfig(Architecture):
+    """One trainable model: the network's `Architecture`, its image feature and its training (Section 4.1).
+
+    `scale` and `fidelity` name where the numbers came from; no module reads them to decide anything.
+    """
 
     name: str
     scale: str = "paper"
     fidelity: str = "paper"
-    # Architecture
-    midi_encoder: str = "transformer"  # "transformer" or "lstm"
-    encoder_blocks: int = 3  # transformer encoder blocks (unused by the LSTM encoder)
-    lstm_units: tuple[int, ...] = ()  # LSTM widths (LSTM encoder only); the last equals embed_dim
-    decoder_units: tuple[int, ...] = (128, 128, 256)  # Dense ReLU widths of the decoder
-    decoder_blocks: int = 3  # how many of those Dense layers are preceded by an attention block
-    embed_dim: int = 256
-    num_heads: int = 4
-    key_dim: int = 256
-    image_dropout: float = 0.5
-    dropout: float = 0.2
-    layer_norm_epsilon: float = 1e-6
+    # Image feature (models.image_encoder.FeatureSpec)
     image_encoder: str = "vgg16"  # "vgg16" or "inception_v3"
+    image_layer: str = "pooled"
+    image_resize: str = "bilinear"
+    image_preprocessing: str = "own"
     image_size: int = 224  # CNN input side in pixels
-    vocab_size: int = 978
-    max_len: int = 236  # longest token sequence (prefixes are padded to it; generation stops there)
+    max_len: int = 236  # longest token sequence (prefixes are cut to it; generation stops there)
     # Training
     learning_rate: float = 1e-5
     adam_beta_1: float = 0.9
@@ -63,31 +91,26 @@ class ModelConfig:
     va_loss: bool = False  # add lambda_va * L_VA to lambda_cc * L_CC (Section 3.4)
     lambda_va: float = 1e-5
     lambda_cc: float = 1.0
+    va_batchnorm: bool = True  # the music VA predictor trained for this run: BatchNorm + biases, or plain
 
     def __post_init__(self):
-        for field in ("lstm_units", "decoder_units"):
-            object.__setattr__(self, field, tuple(int(n) for n in getattr(self, field)))
-        check_choice("scale", self.scale, SCALES)
-        check_choice("fidelity", self.fidelity, FIDELITIES)
-        check_choice("MIDI encoder", self.midi_encoder, MIDI_ENCODERS)
-        image_encoder.image_size_for(self.image_encoder, self.fidelity, self.image_size)
-        if not 0 <= self.decoder_blocks <= len(self.decoder_units):
-            raise UserError(
-                f"decoder_blocks must be 0..{len(self.decoder_units)} (one per decoder unit), got {self.decoder_blocks}"
-            )
-        if self.midi_encoder == "lstm" and (not self.lstm_units or self.lstm_units[-1] != self.embed_dim):
-            raise UserError(
-                f"the last LSTM width must equal embed_dim={self.embed_dim}, got lstm_units={self.lstm_units}"
-            )
-        if self.midi_encoder == "transformer" and self.encoder_blocks < 1:
-            raise UserError(f"a transformer encoder needs at least 1 block, got {self.encoder_blocks}")
-        if self.vocab_size < 4 or self.max_len < 2:
-            raise UserError(f"vocab_size must be >= 4 and max_len >= 2, got {self.vocab_size} and {self.max_len}")
+        super().__post_init__()
+        check_choice("scale", self.scale, tuple(SCALES))
+        check_choice("fidelity", self.fidelity, tuple(FIDELITIES))
+        _ = self.image_features  # validates encoder, layer, resizing and size
+        if self.max_len < 2:
+            raise UserError(f"max_len must be >= 2, got {self.max_len}")
+
+    @property
+    def image_features(self) -> FeatureSpec:
+        """What the image CNN extracts for this model."""
+        return FeatureSpec(self.image_encoder, self.image_layer, self.image_resize, self.image_preprocessing,
+                           self.image_size)
 
     @property
     def image_dim(self) -> int:
         """Length of the image feature the model takes (512 / 4096 for VGG16, 2048 for InceptionV3)."""
-        return image_encoder.feature_dim(self.image_encoder, self.fidelity)
+        return self.image_features.dim
 
     def to_dict(self) -> dict:
         """Plain JSON-ready values (tuples become lists)."""
@@ -128,44 +151,35 @@ _ROWS = {
 PRESET_NAMES = tuple(_ROWS)
 
 _EPOCHS = {1: 2, 2: 15}  # Table 1 is "after 2 epochs", Table 2 "after 15 epochs"
-_EMBED_DIM = {"paper": 256, "smoke": 64, "tiny": 16}
-# (num_heads, key_dim): the authors use key_dim = embed_dim per head; smoke uses the usual embed_dim / num_heads.
-_HEADS = {"paper": (4, 256), "smoke": (4, 16), "tiny": (2, 8)}
-_MAX_LEN = {"paper": 236, "smoke": 236, "tiny": 32}
-_SMALL_SCALE_LEARNING_RATE = 1e-3
-_LAMBDA_VA = {"paper": 1e-5, "code": 1e-7}
 
 
-def get_preset(name: str, scale: str = "paper", fidelity: str = "paper", **overrides) -> ModelConfig:
+def get_preset(name: str, scale: str | Scale = "paper", fidelity: str = "paper", **overrides) -> ModelConfig:
     """The config of table row `name` at `scale` and `fidelity`, with any field replaced by `overrides`."""
     check_choice("model preset", name, PRESET_NAMES)
-    check_choice("scale", scale, SCALES)
-    check_choice("fidelity", fidelity, FIDELITIES)
-    row = _ROWS[name]
-    embed = _EMBED_DIM[scale]
+    if isinstance(scale, str):
+        check_choice("scale", scale, tuple(SCALES))
+        scale = SCALES[scale]
+    check_choice("fidelity", fidelity, tuple(FIDELITIES))
+    row, switches = _ROWS[name], FIDELITIES[fidelity]
+    embed = scale.embed_dim
     half = embed // 2
     if row.midi_encoder == "lstm":
         # Mendis et al.: LSTM 128, LSTM 256, Dense 256; authors' script: LSTM 128, 256, 256, Dense 128, 256.
-        lstm_units = (half, embed) if fidelity == "paper" else (half, embed, embed)
-        decoder_units = (embed,) if fidelity == "paper" else (half, embed)
+        lstm_units = (half, embed, embed) if switches.script_lstm else (half, embed)
+        decoder_units = (half, embed) if switches.script_lstm else (embed,)
     else:
         # Authors' code: Dense 128, 128, 256 after 3 blocks; 128, 256 after 2 blocks or with dense layers only.
         lstm_units = ()
         decoder_units = (half,) * (max(row.decoder_blocks, 2) - 1) + (embed,)
-    if scale == "paper":
-        learning_rate = 1e-5 if fidelity == "paper" else row.code_learning_rate
-        image_size = image_encoder.DEFAULT_IMAGE_SIZE[row.image_encoder]
-    else:
-        learning_rate = _SMALL_SCALE_LEARNING_RATE
-        image_size = (
-            image_encoder.DEFAULT_IMAGE_SIZE[row.image_encoder]
-            if scale == "smoke"
-            else image_encoder.min_image_size(row.image_encoder, fidelity)
-        )
-    num_heads, key_dim = _HEADS[scale]
+    paper_rate = row.code_learning_rate if switches.script_learning_rates else PAPER_LEARNING_RATE
+    spec = feature_spec(row.image_encoder, fidelity)
+    if scale.image_size == "native":
+        image_size = DEFAULT_IMAGE_SIZE[row.image_encoder]
+    else:  # "smallest", or pixels but no fewer than the CNN accepts (VGG16's fc2 takes 224 px only)
+        image_size = max(spec.min_image_size, 0 if scale.image_size == "smallest" else scale.image_size)
     config = ModelConfig(
         name=name,
-        scale=scale,
+        scale=scale.name,
         fidelity=fidelity,
         midi_encoder=row.midi_encoder,
         encoder_blocks=row.encoder_blocks,
@@ -173,18 +187,21 @@ def get_preset(name: str, scale: str = "paper", fidelity: str = "paper", **overr
         decoder_units=decoder_units,
         decoder_blocks=row.decoder_blocks,
         embed_dim=embed,
-        num_heads=num_heads,
-        key_dim=key_dim,
-        image_encoder=row.image_encoder,
+        num_heads=scale.num_heads,
+        key_dim=scale.key_dim,
+        image_encoder=spec.encoder,
+        image_layer=spec.layer,
+        image_resize=spec.resize,
+        image_preprocessing=spec.preprocessing,
         image_size=image_size,
-        max_len=_MAX_LEN[scale],
-        learning_rate=learning_rate,
+        max_len=scale.max_len,
+        learning_rate=scale.learning_rate or paper_rate,
         epochs=_EPOCHS[row.table],
         va_loss=row.va_loss,
-        lambda_va=_LAMBDA_VA[fidelity],
+        lambda_va=switches.lambda_va,
+        va_batchnorm=switches.va_batchnorm,
     )
     unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(ModelConfig)})
     if unknown:
         raise UserError(f"unknown model config field(s): {', '.join(unknown)}")
     return dataclasses.replace(config, **overrides)
-

@@ -1,6 +1,6 @@
-"""Training as the authors did it, plus the run folder that generation loads.
+"""Training as the authors did it, into a run folder (`run_folder`) that generation loads.
 
-Paper Section 3.4 / FIDELITY.md "Training": one song is one batch of its
+Paper Section 3.4 / docs/fidelity.md, row "training samples": one song is one batch of its
 (image feature, left-padded token prefix) -> next token samples
 (`img2music_tf.batches`; prefixes padded to the song's length bucket instead of
 236, equivalent because padding is masked: tested); Adam (beta1 0.9, beta2 0.999)
@@ -10,21 +10,17 @@ same code runs under TensorFlow and JAX. L_VA goes through an argmax, so it
 carries no gradient: it changes the reported loss, never the weights
 (docs/fidelity.md "VA loss gradient").
 
-A run folder holds `config.json`, `vocabulary.json`, `model.keras` (final),
-`history.csv` (one row per epoch) and `checkpoint/last.npz` (weights, dropout
-seed states, optimizer state, epoch and history), rewritten atomically after
-every epoch; `resume=True` continues from it and ends with the same weights as
+After every epoch, `history.csv` and `checkpoint/last.npz` (weights, dropout
+seed states, optimizer state, epoch and history) are rewritten atomically;
+`resume=True` continues from the checkpoint and ends with the same weights as
 an uninterrupted run with the same seed.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import io
 import json
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,32 +30,27 @@ import keras
 import numpy as np
 from keras import ops
 
-from img2music_tf.batches import BUCKET, PAD_ID, Song, SongBatches
+from img2music_tf.batches import BUCKET, Song, SongBatches
 from img2music_tf.corpus import tokenize_paths
 from img2music_tf.errors import UserError
-from img2music_tf.files import atomic_path, ensure_writable_dir, write_json, write_text
+from img2music_tf.files import atomic_path, ensure_writable_dir
 from img2music_tf.losses import VALoss
 from img2music_tf.models.image_encoder import extract_features
 from img2music_tf.models.img2music import build_model
 from img2music_tf.models.va_predictor import VAPredictor
 from img2music_tf.presets import ModelConfig
-from img2music_tf.vocabulary import Vocabulary
-
-RUN_CONFIG_FILE = "config.json"
-VOCABULARY_FILE = "vocabulary.json"
-MODEL_FILE = "model.keras"
-HISTORY_FILE = "history.csv"
-CHECKPOINT_FILE = Path("checkpoint") / "last.npz"
-HISTORY_COLUMNS = (
-    "epoch",
-    "loss",
-    "cross_entropy",
-    "va_loss",
-    "val_loss",
-    "val_cross_entropy",
-    "val_va_loss",
-    "seconds",
+from img2music_tf.run_folder import (
+    CHECKPOINT_FILE,
+    HISTORY_COLUMNS,
+    HISTORY_FILE,
+    MODEL_FILE,
+    VOCABULARY_FILE,
+    RunInfo,
+    check_run_folder,
+    save_model,
+    write_history,
 )
+from img2music_tf.vocabulary import PAD_ID, Vocabulary
 
 
 class Img2MusicTrainer(keras.Model):
@@ -155,21 +146,6 @@ def restore_checkpoint(path: str | Path, trainer: Img2MusicTrainer) -> dict:
         return json.loads(str(data["state"]))
 
 
-def write_history(path: str | Path, rows: Sequence[dict]) -> Path:
-    """`history.csv`: one row per epoch with HISTORY_COLUMNS (va columns empty without a VA term)."""
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return write_text(path, text.getvalue())
-
-
-def read_history(path: str | Path) -> list[dict]:
-    """Rows of `history.csv` as dicts of floats (None where a column is empty)."""
-    with open(path, newline="", encoding="utf-8") as handle:
-        return [{k: float(v) if v else None for k, v in row.items()} for row in csv.DictReader(handle)]
-
-
 class EpochCheckpoint(keras.callbacks.Callback):
     """After every epoch: add a history row, rewrite `history.csv` and the checkpoint (atomically)."""
 
@@ -243,15 +219,6 @@ def fit_songs(
     return rows
 
 
-def save_model(net: keras.Model, path: str | Path) -> Path:
-    """Save `net` in the native `.keras` format, atomically."""
-    path = Path(path)
-    with atomic_path(path) as tmp, tempfile.TemporaryDirectory(dir=path.parent) as scratch:
-        keras.saving.save_model(net, Path(scratch) / MODEL_FILE)  # Keras insists on the `.keras` suffix
-        shutil.move(Path(scratch) / MODEL_FILE, tmp)
-    return path
-
-
 @dataclass(frozen=True)
 class RunResult:
     """What `train_run` did: the run folder, the trained net and its vocabulary, the history, dropped songs."""
@@ -296,17 +263,17 @@ def train_run(
             f"preset {config.name} trains with the VA loss: give a music VA predictor with --va-predictor DIR "
             "(train one with `img2music va train --out DIR`)"
         )
-    info = {
-        "model": config.to_dict(),
-        "seed": seed,
-        "backend": keras.backend.backend(),
-        "keras": keras.__version__,
-        "image_weights": str(image_weights),
-        "data": _data_source(prepared),
-        "va_predictor": None if va_predictor_dir is None else str(Path(va_predictor_dir).resolve()),
-        "max_songs": max_songs,
-    }
-    _check_run_folder(out_dir, info, resume, overwrite)
+    info = RunInfo(
+        model=config,
+        seed=seed,
+        backend=keras.backend.backend(),
+        keras=keras.__version__,
+        image_weights=str(image_weights),
+        data=_data_source(prepared),
+        va_predictor=None if va_predictor_dir is None else str(Path(va_predictor_dir).resolve()),
+        max_songs=max_songs,
+    )
+    check_run_folder(out_dir, info, resume, overwrite)
 
     train_pairs = prepared.pairs_in("train")[:max_songs]
     val_pairs = prepared.pairs_in("val")
@@ -321,8 +288,7 @@ def train_run(
 
     pairs = [pair for pair, _ in train_tokens + val_tokens]
     features = extract_features(
-        [pair.image.path for pair in pairs], encoder=config.image_encoder, fidelity=config.fidelity,
-        weights=image_weights, image_size=config.image_size, seed=seed,
+        [pair.image.path for pair in pairs], config.image_features, weights=image_weights, seed=seed,
         progress=verbose > 0,
     )  # (N, F)
     songs = [
@@ -331,11 +297,11 @@ def train_run(
     ]
     train_songs, val_songs = songs[: len(train_tokens)], songs[len(train_tokens) :]
     counts = {"train": len(train_songs), "val": len(val_songs), "val_tokens_unknown": unknown}
-    info.update(model=config.to_dict(), songs=counts, dropped=dropped)
+    info = dataclasses.replace(info, model=config, songs=counts, dropped=dropped)
     if resume and Vocabulary.load(out_dir / VOCABULARY_FILE) != vocabulary:
         raise UserError(f"cannot resume {out_dir}: its vocabulary differs from this data's (was it re-prepared?)")
     vocabulary.save(out_dir / VOCABULARY_FILE)
-    write_json(out_dir / RUN_CONFIG_FILE, info)
+    info.write(out_dir)
     if verbose:
         print(f"training {config.name} on {len(train_songs)} songs ({len(dropped)} dropped), "
               f"validating on {len(val_songs)}; vocabulary {len(vocabulary)} ids; run folder {out_dir}")
@@ -351,31 +317,11 @@ def train_run(
 
 def _data_source(prepared) -> dict:
     """Where the training data came from: the prepared folder and the inputs its manifest records."""
-    manifest = Path(prepared.out) / "manifest.json"
+    from img2music_tf.data.prepare import MANIFEST
+
+    manifest = Path(prepared.out) / MANIFEST
     inputs = json.loads(manifest.read_text(encoding="utf-8")).get("inputs") if manifest.is_file() else None
     return {"prepared": str(Path(prepared.out).resolve()), "inputs": inputs}
-
-
-def _check_run_folder(out_dir: Path, info: dict, resume: bool, overwrite: bool) -> None:
-    """Refuse to mix runs: resume only the same run (epochs may grow); never overwrite one by accident."""
-    config_file = out_dir / RUN_CONFIG_FILE
-    if resume:
-        if not config_file.is_file():
-            raise UserError(f"nothing to resume in {out_dir}: no {RUN_CONFIG_FILE}")
-        saved = json.loads(config_file.read_text(encoding="utf-8"))
-
-        def settings(run: dict) -> dict:  # what must not change; epochs may grow, vocab_size comes from data
-            return {**run, "model": {**run.get("model", {}), "epochs": None, "vocab_size": None}}
-
-        changed = sorted(k for k in info if settings(info)[k] != settings(saved).get(k))
-        if changed:
-            raise UserError(f"cannot resume {out_dir}: its {', '.join(changed)} differ from this run's")
-    elif config_file.is_file() or (out_dir / CHECKPOINT_FILE).is_file():
-        if not overwrite:
-            raise UserError(f"{out_dir} already holds a run: use --resume to continue it, --force or another --out")
-        shutil.rmtree(out_dir / CHECKPOINT_FILE.parent, ignore_errors=True)
-        for name in (RUN_CONFIG_FILE, VOCABULARY_FILE, MODEL_FILE, HISTORY_FILE):
-            (out_dir / name).unlink(missing_ok=True)
 
 
 def _tokenize(pairs, split: str, verbose: int) -> tuple[list, list[dict]]:
@@ -388,39 +334,3 @@ def _tokenize(pairs, split: str, verbose: int) -> tuple[list, list[dict]]:
         if not result.tokens
     ]
     return kept, dropped
-
-
-@dataclass(frozen=True)
-class Run:
-    """A finished run folder, ready for generation: `model` (image features + prefix -> next-token
-    probabilities), its `vocabulary`, its `config` (ModelConfig) and `info` (all of config.json)."""
-
-    folder: Path
-    model: keras.Model
-    vocabulary: Vocabulary
-    config: ModelConfig
-    info: dict
-
-    def image_features(self, paths, progress: bool = True) -> np.ndarray:
-        """Features (N, F) of images, from the same CNN, weights and seed the run was trained with."""
-        return extract_features(
-            paths, encoder=self.config.image_encoder, fidelity=self.config.fidelity,
-            weights=self.info["image_weights"], image_size=self.config.image_size,
-            seed=self.info["seed"], progress=progress,
-        )
-
-
-def load_run(out_dir: str | Path) -> Run:
-    """Read a run folder written by `train_run` (UserError if files are missing or disagree)."""
-    out_dir = Path(out_dir)
-    missing = [name for name in (RUN_CONFIG_FILE, VOCABULARY_FILE, MODEL_FILE) if not (out_dir / name).is_file()]
-    if missing:
-        raise UserError(f"{out_dir} is not a finished run folder (missing {', '.join(missing)}); "
-                        f"train one with `img2music train --out {out_dir}`")
-    info = json.loads((out_dir / RUN_CONFIG_FILE).read_text(encoding="utf-8"))
-    vocabulary = Vocabulary.load(out_dir / VOCABULARY_FILE)
-    model = keras.saving.load_model(out_dir / MODEL_FILE, compile=False)
-    if model.output_shape[-1] != len(vocabulary):
-        raise UserError(f"{out_dir}: the model predicts {model.output_shape[-1]} tokens but the vocabulary "
-                        f"has {len(vocabulary)}; the files come from different runs")
-    return Run(out_dir, model, vocabulary, ModelConfig.from_dict(info["model"]), info)

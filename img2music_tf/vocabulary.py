@@ -19,6 +19,7 @@ from img2music_tf.files import write_json
 from img2music_tf.tokens import END, START
 
 PAD = "<pad>"
+PAD_ID = 0  # the padding token's id: prefixes are padded with it, the MIDI encoders mask it
 FORMAT = "img2music_tf.vocabulary/1"
 
 
@@ -27,7 +28,7 @@ class Vocabulary:
 
     def __init__(self, tokens: Sequence[str]):
         tokens = list(tokens)
-        if not tokens or tokens[0] != PAD:
+        if not tokens or tokens[PAD_ID] != PAD:
             raise UserError(f"a vocabulary must start with the padding token {PAD!r}")
         if len(set(tokens)) != len(tokens):
             raise UserError("a vocabulary must not repeat a token")
@@ -57,7 +58,7 @@ class Vocabulary:
 
     @property
     def pad_id(self) -> int:
-        return 0
+        return PAD_ID
 
     @property
     def start_id(self) -> int:

@@ -10,25 +10,9 @@ Music_Quality_Loss). Writes results/table1.json (per piece and aggregate) and re
     python reproduce/table1.py --scale paper               # the paper's sizes, meant for a GPU
 """
 
-from __future__ import annotations
-
 import sys
 
-from common import Artefact, main, run_artefact
-from paper_numbers import TABLE1
-
-ARTEFACT = Artefact(
-    name="table1",
-    title="Table 1: Ablation experiments (after 2 epochs)",
-    presets=tuple(TABLE1),
-    epochs=2,
-)
-PAPER_ROWS = {preset: [("paper", row)] for preset, row in TABLE1.items()}
-
-
-def run(settings) -> dict:
-    return run_artefact(ARTEFACT, settings, PAPER_ROWS)
-
+from img2music_tf.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main(ARTEFACT, __doc__, run))
+    sys.exit(main(["reproduce", "table1", *sys.argv[1:]]))

@@ -10,31 +10,9 @@ rows, so both sample sizes are reported. Writes results/table2.json and results/
     python reproduce/table2.py --scale paper --seeds 3     # GPU; mean and spread across 3 seeds
 """
 
-from __future__ import annotations
-
 import sys
 
-from common import Artefact, main, run_artefact
-from paper_numbers import TABLE2, TABLE2_AUTHORS_100_PIECES
-
-ARTEFACT = Artefact(
-    name="table2",
-    title="Table 2: Validity of VA loss (after 15 epochs)",
-    presets=tuple(TABLE2),
-    epochs=15,
-)
-PAPER_ROWS = {
-    preset: [
-        ("paper (4 pieces)", row),
-        ("authors' results file (100 pieces)", {"music_quality_loss": TABLE2_AUTHORS_100_PIECES[preset]}),
-    ]
-    for preset, row in TABLE2.items()
-}
-
-
-def run(settings) -> dict:
-    return run_artefact(ARTEFACT, settings, PAPER_ROWS)
-
+from img2music_tf.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main(ARTEFACT, __doc__, run))
+    sys.exit(main(["reproduce", "table2", *sys.argv[1:]]))

@@ -12,9 +12,10 @@ from conftest import SEED
 from img2music_tf import files
 from img2music_tf.errors import UserError
 from img2music_tf.models import image_encoder
-from img2music_tf.models.image_encoder import extract_features, feature_dim
+from img2music_tf.models.image_encoder import FeatureSpec, extract_features
+from img2music_tf.presets import feature_spec
 
-TINY = {"encoder": "vgg16", "fidelity": "paper", "weights": "none", "image_size": 32, "progress": False}
+TINY = {"spec": FeatureSpec("vgg16", image_size=32), "weights": "none", "progress": False}
 
 
 def _picture(path, mode="RGB", seed=SEED, size=(48, 40)):
@@ -52,20 +53,22 @@ def count_builds(monkeypatch):
 
 
 def test_feature_dims_of_the_paper_and_the_code():
-    assert feature_dim("vgg16", "paper") == 512  # 7x7x512 map pooled to 1x1x512 (Section 3.3.1)
-    assert feature_dim("vgg16", "code") == 4096  # fc2
-    assert feature_dim("inception_v3", "paper") == feature_dim("inception_v3", "code") == 2048
+    assert feature_spec("vgg16", "paper").dim == 512  # 7x7x512 map pooled to 1x1x512 (Section 3.3.1)
+    assert feature_spec("vgg16", "code").dim == 4096  # fc2
+    assert feature_spec("inception_v3", "paper").dim == feature_spec("inception_v3", "code").dim == 2048
     with pytest.raises(UserError, match="resnet"):
-        feature_dim("resnet", "paper")
+        FeatureSpec("resnet")
+    with pytest.raises(UserError, match="pooled"):
+        FeatureSpec("inception_v3", layer="fc2")
 
 
 def test_image_size_limits():
-    assert image_encoder.image_size_for("vgg16", "paper") == 224
-    assert image_encoder.image_size_for("inception_v3", "paper") == 299
+    assert feature_spec("vgg16", "paper").image_size == 224
+    assert feature_spec("inception_v3", "paper").image_size == 299
     with pytest.raises(UserError, match="224"):
-        image_encoder.image_size_for("vgg16", "code", 112)
+        feature_spec("vgg16", "code", 112)
     with pytest.raises(UserError, match="at least 75"):
-        image_encoder.image_size_for("inception_v3", "paper", 64)
+        feature_spec("inception_v3", "paper", 64)
 
 
 @pytest.mark.parametrize(
@@ -108,18 +111,18 @@ def test_cache_key_follows_content_weights_and_size(tmp_path, pictures, count_bu
     np.testing.assert_array_equal(changed[1:], base[1:])
     other_seed = extract_features(pictures, seed=SEED + 1, **TINY)
     assert len(count_builds) == 3 and not np.allclose(other_seed, changed)
-    bigger = extract_features(pictures, seed=SEED, **{**TINY, "image_size": 48})
+    bigger = extract_features(pictures, seed=SEED, **{**TINY, "spec": FeatureSpec("vgg16", image_size=48)})
     assert len(count_builds) == 4 and not np.allclose(bigger, changed)
 
 
 def test_local_weights_file_is_keyed_by_its_hash(tmp_path, pictures, count_builds):
     weights = tmp_path / "vgg16.weights.h5"
-    image_encoder.build_cnn("vgg16", "paper", "none", 32, seed=SEED).save_weights(weights)
+    image_encoder.build_cnn(TINY["spec"], "none", seed=SEED).save_weights(weights)
     from_file = extract_features(pictures, seed=SEED, **{**TINY, "weights": weights})
     # The file holds the seeded network's weights, so the features match; the cache entry is separate.
     np.testing.assert_allclose(from_file, extract_features(pictures, seed=SEED, **TINY), rtol=1e-5, atol=1e-7)
     assert len(count_builds) == 3  # the network saved above, then one miss for each weights tag
-    image_encoder.build_cnn("vgg16", "paper", "none", 32, seed=SEED + 5).save_weights(weights)
+    image_encoder.build_cnn(TINY["spec"], "none", seed=SEED + 5).save_weights(weights)
     retrained = extract_features(pictures, seed=SEED, **{**TINY, "weights": weights})
     assert len(count_builds) == 5  # a changed file is a miss, never a stale hit
     assert not np.allclose(retrained, from_file)
@@ -127,19 +130,19 @@ def test_local_weights_file_is_keyed_by_its_hash(tmp_path, pictures, count_build
 
 def test_encoder_and_fidelity_have_separate_caches(pictures, count_builds):
     extract_features(pictures[:2], seed=SEED, **TINY)
-    inception = {"encoder": "inception_v3", "weights": "none", "image_size": 75, "seed": SEED, "progress": False}
-    paper = extract_features(pictures[:2], fidelity="paper", **inception)
+    inception = {"weights": "none", "seed": SEED, "progress": False}
+    paper = extract_features(pictures[:2], feature_spec("inception_v3", "paper", 75), **inception)
     assert paper.shape == (2, 2048) and np.isfinite(paper).all()
     # Both fidelities give 2048 values, but "code" preprocesses like the authors (VGG16's mean subtraction):
     # a shared cache would silently return the wrong features.
-    code = extract_features(pictures[:2], fidelity="code", **inception)
+    code = extract_features(pictures[:2], feature_spec("inception_v3", "code", 75), **inception)
     assert len(count_builds) == 3
     assert not np.allclose(code, paper)
 
 
 @pytest.mark.slow
 def test_vgg16_code_fidelity_gives_fc2_features(pictures):
-    features = extract_features(pictures[:2], encoder="vgg16", fidelity="code", weights="none", seed=SEED,
+    features = extract_features(pictures[:2], feature_spec("vgg16", "code"), weights="none", seed=SEED,
                                 progress=False)
     assert features.shape == (2, 4096)
 
@@ -170,8 +173,7 @@ def test_offline_imagenet_names_the_alternatives(tmp_path, monkeypatch, pictures
     monkeypatch.setattr(keras_config, "_KERAS_DIR", str(tmp_path / "keras_home"))  # empty Keras cache
     monkeypatch.setattr(file_utils, "urlretrieve", no_network)
     with pytest.raises(UserError) as error:
-        extract_features(pictures, encoder="vgg16", fidelity="paper", weights="imagenet", image_size=32,
-                         progress=False)
+        extract_features(pictures, FeatureSpec("vgg16", image_size=32), weights="imagenet", progress=False)
     message = str(error.value)
     assert "--image-weights none" in message and ".h5" in message
     assert "\n" not in message

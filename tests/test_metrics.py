@@ -12,6 +12,7 @@ import pytest
 
 from conftest import SEED
 from img2music_tf import metrics
+from img2music_tf.metrics import METRIC_NAMES, PAPER_REFERENCE, music_quality_loss
 from img2music_tf.errors import UserError
 
 # The paper's Tables 1-2 (FIDELITY.md): quality loss, polyphony, pitch entropy, groove.
@@ -217,3 +218,20 @@ def test_quality_loss_ci_brackets_the_loss_and_is_reproducible():
     same = np.tile([0.5, 3.0, 0.999], (5, 1))
     assert metrics.quality_loss_ci(same) == pytest.approx((metrics.music_quality_loss(same[0]),) * 2)
     assert all(math.isnan(x) for x in metrics.quality_loss_ci(table[:1]))
+
+
+def test_aggregate_takes_the_first_pieces_and_bootstraps_the_quality_loss():
+    rng = np.random.default_rng(SEED)
+    values = np.column_stack([rng.uniform(0, 1, 10), rng.uniform(1, 4, 10), rng.uniform(0.99, 1, 10)])  # (10, 3)
+    values[7, 1] = np.nan  # an undefined metric (e.g. pitch entropy of silence) is skipped, not fatal
+    pieces = [{"metrics": dict(zip(METRIC_NAMES, row))} for row in values]
+    aggregate = metrics.aggregate_pieces(pieces, PAPER_REFERENCE)
+    first = aggregate[f"first{metrics.FIRST_PIECES}"]
+    assert first["n"] == metrics.FIRST_PIECES
+    assert first["polyphony_rate"]["mean"] == pytest.approx(values[: metrics.FIRST_PIECES, 0].mean())
+    assert aggregate["all"]["pitch_entropy"]["n_defined"] == 9
+    low, high = aggregate["all"]["music_quality_loss_ci"]
+    assert low <= aggregate["all"]["music_quality_loss"] <= high
+    constant = np.tile(values[:1], (5, 1))  # (5, 3): every resample has the same means
+    point = music_quality_loss(constant[0], PAPER_REFERENCE)
+    assert metrics.quality_loss_ci(constant, PAPER_REFERENCE) == pytest.approx((point, point))

@@ -9,7 +9,8 @@ import pytest
 
 from img2music_tf import cli
 from img2music_tf.errors import UserError
-from img2music_tf.presets import PRESET_NAMES, SCALES, ModelConfig, get_preset
+from img2music_tf.experiments import SCALES
+from img2music_tf.presets import PRESET_NAMES, ModelConfig, get_preset
 
 TABLE_1 = ("LSTM_enc2", "Trans_enc3_dec3_VGG", "Trans_enc3_dec3_Inception", "Trans_enc4", "Trans_enc2_dec2")
 TABLE_2 = ("Trans_enc3_dec3", "Trans_enc3_dec3_VA_Loss")
@@ -31,6 +32,10 @@ def test_every_preset_is_valid_at_every_scale(name, scale, fidelity):
     assert config.lambda_va == {"paper": 1e-5, "code": 1e-7}[fidelity]
     assert config.vocab_size == 978
     assert config.image_encoder == ("inception_v3" if name.endswith("Inception") else "vgg16")
+    # the fidelity is resolved into explicit fields, read by the leaf modules
+    assert config.image_layer == ("fc2" if fidelity == "code" and config.image_encoder == "vgg16" else "pooled")
+    assert (config.image_resize, config.image_preprocessing, config.va_batchnorm) == {
+        "paper": ("bilinear", "own", True), "code": ("nearest", "vgg16", False)}[fidelity]
 
 
 def test_paper_scale_follows_the_paper_and_the_authors_code():
@@ -49,7 +54,7 @@ def test_paper_scale_follows_the_paper_and_the_authors_code():
 
 def test_small_scales_are_small():
     for name in PRESET_NAMES:
-        paper, smoke, tiny = (get_preset(name, scale=s) for s in SCALES)
+        paper, smoke, tiny = (get_preset(name, scale=s) for s in ("paper", "smoke", "tiny"))
         assert tiny.embed_dim < smoke.embed_dim < paper.embed_dim
         assert tiny.image_size <= smoke.image_size <= paper.image_size
         assert smoke.learning_rate > paper.learning_rate

@@ -1,4 +1,4 @@
-"""The reproduction scripts (reproduce/table1.py, table2.py, figure3.py) end to end at a tiny scale.
+"""The reproduction (`img2music reproduce`, behind reproduce/table1.py, table2.py, figure3.py) end to end, tiny.
 
 One module-scoped run trains every preset of the three artefacts at scale "tiny" on a small
 built-in data set for 1 epoch and scores 4 test pieces, so none of the targets can silently
@@ -10,20 +10,19 @@ from __future__ import annotations
 import copy
 import json
 import math
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from conftest import REPO, SEED
-
-sys.path.insert(0, str(REPO / "reproduce"))
-import common  # noqa: E402
-import figure3  # noqa: E402
-import table1  # noqa: E402
-import table2  # noqa: E402
-from paper_numbers import FIGURE3, TABLE1, TABLE2, TABLE2_AUTHORS_100_PIECES  # noqa: E402
+from img2music_tf import cli, metrics, report
+from img2music_tf.experiments import SCALES
+from img2music_tf.metrics import FIRST_PIECES
+from img2music_tf.paper_numbers import FIGURE3, TABLE1, TABLE2, TABLE2_AUTHORS_100_PIECES
 
 TINY = ["--scale", "tiny", "--data", "builtin", "--epochs", "1", "--seeds", "1"]
 
@@ -33,8 +32,8 @@ def tiny(tmp_path_factory):
     """Run table2.py then figure3.py once (one shared work folder, as the Makefile targets share runs/)."""
     root = tmp_path_factory.mktemp("reproduce")
     argv = [*TINY, "--out", str(root / "results"), "--work", str(root / "work")]
-    for script in (table2, figure3):
-        assert common.main(script.ARTEFACT, script.__doc__, script.run, argv) == 0
+    for artefact in ("table2", "figure3"):
+        assert cli.main(["reproduce", artefact, *argv]) == 0
     outputs = {name: json.loads((root / "results" / f"{name}.json").read_text()) for name in ("table2", "figure3")}
     return {**outputs, "results": root / "results", "argv": argv}
 
@@ -45,9 +44,9 @@ def _check_scores(seed: dict, training_reference) -> None:
 
     assert seed["run_config"]["model"]["epochs"] == 1
     pieces = seed["pieces"]
-    assert len(pieces) == common.SCALES["tiny"].n_test
+    assert len(pieces) == SCALES["tiny"].n_test
     for piece in pieces:
-        assert (common.Path(seed["run"]) / piece["midi"]).is_file()
+        assert (Path(seed["run"]) / piece["midi"]).is_file()
         assert 2 <= piece["n_tokens"] <= seed["run_config"]["model"]["max_len"]
         assert len(piece["generated_music_va"]) == 2 and all(map(math.isfinite, piece["generated_music_va"]))
     table = np.array([[piece["metrics"][name] for name in METRIC_NAMES] for piece in pieces], float)  # (N, 3)
@@ -59,7 +58,7 @@ def _check_scores(seed: dict, training_reference) -> None:
 
 @pytest.mark.slow
 def test_table1_scores_every_preset_on_the_test_pieces(tiny):
-    assert common.main(table1.ARTEFACT, table1.__doc__, table1.run, tiny["argv"]) == 0
+    assert cli.main(["reproduce", "table1", *tiny["argv"]]) == 0
     result = json.loads((tiny["results"] / "table1.json").read_text())
     lstm_run = result["rows"]["LSTM_enc2"]["seeds"][0]["run"]
     assert lstm_run == tiny["figure3"]["curves"]["LSTM_enc2"][0]["run"]  # 1 epoch in both here: reused
@@ -85,7 +84,7 @@ def test_table2_reports_both_sample_sizes_and_trains_the_va_row_with_the_predict
     assert not plain_run["model"]["va_loss"] and plain_run["va_predictor"] is None
     history = rows["Trans_enc3_dec3_VA_Loss"]["seeds"][0]["history"]
     assert history[0]["va_loss"] is not None and history[0]["va_loss"] >= 0
-    assert set(rows["Trans_enc3_dec3"]["seeds"][0]["aggregate"]) == {"all", f"first{common.FIRST_PIECES}"}
+    assert set(rows["Trans_enc3_dec3"]["seeds"][0]["aggregate"]) == {"all", f"first{FIRST_PIECES}"}
     for row in rows.values():
         _check_scores(row["seeds"][0], result["reference"]["training_music"])
     markdown = (tiny["results"] / "table2.md").read_text()
@@ -114,34 +113,40 @@ def test_several_seeds_render_mean_and_spread(tiny):
     second["seed"] = 1
     second["aggregate"]["all"]["music_quality_loss"] += 0.5
     row["seeds"].append(second)
-    row["across_seeds"] = common.across_seeds(row["seeds"])
+    row["across_seeds"] = metrics.across_seeds([seed["aggregate"] for seed in row["seeds"]])
     spread = row["across_seeds"]["all"]["music_quality_loss"]
     assert spread["n_seeds"] == 2 and spread["sd"] == pytest.approx(0.5 / math.sqrt(2))
-    assert f"± {0.5 / math.sqrt(2):.4f}" in common.render_markdown(result)
-
-
-def test_aggregate_takes_the_first_pieces_and_bootstraps_the_quality_loss():
-    from img2music_tf.metrics import METRIC_NAMES, PAPER_REFERENCE, music_quality_loss
-
-    rng = np.random.default_rng(SEED)
-    values = np.column_stack([rng.uniform(0, 1, 10), rng.uniform(1, 4, 10), rng.uniform(0.99, 1, 10)])  # (10, 3)
-    values[7, 1] = np.nan  # an undefined metric (e.g. pitch entropy of silence) is skipped, not fatal
-    pieces = [{"metrics": dict(zip(METRIC_NAMES, row))} for row in values]
-    aggregate = common.aggregate(pieces, PAPER_REFERENCE)
-    first = aggregate[f"first{common.FIRST_PIECES}"]
-    assert first["n"] == common.FIRST_PIECES
-    assert first["polyphony_rate"]["mean"] == pytest.approx(values[: common.FIRST_PIECES, 0].mean())
-    assert aggregate["all"]["pitch_entropy"]["n_defined"] == 9
-    low, high = aggregate["all"]["music_quality_loss_interval"]
-    assert low <= aggregate["all"]["music_quality_loss"] <= high
-    constant = np.tile(values[:1], (5, 1))  # (5, 3): every resample has the same means
-    point = music_quality_loss(constant[0], PAPER_REFERENCE)
-    assert common.bootstrap_quality_loss(constant, PAPER_REFERENCE) == pytest.approx((point, point))
+    assert f"± {0.5 / math.sqrt(2):.4f}" in report.render_table(result)
 
 
 def test_bad_option_is_one_line_and_exit_2(capsys, tmp_path):
     argv = [*TINY, "--seeds", "0", "--out", str(tmp_path), "--work", str(tmp_path)]
-    assert common.main(table1.ARTEFACT, table1.__doc__, table1.run, argv) == 2
+    assert cli.main(["reproduce", "table1", *argv]) == 2
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0 and "--seeds must be at least 1" in error
     assert list(tmp_path.iterdir()) == []
+
+
+def test_scripts_are_the_reproduce_command(tmp_path):
+    """reproduce/table1.py runs `img2music reproduce table1`: its --help is the command's, bad options exit 2."""
+    script = REPO / "reproduce" / "table1.py"
+    shown = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0 and "Table 1: Ablation experiments" in shown.stdout
+    bad = subprocess.run([sys.executable, str(script), "--seeds", "0", "--out", str(tmp_path)], capture_output=True,
+                         text=True, timeout=120)
+    assert bad.returncode == 2 and "--seeds must be at least 1" in bad.stderr
+
+
+def test_fidelity_code_reaches_the_music_va_predictor(tiny, tmp_path):
+    """`--fidelity code` trains (and names) its own VA predictor without BatchNorm, as the EIMG code."""
+    work = Path(tiny["argv"][tiny["argv"].index("--work") + 1])
+    argv = [*TINY, "--fidelity", "code", "--out", str(tmp_path), "--work", str(work)]
+    assert cli.main(["reproduce", "table2", *argv]) == 0
+    code = json.loads((tmp_path / "table2.json").read_text())
+    paper_predictor, code_predictor = Path(tiny["table2"]["va_predictor"]), Path(code["va_predictor"])
+    assert (paper_predictor.name, code_predictor.name) == ("va_predictor-paper", "va_predictor-code")
+    assert json.loads((paper_predictor / "config.json").read_text())["batchnorm"] is True
+    assert json.loads((code_predictor / "config.json").read_text())["batchnorm"] is False
+    va_run = code["rows"]["Trans_enc3_dec3_VA_Loss"]["seeds"][0]["run_config"]
+    assert va_run["model"]["fidelity"] == "code" and va_run["model"]["va_batchnorm"] is False
+    assert Path(va_run["va_predictor"]) == code_predictor.resolve()

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import SEED
 
-from img2music_tf import train
+from img2music_tf import run_folder, train
 from img2music_tf.batches import BUCKET, Song, SongBatches
 from img2music_tf.errors import UserError
 from img2music_tf.losses import VALoss
@@ -110,27 +110,27 @@ def test_resume_ends_with_the_weights_of_an_uninterrupted_run(runs):
     # dropout seed states and Adam's slots too, so any further epoch would agree as well
     _assert_same(_numpy(straight.variables), _numpy(resumed.variables))
     _assert_same(_numpy(straight.optimizer.variables), _numpy(resumed.optimizer.variables))
-    straight_rows = train.read_history(runs["root"] / "straight" / train.HISTORY_FILE)
-    resumed_rows = train.read_history(runs["root"] / "resumed" / train.HISTORY_FILE)
+    straight_rows = run_folder.read_history(runs["root"] / "straight" / run_folder.HISTORY_FILE)
+    resumed_rows = run_folder.read_history(runs["root"] / "resumed" / run_folder.HISTORY_FILE)
     assert [row["epoch"] for row in resumed_rows] == [1, 2]
     for a, b in zip(straight_rows, resumed_rows):
         assert (a["loss"], a["val_loss"]) == (b["loss"], b["val_loss"])
 
 
 def test_history_rows_and_checkpoint_are_written_every_epoch(runs):
-    rows = train.read_history(runs["root"] / "straight" / train.HISTORY_FILE)
+    rows = run_folder.read_history(runs["root"] / "straight" / run_folder.HISTORY_FILE)
     assert [row["epoch"] for row in rows] == [1, 2]
     assert rows[-1]["loss"] < rows[0]["loss"]
     for row in rows:  # without a VA term the total is the cross-entropy and the VA columns stay empty
         assert row["loss"] == pytest.approx(row["cross_entropy"], rel=1e-6)
         assert row["va_loss"] is None and row["val_va_loss"] is None and row["val_loss"] > 0
-    assert (runs["root"] / "straight" / train.CHECKPOINT_FILE).is_file()
+    assert (runs["root"] / "straight" / run_folder.CHECKPOINT_FILE).is_file()
 
 
 def test_va_term_changes_the_loss_but_not_the_weights(runs):
     # lambda_va = 1 (not the paper's 1e-5) so the VA term is large; it still moves no weight
-    rows = train.read_history(runs["root"] / "va" / train.HISTORY_FILE)
-    plain = train.read_history(runs["root"] / "straight" / train.HISTORY_FILE)
+    rows = run_folder.read_history(runs["root"] / "va" / run_folder.HISTORY_FILE)
+    plain = run_folder.read_history(runs["root"] / "straight" / run_folder.HISTORY_FILE)
     for row, plain_row in zip(rows, plain):
         assert row["va_loss"] > 0 and row["val_va_loss"] > 0
         assert row["loss"] == pytest.approx(row["cross_entropy"] + row["va_loss"], rel=1e-5)
@@ -223,12 +223,12 @@ def test_train_command_writes_a_run_folder_that_resumes_and_loads(prepared, tmp_
     assert cli.main(args + ["--epochs", "1"]) == 2  # a second run into the same folder needs --resume or --force
     assert "already holds a run" in capsys.readouterr().err
     assert cli.main(args + ["--epochs", "2", "--resume"]) == 0
-    assert [row["epoch"] for row in train.read_history(out / train.HISTORY_FILE)] == [1, 2]
+    assert [row["epoch"] for row in run_folder.read_history(out / run_folder.HISTORY_FILE)] == [1, 2]
 
-    run = train.load_run(out)
+    run = run_folder.load_run(out)
     info = run.info
-    assert (info["seed"], info["image_weights"], info["backend"]) == (SEED, "none", keras.backend.backend())
-    assert info["songs"]["train"] + len([d for d in info["dropped"] if d["split"] == "train"]) == 3
+    assert (info.seed, info.image_weights, info.backend) == (SEED, "none", keras.backend.backend())
+    assert info.songs["train"] + len([d for d in info.dropped if d["split"] == "train"]) == 3
     assert run.config.epochs == 2 and run.config.vocab_size == len(run.vocabulary)
     features = run.image_features([prepared.parent / "i0.png"], progress=False)  # (1, F)
     tokens = np.zeros((1, run.config.max_len), np.int32)
@@ -254,3 +254,15 @@ def test_va_preset_without_a_predictor_is_a_user_error(prepared, tmp_path, capsy
     code = cli.main(["train", "--data", str(prepared), "--preset", "Trans_enc3_dec3_VA_Loss", "--scale", "tiny",
                      "--out", str(tmp_path / "run"), "--image-weights", "none"])
     assert code == 2 and "--va-predictor" in capsys.readouterr().err
+
+
+def test_total_loss_weights_the_terms():
+    """L_total = lambda_va * L_VA + lambda_cc * L_CC (Section 3.3.4), as the trainer computes it."""
+    config = _config()
+    y = np.array([1, 2, 3], np.int32)  # (B,)
+    y_pred = np.full((3, config.vocab_size), 1.0 / config.vocab_size, np.float32)  # (B, V): uniform
+    cross_entropy = np.log(config.vocab_size)
+    for lambda_va, lambda_cc in ((1e-5, 1.0), (1e-7, 0.5)):
+        trainer = train.Img2MusicTrainer(build_model(config), lambda y, p: 3.0, lambda_va, lambda_cc)
+        total = float(trainer.compute_loss(y=y, y_pred=y_pred))
+        assert total == pytest.approx(lambda_cc * cross_entropy + lambda_va * 3.0, rel=1e-5)

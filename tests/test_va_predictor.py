@@ -67,8 +67,10 @@ def test_predictor_input_pads_with_one_and_truncates():
 
 
 def test_architectures_follow_paper_and_code():
-    paper = build_va_predictor(VAPredictorConfig(fidelity="paper", standardize=False))
-    code = build_va_predictor(VAPredictorConfig(fidelity="code", standardize=False))
+    from img2music_tf.presets import FIDELITIES
+
+    paper = build_va_predictor(VAPredictorConfig(batchnorm=FIDELITIES["paper"].va_batchnorm, standardize=False))
+    code = build_va_predictor(VAPredictorConfig(batchnorm=FIDELITIES["code"].va_batchnorm, standardize=False))
     def batchnorms(model):
         return sum(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
 
@@ -77,8 +79,8 @@ def test_architectures_follow_paper_and_code():
     assert code.count_params() == 2000 * 1024 + 1024 * 512 + 512 * 2
     assert all(not layer.use_bias for layer in code.layers if isinstance(layer, keras.layers.Dense))
     assert paper.output_shape == code.output_shape == (None, 2)
-    with pytest.raises(UserError, match="unknown fidelity"):
-        VAPredictorConfig(fidelity="exact")
+    with pytest.raises(UserError, match="unknown VA predictor config keys: fidelity"):
+        VAPredictorConfig.from_dict({**VAPredictorConfig().to_dict(), "fidelity": "paper"})
 
 
 def test_standardisation_is_stored_in_the_model():

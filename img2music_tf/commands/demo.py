@@ -37,9 +37,8 @@ def run(args) -> int:
     from img2music_tf.demo import DEMOS, run_demo
 
     config = DEMOS["tiny" if args.tiny else "full"]
-    changes = {"seed": args.seed, "image_weights": args.image_weights}
-    if args.epochs is not None:
-        changes["epochs"] = args.epochs
+    scale = config.scale.replace(image_weights=args.image_weights, epochs=args.epochs)
+    changes = {"seed": args.seed, "scale": scale}
     if args.images is not None:
         changes["n_generate"] = args.images
     run_demo(dataclasses.replace(config, **changes), args.out)

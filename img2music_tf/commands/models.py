@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from img2music_tf.models.image_encoder import ENCODERS, FIDELITIES
-from img2music_tf.presets import SCALES
+from img2music_tf.experiments import SCALES
+from img2music_tf.models.image_encoder import ENCODERS
+from img2music_tf.presets import FIDELITIES
 
 
 def add_parser(subparsers) -> None:
@@ -22,9 +23,9 @@ def add_parser(subparsers) -> None:
         help="print every preset with its parameter count",
         description="Print a Markdown table of every preset (architecture, training settings, parameter count).",
     )
-    listing.add_argument("--scale", choices=SCALES, default="paper", help="model sizes (default: paper)")
+    listing.add_argument("--scale", choices=tuple(SCALES), default="paper", help="model sizes (default: paper)")
     listing.add_argument(
-        "--fidelity", choices=FIDELITIES, default="paper", help="follow the paper or the authors' code (default: paper)"
+        "--fidelity", choices=tuple(FIDELITIES), default="paper", help="follow the paper or the authors' code (default: paper)"
     )
     listing.add_argument("--vocab-size", type=int, default=978, help="output vocabulary incl. padding (default: 978)")
     listing.set_defaults(run=run_list)
@@ -38,7 +39,7 @@ def add_parser(subparsers) -> None:
     features.add_argument("--out", type=Path, required=True, help="output .npy file, shape (N, F)")
     features.add_argument("--encoder", choices=ENCODERS, default="vgg16", help="CNN (default: vgg16)")
     features.add_argument(
-        "--fidelity", choices=FIDELITIES, default="paper",
+        "--fidelity", choices=tuple(FIDELITIES), default="paper",
         help="paper: VGG16 pooled 512-d; code: VGG16 fc2 4096-d as the authors' scripts (default: paper)",
     )
     features.add_argument(
@@ -73,12 +74,12 @@ def run_features(args: argparse.Namespace) -> int:
     from img2music_tf.errors import UserError
     from img2music_tf.files import atomic_path
     from img2music_tf.models.image_encoder import extract_features
+    from img2music_tf.presets import feature_spec
 
     if args.out.suffix != ".npy":
         raise UserError(f"--out must end in .npy, got {args.out}")
-    features = extract_features(
-        args.images, args.encoder, args.fidelity, args.image_weights, args.image_size, seed=args.seed
-    )
+    spec = feature_spec(args.encoder, args.fidelity, args.image_size)
+    features = extract_features(args.images, spec, weights=args.image_weights, seed=args.seed)
     with atomic_path(args.out) as tmp, open(tmp, "wb") as handle:
         np.save(handle, features)
     print(f"wrote {features.shape[0]} x {features.shape[1]} {args.encoder} features to {args.out}")

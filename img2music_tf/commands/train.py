@@ -4,7 +4,8 @@ from __future__ import annotations
 
 
 def add_parser(subparsers) -> None:
-    from img2music_tf.presets import FIDELITIES, PRESET_NAMES, SCALES
+    from img2music_tf.experiments import SCALES
+    from img2music_tf.presets import FIDELITIES, PRESET_NAMES
 
     parser = subparsers.add_parser(
         "train",
@@ -27,9 +28,10 @@ def add_parser(subparsers) -> None:
                         help="a folder written by `img2music data prepare`")
     parser.add_argument("--preset", required=True, choices=PRESET_NAMES, metavar="PRESET",
                         help=f"table row to train: {', '.join(PRESET_NAMES)}")
-    parser.add_argument("--scale", default="paper", choices=SCALES,
-                        help="model sizes: paper (the authors', for a GPU; default), smoke (minutes on a CPU), tiny (tests)")
-    parser.add_argument("--fidelity", default="paper", choices=FIDELITIES,
+    parser.add_argument("--scale", default="paper", choices=tuple(SCALES),
+                        help="model sizes (experiments.SCALES): paper (the authors', for a GPU; default), smoke "
+                             "(minutes on a CPU), tiny (tests), demo and demo-tiny (the demo's)")
+    parser.add_argument("--fidelity", default="paper", choices=tuple(FIDELITIES),
                         help="follow the paper (default) or the authors' code where they differ (docs/fidelity.md)")
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to write")
     parser.add_argument("--epochs", type=int, default=None,
@@ -50,8 +52,9 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from img2music_tf.errors import UserError
+    from img2music_tf.pipeline import train_model
     from img2music_tf.presets import get_preset
-    from img2music_tf.train import train_run
+    from img2music_tf.run_folder import HISTORY_FILE, RunInfo, read_history
 
     if args.epochs is not None and args.epochs < 1:
         raise UserError(f"--epochs must be at least 1, got {args.epochs}")
@@ -59,13 +62,16 @@ def run(args) -> int:
         raise UserError(f"--max-songs must be at least 1, got {args.max_songs}")
     overrides = {} if args.epochs is None else {"epochs": args.epochs}
     config = get_preset(args.preset, scale=args.scale, fidelity=args.fidelity, **overrides)
-    result = train_run(
+    if args.resume and args.force:
+        raise UserError("give --resume (continue the run in --out) or --force (start it again), not both")
+    existing = "resume" if args.resume else "overwrite" if args.force else "error"
+    out = train_model(
         args.data, config, args.out, seed=args.seed, image_weights=args.image_weights,
-        va_predictor_dir=args.va_predictor, resume=args.resume, max_songs=args.max_songs,
-        overwrite=args.force, verbose=0 if args.quiet else 1,
+        va_predictor=args.va_predictor, max_songs=args.max_songs, existing=existing, verbose=0 if args.quiet else 1,
     )
-    last = result.history[-1] if result.history else {}
-    print(f"trained {config.name} for {len(result.history)} epoch(s) on {result.songs['train']} songs; "
-          f"final loss {last.get('loss', float('nan')):.4f}, val_loss {last.get('val_loss') or float('nan'):.4f}")
-    print(f"run folder: {result.out_dir} (model.keras, vocabulary.json, config.json, history.csv)")
+    history, info = read_history(out / HISTORY_FILE), RunInfo.read(out)
+    last = history[-1] if history else {}
+    print(f"trained {config.name} for {len(history)} epoch(s) on {info.songs['train']} songs; "
+          f"final loss {last.get('loss') or float('nan'):.4f}, val_loss {last.get('val_loss') or float('nan'):.4f}")
+    print(f"run folder: {out} (model.keras, vocabulary.json, config.json, history.csv)")
     return 0

@@ -13,6 +13,8 @@ def default_model_dir() -> Path:
 
 
 def add_parser(subparsers) -> None:
+    from img2music_tf.presets import FIDELITIES
+
     parser = subparsers.add_parser(
         "va",
         help="music valence-arousal predictor: train on EIMG, predict V and A of MIDI files",
@@ -40,7 +42,7 @@ def add_parser(subparsers) -> None:
         default=None,
         help="EIMG folder with dataset.zip + labels.xlsx (default: $IMG2MUSIC_EIMG_SOURCE, else download)",
     )
-    train.add_argument("--fidelity", choices=("paper", "code"), default="paper",
+    train.add_argument("--fidelity", choices=tuple(FIDELITIES), default="paper",
                        help="paper: BatchNorm after each hidden layer; code: no BatchNorm, no biases")
     train.add_argument("--no-standardize", action="store_true",
                        help="feed raw note rows (the EIMG code) instead of standardising each column")
@@ -74,6 +76,7 @@ def _check_positive(name: str, value: int | float) -> None:
 def run_train(args) -> int:
     from img2music_tf.data import eimg
     from img2music_tf.models.va_predictor import VAPredictorConfig
+    from img2music_tf.presets import FIDELITIES
     from img2music_tf.va_training import VATrainConfig, train_on_items
 
     settings = {
@@ -89,7 +92,8 @@ def run_train(args) -> int:
     out = args.out or default_model_dir()
     source = eimg.load(args.source)
     items = source.items[: args.limit]
-    config = VAPredictorConfig(fidelity=args.fidelity, standardize=not args.no_standardize)
+    batchnorm = FIDELITIES[args.fidelity].va_batchnorm
+    config = VAPredictorConfig(batchnorm=batchnorm, standardize=not args.no_standardize)
     train_config = VATrainConfig(**settings)
     figures = train_on_items(items, out, config, train_config, skipped=source.skipped)
     print(format_figures(figures))

@@ -1,27 +1,30 @@
 """Frozen ImageNet CNNs that turn a picture into one feature vector, cached on disk (Section 3.3.1).
 
-- VGG16, `fidelity="paper"`: the convolutional base; its last 7x7x512 map is pooled to 512 values. The paper
-  says "a pooling layer with a kernel size of 3 ... producing a 1x1x512 image feature vector", but a 3x3 window
-  on a 7x7 map gives 2x2 (stride 3) or 5x5 (stride 1), never 1x1. We read it as global pooling over the map and
-  use global average pooling (Keras' `pooling="avg"`), the usual VGG image descriptor; it also accepts smaller
-  images (any side >= 32), which keeps tests fast.
-- VGG16, `fidelity="code"`: the 4096-d output of `fc2`, as the authors' scripts (full VGG16, 224x224 only).
-- InceptionV3: the 2048-d global average pool before the classifier, in both fidelities (the same values as the
-  layer the authors take as `layers[-2]`).
-- Pixels: `fidelity="paper"` resizes bilinearly and uses each network's own `preprocess_input`;
-  `fidelity="code"` does what the authors' scripts do: Keras `load_img` resizing (nearest neighbour) and
-  VGG16's `preprocess_input` for both networks (their scripts import only that one).
+What to extract is a `FeatureSpec` of explicit switches; `presets.feature_spec` sets them from the
+fidelity (docs/fidelity.md, rows "image feature" and "image preprocessing"):
+
+- `layer="pooled"` (paper): the convolutional base; its last map (7x7x512 for VGG16) is global-average
+  pooled (Keras' `pooling="avg"`). The paper says "a pooling layer with a kernel size of 3 ... producing a
+  1x1x512 image feature vector", but a 3x3 window on a 7x7 map gives 2x2 (stride 3) or 5x5 (stride 1), never
+  1x1; we read it as global pooling, the usual VGG image descriptor. It accepts smaller images (any side >= 32
+  for VGG16), which keeps tests fast. For InceptionV3 this is the 2048-d pool before the classifier, the layer
+  the authors take as `layers[-2]`.
+- `layer="fc2"` (the authors' code, VGG16 only): the 4096-d output of `fc2`, full VGG16, 224x224 only.
+- `resize`: "bilinear" (paper) or "nearest" (Keras `load_img`, as the authors' scripts).
+- `preprocessing`: "own" (each network's `preprocess_input`, paper) or "vgg16" (VGG16's for both networks:
+  the authors' scripts import only that one).
 
 Weights: "imagenet" (downloaded once and cached by Keras), "none" (random init drawn from a NumPy generator
 seeded by `seed`, so features are reproducible on every backend), or a local `.h5` / `.weights.h5` file.
 The CNN is frozen, so each image's feature is computed once and stored under
-`cache_dir()/features/<encoder>-<fidelity>-<size>px-<weights>/<sha256 of the image file>.npy`.
+`cache_dir()/features/<spec tag>-<weights>/<sha256 of the image file>.npy`.
 """
 
 from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
@@ -31,41 +34,53 @@ from img2music_tf import files
 from img2music_tf.errors import UserError
 
 ENCODERS = ("vgg16", "inception_v3")
-FIDELITIES = ("paper", "code")
+LAYERS = ("pooled", "fc2")
+RESIZES = ("bilinear", "nearest")
+PREPROCESSINGS = ("own", "vgg16")
 DEFAULT_IMAGE_SIZE = {"vgg16": 224, "inception_v3": 299}
 _MIN_IMAGE_SIZE = {"vgg16": 32, "inception_v3": 75}
-_FEATURE_DIMS = {
-    ("vgg16", "paper"): 512,
-    ("vgg16", "code"): 4096,
-    ("inception_v3", "paper"): 2048,
-    ("inception_v3", "code"): 2048,
-}
+_FEATURE_DIMS = {("vgg16", "pooled"): 512, ("vgg16", "fc2"): 4096, ("inception_v3", "pooled"): 2048}
 OFFLINE_HINT = "use --image-weights none (random, seeded) or --image-weights PATH to a local .h5 weights file"
 
 
-def feature_dim(encoder: str, fidelity: str = "paper") -> int:
-    """Length of the feature vector that `extract_features` returns for this encoder and fidelity."""
-    check_choice("image encoder", encoder, ENCODERS)
-    check_choice("fidelity", fidelity, FIDELITIES)
-    return _FEATURE_DIMS[(encoder, fidelity)]
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Which CNN, which layer, and how pixels reach it; `image_size` None = the network's native size."""
 
+    encoder: str = "vgg16"
+    layer: str = "pooled"
+    resize: str = "bilinear"
+    preprocessing: str = "own"
+    image_size: int | None = None
 
-def min_image_size(encoder: str, fidelity: str = "paper") -> int:
-    """The smallest input side the encoder accepts (224 for VGG16 "code", whose fc layers fix the size)."""
-    feature_dim(encoder, fidelity)
-    return 224 if (encoder, fidelity) == ("vgg16", "code") else _MIN_IMAGE_SIZE[encoder]
+    def __post_init__(self):
+        check_choice("image encoder", self.encoder, ENCODERS)
+        check_choice("image feature layer", self.layer, LAYERS)
+        check_choice("image resize", self.resize, RESIZES)
+        check_choice("image preprocessing", self.preprocessing, PREPROCESSINGS)
+        if (self.encoder, self.layer) not in _FEATURE_DIMS:
+            raise UserError(f"{self.encoder} has no {self.layer!r} feature layer; choose pooled")
+        if self.image_size is None:
+            object.__setattr__(self, "image_size", DEFAULT_IMAGE_SIZE[self.encoder])
+        if self.layer == "fc2" and self.image_size != 224:
+            raise UserError(f"VGG16's fc2 feature keeps its dense layers: images must be 224 px, got {self.image_size}")
+        if self.image_size < self.min_image_size:
+            raise UserError(f"{self.encoder} needs images of at least {self.min_image_size} px, got {self.image_size}")
 
+    @property
+    def dim(self) -> int:
+        """Length of the feature vector (512 / 4096 for VGG16, 2048 for InceptionV3)."""
+        return _FEATURE_DIMS[(self.encoder, self.layer)]
 
-def image_size_for(encoder: str, fidelity: str = "paper", image_size: int | None = None) -> int:
-    """The input side length to use: the network's native size unless a valid smaller/larger one is asked."""
-    feature_dim(encoder, fidelity)
-    if image_size is None:
-        return DEFAULT_IMAGE_SIZE[encoder]
-    if encoder == "vgg16" and fidelity == "code" and image_size != 224:
-        raise UserError(f"VGG16 with fidelity 'code' keeps its dense layers: images must be 224 px, got {image_size}")
-    if image_size < min_image_size(encoder, fidelity):
-        raise UserError(f"{encoder} needs images of at least {min_image_size(encoder, fidelity)} px, got {image_size}")
-    return int(image_size)
+    @property
+    def min_image_size(self) -> int:
+        """The smallest input side the network accepts (224 for VGG16 fc2, whose dense layers fix the size)."""
+        return 224 if self.layer == "fc2" else _MIN_IMAGE_SIZE[self.encoder]
+
+    @property
+    def tag(self) -> str:
+        """A short name for the cache key, e.g. `vgg16-pooled-bilinear-own-224px`."""
+        return f"{self.encoder}-{self.layer}-{self.resize}-{self.preprocessing}-{self.image_size}px"
 
 
 def weights_tag(weights: str | os.PathLike | None, seed: int = 0) -> str:
@@ -78,46 +93,39 @@ def weights_tag(weights: str | os.PathLike | None, seed: int = 0) -> str:
     return f"file-{files.sha256(weights)[:16]}"
 
 
-def build_cnn(
-    encoder: str = "vgg16",
-    fidelity: str = "paper",
-    weights: str | os.PathLike | None = "imagenet",
-    image_size: int | None = None,
-    seed: int = 0,
-):
+def build_cnn(spec: FeatureSpec, weights: str | os.PathLike | None = "imagenet", seed: int = 0):
     """The frozen feature extractor: a keras.Model from (B, S, S, 3) preprocessed images to (B, F) features."""
     import keras
 
-    size = image_size_for(encoder, fidelity, image_size)
     weights = _normalise_weights(weights)
     keras_weights = "imagenet" if weights == "imagenet" else None
-    include_top = encoder == "vgg16" and fidelity == "code"
-    application = {"vgg16": keras.applications.VGG16, "inception_v3": keras.applications.InceptionV3}[encoder]
-    kwargs = {} if include_top else {"input_shape": (size, size, 3), "pooling": "avg"}
+    include_top = spec.layer == "fc2"
+    application = {"vgg16": keras.applications.VGG16, "inception_v3": keras.applications.InceptionV3}[spec.encoder]
+    kwargs = {} if include_top else {"input_shape": (spec.image_size, spec.image_size, 3), "pooling": "avg"}
     try:
         cnn = application(include_top=include_top, weights=keras_weights, **kwargs)
     except Exception as error:  # Keras wraps every download failure in a bare Exception
         if keras_weights != "imagenet":
             raise
-        raise UserError(f"cannot get the ImageNet weights of {encoder} ({error}); {OFFLINE_HINT}") from None
+        raise UserError(f"cannot get the ImageNet weights of {spec.encoder} ({error}); {OFFLINE_HINT}") from None
     if weights is None:
         _seeded_init(cnn, seed)
     elif weights != "imagenet":
         try:
             cnn.load_weights(weights)
         except Exception as error:  # h5py and Keras raise many types for a file that does not fit
-            raise UserError(f"cannot load {encoder} weights from {weights}: {error}") from None
+            raise UserError(f"cannot load {spec.encoder} weights from {weights}: {error}") from None
     if include_top:
         cnn = keras.Model(cnn.inputs, cnn.get_layer("fc2").output, name="vgg16_fc2")
     cnn.trainable = False
     return cnn
 
 
-def load_image(path: str | os.PathLike, image_size: int, fidelity: str = "paper") -> np.ndarray:
+def load_image(path: str | os.PathLike, image_size: int, resize: str = "bilinear") -> np.ndarray:
     """Read an image with Pillow as RGB (grayscale, CMYK, palette and alpha converted) at (S, S, 3) float32."""
     from PIL import Image
 
-    resample = Image.Resampling.NEAREST if fidelity == "code" else Image.Resampling.BILINEAR
+    resample = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR}[resize]
     try:
         with Image.open(path) as image:
             rgb = image.convert("RGB").resize((image_size, image_size), resample)
@@ -126,21 +134,19 @@ def load_image(path: str | os.PathLike, image_size: int, fidelity: str = "paper"
     return np.asarray(rgb, dtype=np.float32)  # (S, S, 3)
 
 
-def preprocess(images: np.ndarray, encoder: str, fidelity: str = "paper") -> np.ndarray:
-    """The network's input scaling: VGG16 mean-subtracted BGR, InceptionV3 [-1, 1] (VGG16's in "code")."""
+def preprocess(images: np.ndarray, spec: FeatureSpec) -> np.ndarray:
+    """The network's input scaling: VGG16 mean-subtracted BGR, InceptionV3 [-1, 1] (VGG16's with "vgg16")."""
     import keras
 
-    vgg_style = encoder == "vgg16" or fidelity == "code"
+    vgg_style = spec.encoder == "vgg16" or spec.preprocessing == "vgg16"
     module = keras.applications.vgg16 if vgg_style else keras.applications.inception_v3
     return module.preprocess_input(np.array(images, dtype=np.float32))  # (B, S, S, 3)
 
 
 def extract_features(
     paths: Iterable[str | os.PathLike],
-    encoder: str = "vgg16",
-    fidelity: str = "paper",
+    spec: FeatureSpec,
     weights: str | os.PathLike | None = "imagenet",
-    image_size: int | None = None,
     seed: int = 0,
     batch_size: int = 16,
     progress: bool = True,
@@ -149,22 +155,20 @@ def extract_features(
     from tqdm import tqdm
 
     paths = [Path(p) for p in paths]
-    size = image_size_for(encoder, fidelity, image_size)
-    folder = files.cache_dir() / "features" / f"{encoder}-{fidelity}-{size}px-{weights_tag(weights, seed)}"
+    folder = files.cache_dir() / "features" / f"{spec.tag}-{weights_tag(weights, seed)}"
     targets = [folder / f"{_content_hash(path)}.npy" for path in paths]
     missing = sorted({target: path for target, path in zip(targets, paths) if not target.exists()}.items())
     if missing:
-        cnn = build_cnn(encoder, fidelity, weights, size, seed)
-        with tqdm(total=len(missing), desc=f"{encoder} features", unit="image", disable=not progress) as bar:
+        cnn = build_cnn(spec, weights, seed)
+        with tqdm(total=len(missing), desc=f"{spec.encoder} features", unit="image", disable=not progress) as bar:
             for start in range(0, len(missing), batch_size):
                 batch = missing[start : start + batch_size]
-                images = np.stack([load_image(path, size, fidelity) for _, path in batch])  # (B, S, S, 3)
-                features = np.asarray(cnn.predict_on_batch(preprocess(images, encoder, fidelity)))  # (B, F)
+                images = np.stack([load_image(path, spec.image_size, spec.resize) for _, path in batch])  # (B, S, S, 3)
+                features = np.asarray(cnn.predict_on_batch(preprocess(images, spec)))  # (B, F)
                 for (target, _), feature in zip(batch, features):
                     _save_npy(target, feature.astype(np.float32))
                 bar.update(len(batch))
-    dim = feature_dim(encoder, fidelity)
-    return np.stack([np.load(target) for target in targets]) if targets else np.zeros((0, dim), np.float32)
+    return np.stack([np.load(target) for target in targets]) if targets else np.zeros((0, spec.dim), np.float32)
 
 
 def _seeded_init(model, seed: int) -> None:

@@ -1,6 +1,6 @@
 """MIDI encoders: token ids (B, T) -> one vector (B, E) per sequence (Section 3.3.2, and the Mendis baseline).
 
-Both embed the ids (id 0 = padding) and ignore padding through an explicit mask, so a prefix gives the same
+Both embed the ids (`PAD_ID` 0 = padding) and ignore padding through an explicit mask, so a prefix gives the same
 vector however much padding surrounds it (the authors left-pad prefixes to 236 tokens).
 """
 
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import keras
 from keras import layers, ops
+
+from img2music_tf.vocabulary import PAD_ID
 
 
 @keras.saving.register_keras_serializable(package="img2music_tf")
@@ -59,7 +61,7 @@ class TransformerEncoder(layers.Layer):
         self.built = True
 
     def call(self, tokens, training=None):
-        mask = ops.not_equal(tokens, 0)  # (B, T)
+        mask = ops.not_equal(tokens, PAD_ID)  # (B, T)
         x = self.embedding_dropout(self.embedding(tokens), training=training)  # (B, T, E)
         for attention, norm, dropout in zip(self.attentions, self.norms, self.dropouts):
             x = attention(x, x, query_mask=mask, value_mask=mask, training=training)  # (B, T, E)
@@ -118,7 +120,7 @@ class LSTMEncoder(layers.Layer):
         self.built = True
 
     def call(self, tokens, training=None):
-        mask = ops.not_equal(tokens, 0)  # (B, T)
+        mask = ops.not_equal(tokens, PAD_ID)  # (B, T)
         x = self.embedding_dropout(self.embedding(tokens), training=training)  # (B, T, E)
         for i, lstm in enumerate(self.lstms):
             if i == len(self.lstms) - 1:

@@ -7,9 +7,9 @@ authors fed both scales to one predictor, we do not). The rows are truncated to
 500 notes, padded with the constant 1 and flattened to 2000 numbers; an MLP
 (1024, 512 hidden units) maps them to (valence, arousal) on the 1-9 scale.
 
-`fidelity="paper"`: each hidden Dense is followed by BatchNorm and ReLU (the
-paper's words). `fidelity="code"`: plain ReLU layers without BatchNorm and
-without biases (the EIMG code).
+`batchnorm=True` (fidelity "paper"): each hidden Dense is followed by BatchNorm
+and ReLU (the paper's words). `batchnorm=False` (fidelity "code"): plain ReLU
+layers without BatchNorm and without biases (the EIMG code).
 
 Our addition (`standardize=True`): a fixed per-column standardisation of the
 (500, 4) note matrix, with the mean and variance of the training inputs stored
@@ -32,7 +32,6 @@ import numpy as np
 from img2music_tf.errors import UserError
 from img2music_tf.files import atomic_path, ensure_writable_dir, write_json
 
-FIDELITIES = ("paper", "code")
 NOTE_FIELDS = ("onset", "pitch", "duration", "velocity")
 MODEL_FILE = "va_predictor.keras"
 CONFIG_FILE = "config.json"
@@ -43,16 +42,12 @@ METRICS_FILE = "metrics.json"
 class VAPredictorConfig:
     """Input format and architecture of the predictor (defaults = Wang et al. with the paper's BatchNorm)."""
 
-    fidelity: str = "paper"  # "paper": Dense -> BatchNorm -> ReLU; "code": Dense (no bias) -> ReLU
+    batchnorm: bool = True  # True: Dense -> BatchNorm -> ReLU (paper); False: Dense (no bias) -> ReLU (EIMG code)
     max_notes: int = 500  # notes kept; shorter pieces are padded with `pad_value`
     resolution: int = 480  # ticks per beat every file is converted to
     pad_value: float = 1.0
     hidden_units: tuple[int, ...] = (1024, 512)
     standardize: bool = True  # our addition: per-column standardisation stored in the model
-
-    def __post_init__(self):
-        if self.fidelity not in FIDELITIES:
-            raise UserError(f"unknown fidelity {self.fidelity!r}: choose one of {', '.join(FIDELITIES)}")
 
     @property
     def input_dim(self) -> int:
@@ -63,7 +58,11 @@ class VAPredictorConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "VAPredictorConfig":
-        return cls(**{**values, "hidden_units": tuple(values["hidden_units"])})
+        """Inverse of `to_dict`; a UserError for keys of another version."""
+        unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise UserError(f"unknown VA predictor config keys: {', '.join(unknown)} (retrain it with this version)")
+        return cls(**{**values, "hidden_units": tuple(values.get("hidden_units", cls.hidden_units))})
 
 
 def read_notes(path: str | Path, resolution: int = 480) -> np.ndarray:
@@ -105,7 +104,7 @@ def build_va_predictor(
     `config.standardize` and none given, the standardisation is the identity.
     """
     width = len(NOTE_FIELDS)
-    use_bias = config.fidelity == "paper"
+    use_bias = config.batchnorm
     inputs = keras.Input((config.input_dim,), name="notes")  # (B, M * 4)
     x = inputs
     if config.standardize:
@@ -116,11 +115,11 @@ def build_va_predictor(
         x = keras.layers.Flatten(name="flat")(x)  # (B, M * 4)
     for index, units in enumerate(config.hidden_units):
         x = keras.layers.Dense(units, use_bias=use_bias, name=f"dense_{index}")(x)  # (B, units)
-        if config.fidelity == "paper":
+        if config.batchnorm:
             x = keras.layers.BatchNormalization(name=f"batchnorm_{index}")(x)
         x = keras.layers.ReLU(name=f"relu_{index}")(x)
     outputs = keras.layers.Dense(2, use_bias=use_bias, name="va")(x)  # (B, 2)
-    return keras.Model(inputs, outputs, name=f"va_predictor_{config.fidelity}")
+    return keras.Model(inputs, outputs, name="va_predictor_batchnorm" if config.batchnorm else "va_predictor_plain")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,243 @@
+"""Reproducing one paper artefact (`experiments.ARTEFACTS`) end to end: `run_artefact`.
+
+The skeleton is shared: prepare the data once (`pipeline.prepare_data`), train the music VA
+predictor once per fidelity, train every preset for every seed (finished runs are reused,
+interrupted ones resume), then write `<out>/<name>.json` and `.md`. What differs by the
+artefact's kind is a `Kind` hook: a "table" generates greedily for the test images and scores
+the music (`pipeline.generate_test_music`, `metrics.aggregate_pieces`); "curves" keeps the loss
+history and draws it. `img2music reproduce` and `reproduce/*.py` call `run_artefact`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from img2music_tf import pipeline
+from img2music_tf.environment import environment
+from img2music_tf.experiments import Artefact, Scale
+from img2music_tf.files import write_json, write_text
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_SOURCES = {"eimg": ("eimg", "emotion6"), "builtin": ("builtin", "builtin")}
+"""`--data` choice -> (music source, image source) for `pipeline.prepare_data`."""
+
+
+def shown(path: Path | str) -> str:
+    """A path as results record it: relative to the repository when inside it, so outputs are portable."""
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One reproduction: its sizes (`scale`, with any command-line overrides) and what is not a size."""
+
+    scale: Scale
+    seeds: tuple[int, ...]
+    data: str  # a key of DATA_SOURCES
+    out: Path  # where <artefact>.json|.md|.png go
+    work: Path  # prepared data, VA predictors, run folders (reused across artefacts)
+    fidelity: str
+    test_pieces: int | None = None  # None: the whole test split
+    va_predictor: Path | None = None  # None: one trained once per fidelity under `data_root`
+
+    @property
+    def data_root(self) -> Path:
+        """Everything tied to one prepared data set; paper and smoke scale share it (same items, same split)."""
+        sizes = self.scale.n_items or "all"
+        return self.work / f"{self.data}-items{sizes}-test{self.scale.n_test}-val{self.scale.n_val}"
+
+    def run_dir(self, preset: str, epochs: int, seed: int) -> Path:
+        """The run folder of one training: its name holds every setting that changes the weights."""
+        songs = self.scale.max_songs or "all"
+        weights = self.scale.image_weights
+        weights = weights if weights in ("imagenet", "none") else Path(weights).stem
+        name = f"{preset}_{self.fidelity}_e{epochs}_songs{songs}_{weights}_seed{seed}"
+        return self.data_root / "runs" / self.scale.name / name
+
+    def epochs(self, artefact: Artefact) -> int:
+        return self.scale.epochs or artefact.epochs
+
+    def record(self, artefact: Artefact) -> dict:
+        """The settings as JSON-ready values."""
+        return {
+            "scale": self.scale.name,
+            "scale_sizes": dataclasses.asdict(self.scale),
+            "seeds": list(self.seeds),
+            "data": self.data,
+            "out": shown(self.out),
+            "work": shown(self.work),
+            "image_weights": self.scale.image_weights,
+            "fidelity": self.fidelity,
+            "epochs": self.epochs(artefact),
+            "max_songs": self.scale.max_songs,
+            "test_pieces": self.test_pieces,
+            "va_predictor": shown(self.va_predictor) if self.va_predictor else None,
+        }
+
+
+class Context:
+    """What the runs of one artefact share: settings, prepared data, VA predictor, reference metrics."""
+
+    def __init__(self, artefact: Artefact, settings: Settings):
+        from img2music_tf.presets import FIDELITIES
+
+        self.artefact = artefact
+        self.settings = settings
+        music, images = DATA_SOURCES[settings.data]
+        self.prepared = pipeline.prepare_data(music, images, settings.data_root / "prepared", settings.scale)
+        self.va_predictor = settings.va_predictor or self._train_va_predictor(FIDELITIES[settings.fidelity].va_batchnorm)
+
+    def _train_va_predictor(self, batchnorm: bool) -> Path:
+        out = self.settings.data_root / f"va_predictor-{self.settings.fidelity}"
+        print(f"music VA predictor (trained once on the training split, reused): {out}")
+        return pipeline.train_va_predictor(self.prepared, out, self.settings.scale, batchnorm)
+
+    @functools.cached_property
+    def reference(self) -> tuple[float, float, float]:
+        """Mean metrics of our training music (cached on disk): the tables' second reference."""
+        return pipeline.training_reference(self.prepared, self.settings.data_root / "reference.json")
+
+    def data_record(self) -> dict:
+        """Which data, from where, and how much of it was used."""
+        from img2music_tf.data.prepare import MANIFEST
+
+        prepared, settings = self.prepared, self.settings
+        manifest = json.loads((prepared.out / MANIFEST).read_text())
+        n_train = len(prepared.split["train"])
+        test = prepared.pairs_in("test")[: settings.test_pieces]
+        return {
+            "data": settings.data,
+            "sources": {key: manifest["inputs"][key] for key in ("music", "music_source", "images", "image_source")},
+            "prepared": shown(prepared.out),
+            "split": {name: len(ids) for name, ids in prepared.split.items()},
+            "train_songs_offered": min(settings.scale.max_songs or n_train, n_train),
+            "test_pieces_scored": len(test),
+            "test_images_distinct": len({pair.image.id for pair in test}),
+            "summary": prepared.summary,
+        }
+
+
+# ---------------------------------------------------------------- kinds
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What an artefact kind adds to `run_artefact`'s skeleton."""
+
+    per_run: Callable[[Context, Path], dict]  # extra fields of one run's record
+    finish: Callable[[Context, dict], dict]  # {preset: [run records]} -> the result's kind-specific fields
+    write: Callable[[dict, Path], list[Path]]  # the result -> files written besides <name>.json
+
+
+def _score_run(context: Context, run_dir: Path) -> dict:
+    """Tables: greedy music for the test images, scored; how long it took."""
+    from img2music_tf import metrics
+
+    began = time.perf_counter()
+    pieces = pipeline.generate_test_music(context.prepared, run_dir, context.va_predictor,
+                                          context.settings.test_pieces)
+    return {
+        "generate_and_score_seconds": round(time.perf_counter() - began, 1),
+        "aggregate": metrics.aggregate_pieces(pieces, context.reference),
+        "pieces": pieces,
+    }
+
+
+def _table_result(context: Context, records: dict) -> dict:
+    from img2music_tf import metrics
+
+    artefact = context.artefact
+    return {
+        "reference": {
+            "metrics": list(metrics.METRIC_NAMES),
+            "paper": list(metrics.PAPER_REFERENCE),
+            "training_music": list(context.reference),
+        },
+        "paper": {preset: [{"source": label, **values} for label, values in rows]
+                  for preset, rows in artefact.paper.items()},
+        "rows": {preset: {"seeds": runs, "across_seeds": metrics.across_seeds([r["aggregate"] for r in runs])}
+                 for preset, runs in records.items()},
+    }
+
+
+def _write_table(result: dict, out: Path) -> list[Path]:
+    from img2music_tf import report
+
+    return [write_text(out / f"{result['artefact']}.md", report.render_table(result))]
+
+
+def _curves_result(context: Context, records: dict) -> dict:
+    epochs = context.artefact.epochs
+    return {
+        "paper_endpoints": {preset: {"epoch_1": first, f"epoch_{epochs}": last}
+                            for preset, (first, last) in context.artefact.paper.items()},
+        "curves": records,
+    }
+
+
+def _write_curves(result: dict, out: Path) -> list[Path]:
+    from img2music_tf import report
+
+    name = result["artefact"]
+    return [report.plot_curves(result, out / f"{name}.png"),
+            write_text(out / f"{name}.md", report.render_curves(result))]
+
+
+KINDS = {
+    "table": Kind(per_run=_score_run, finish=_table_result, write=_write_table),
+    "curves": Kind(per_run=lambda context, run_dir: {}, finish=_curves_result, write=_write_curves),
+}
+
+
+# ---------------------------------------------------------------- one artefact, end to end
+
+
+def run_artefact(artefact: Artefact, settings: Settings) -> dict:
+    """Train every preset of `artefact` for every seed, apply its kind's hook, write its files; return the result."""
+    from img2music_tf.presets import get_preset
+    from img2music_tf.run_folder import HISTORY_FILE, RunInfo, read_history
+
+    started = time.perf_counter()
+    kind = KINDS[artefact.kind]
+    context = Context(artefact, settings)
+    epochs = settings.epochs(artefact)
+    records: dict[str, list[dict]] = {}
+    for preset in artefact.presets:
+        config = get_preset(preset, scale=settings.scale, fidelity=settings.fidelity, epochs=epochs)
+        records[preset] = []
+        for seed in settings.seeds:
+            run_dir = settings.run_dir(preset, epochs, seed)
+            print(f"{preset} ({settings.scale.name} scale, {epochs} epochs, seed {seed}) -> {run_dir}")
+            pipeline.train_model(context.prepared, config, run_dir, seed=seed,
+                                 image_weights=settings.scale.image_weights, va_predictor=context.va_predictor,
+                                 max_songs=settings.scale.max_songs, existing="reuse")
+            history = read_history(run_dir / HISTORY_FILE)
+            records[preset].append({
+                "seed": seed,
+                "run": shown(run_dir),
+                "run_config": RunInfo.read(run_dir).to_dict(),
+                "history": history,
+                "train_seconds": round(sum(row["seconds"] or 0.0 for row in history), 1),
+                **kind.per_run(context, run_dir),
+            })
+    result = {
+        "artefact": artefact.name,
+        "title": artefact.title,
+        "settings": settings.record(artefact),
+        "environment": environment(),
+        "data": context.data_record(),
+        "va_predictor": shown(context.va_predictor),
+        **kind.finish(context, records),
+        "missing_at_paper_scale": [] if settings.scale.name == "paper" else list(artefact.presets),
+        "wall_seconds": round(time.perf_counter() - started, 1),
+    }
+    written = [*kind.write(result, settings.out), write_json(settings.out / f"{artefact.name}.json", result)]
+    print(f"wrote {', '.join(str(path) for path in written)} in {result['wall_seconds']:.0f} s")
+    return result

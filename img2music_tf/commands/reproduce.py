@@ -1,0 +1,86 @@
+"""`img2music reproduce ARTEFACT`: one of the paper's tables or figures, end to end (`artefacts.run_artefact`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(subparsers) -> None:
+    from img2music_tf.artefacts import DATA_SOURCES, REPO
+    from img2music_tf.experiments import ARTEFACTS, REPRODUCTION_SCALES, SCALES
+    from img2music_tf.presets import FIDELITIES
+
+    smoke = SCALES["smoke"]
+    parser = subparsers.add_parser(
+        "reproduce",
+        help="reproduce a table or figure of the paper (train, generate, score, write results/)",
+        description=(
+            "Reproduce one of the paper's artefacts: prepare the data once, train each of its models (finished runs "
+            "are reused, interrupted ones resume), generate greedily for the test images and score the music, and "
+            "write OUT/ARTEFACT.json (every piece, settings, seed, backend, device, image weights, data sources, "
+            "wall time) and .md (the paper's numbers beside ours).\n\n"
+            + "\n".join(f"{name}: {artefact.title}. {artefact.description}" for name, artefact in ARTEFACTS.items())
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example: img2music reproduce table1 --scale smoke --seeds 1   (= make table1)",
+    )
+    parser.add_argument("artefact", choices=tuple(ARTEFACTS), metavar="ARTEFACT",
+                        help=f"which artefact: {', '.join(ARTEFACTS)}")
+    parser.add_argument("--scale", choices=REPRODUCTION_SCALES, default="smoke",
+                        help="paper: the paper's model sizes on every training song (meant for a GPU); smoke: the "
+                             f"small presets on {smoke.max_songs} training songs (minutes on a 2-core CPU); "
+                             "tiny: for the tests (default: %(default)s)")
+    parser.add_argument("--seeds", type=int, default=1, metavar="N",
+                        help="train every preset with seeds 0..N-1; with N > 1 the tables give the mean and "
+                             "standard deviation across seeds (default: %(default)s)")
+    parser.add_argument("--data", choices=tuple(DATA_SOURCES), default="eimg",
+                        help="eimg: EIMG music paired with Emotion6 images (IMG2MUSIC_EIMG_SOURCE and "
+                             "IMG2MUSIC_EMOTION6_SOURCE may name local copies); builtin: the built-in demo set "
+                             "(default: %(default)s)")
+    parser.add_argument("--out", default=str(REPO / "results"), metavar="DIR",
+                        help="folder for ARTEFACT.json, .md and plots (default: results/ of the repository)")
+    parser.add_argument("--work", default=str(REPO / "runs" / "reproduce"), metavar="DIR",
+                        help="folder for the prepared data, the VA predictor and the run folders, reused by later "
+                             "runs and by the other artefacts (default: runs/reproduce/ of the repository)")
+    parser.add_argument("--image-weights", default=None, metavar="WEIGHTS",
+                        help="image CNN weights: imagenet, none (random, seeded) or a .h5 file (default: imagenet "
+                             "at --scale paper, none otherwise, so that smoke runs work offline)")
+    parser.add_argument("--fidelity", choices=tuple(FIDELITIES), default="paper",
+                        help="follow the paper or the authors' code where they differ, see docs/fidelity.md; the "
+                             "music VA predictor follows it too (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, default=None, metavar="N",
+                        help="replace the paper's epochs (2 for Table 1, 15 otherwise), for quick checks only")
+    parser.add_argument("--max-songs", type=int, default=None, metavar="N",
+                        help=f"train on N training songs (default: all at paper scale, {smoke.max_songs} at smoke "
+                             "scale)")
+    parser.add_argument("--test-pieces", type=int, default=None, metavar="N",
+                        help="generate for the first N pieces of the test split only (default: all 100)")
+    parser.add_argument("--va-predictor", default=None, metavar="DIR",
+                        help="a trained music VA predictor folder (default: one trained once per fidelity on the "
+                             "training split into WORK/.../va_predictor-FIDELITY)")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from img2music_tf.artefacts import Settings, run_artefact
+    from img2music_tf.errors import UserError
+    from img2music_tf.experiments import ARTEFACTS, SCALES
+
+    for name in ("seeds", "epochs", "max_songs", "test_pieces"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    scale = SCALES[args.scale].replace(image_weights=args.image_weights, epochs=args.epochs, max_songs=args.max_songs)
+    settings = Settings(
+        scale=scale,
+        seeds=tuple(range(args.seeds)),
+        data=args.data,
+        out=Path(args.out),
+        work=Path(args.work),
+        fidelity=args.fidelity,
+        test_pieces=args.test_pieces,
+        va_predictor=Path(args.va_predictor) if args.va_predictor else None,
+    )
+    run_artefact(ARTEFACTS[args.artefact], settings)
+    return 0

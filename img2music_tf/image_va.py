@@ -1,0 +1,66 @@
+"""The valence and arousal (1-9) of the input pictures, when the user knows or wants to estimate them.
+
+`img2music generate` prints each piece's music VA beside its picture's. A picture's VA comes from
+`--image-va V,A` (once per picture), a CSV (`path,valence,arousal`, matched by file name) or the
+brightness/saturation rule that labels the built-in pictures (Valdez & Mehrabian 1994; a rough proxy).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from img2music_tf.errors import UserError
+
+
+def known_image_va(images: list[str], pairs: list[str] | None, csv_path: str | None, rule: bool) -> list:
+    """The images' (valence, arousal), None where unknown, from --image-va, --image-va-csv or --image-va-rule."""
+    if sum(map(bool, (pairs, csv_path, rule))) > 1:
+        raise UserError("give only one of --image-va, --image-va-csv and --image-va-rule")
+    if rule:
+        from img2music_tf.generate import check_images
+
+        return [rule_va(path) for path in check_images(images)]
+    if pairs:
+        if len(pairs) != len(images):
+            raise UserError(f"--image-va given {len(pairs)} times for {len(images)} images: give it once per image")
+        return [parse_va(text) for text in pairs]
+    if csv_path:
+        table = read_va_csv(Path(csv_path))
+        return [table.get(Path(image).name) for image in images]
+    return [None] * len(images)
+
+
+def rule_va(path: Path) -> tuple[float, float]:
+    """(valence, arousal) of a picture from its mean HSV brightness and saturation (`data.builtin.image_va`)."""
+    import numpy as np
+    from PIL import Image
+
+    from img2music_tf.data.builtin import image_va
+
+    with Image.open(path) as image:
+        hsv = np.asarray(image.convert("RGB").convert("HSV"), dtype=np.float64) / 255.0  # (H, W, 3)
+    return image_va(float(hsv[..., 2].mean()), float(hsv[..., 1].mean()))
+
+
+def parse_va(text: str) -> tuple[float, float]:
+    """'V,A' -> (V, A) on the 1-9 scale."""
+    try:
+        valence, arousal = (float(part) for part in text.split(","))
+    except ValueError:
+        raise UserError(f"--image-va expects two numbers V,A (e.g. 6.5,3.2), got {text!r}") from None
+    if not (1 <= valence <= 9 and 1 <= arousal <= 9):
+        raise UserError(f"--image-va values must lie in 1-9, got {text!r}")
+    return valence, arousal
+
+
+def read_va_csv(path: Path) -> dict[str, tuple[float, float]]:
+    """path,valence,arousal rows -> {file name: (V, A)}."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        return {Path(row["path"]).name: (float(row["valence"]), float(row["arousal"])) for row in rows}
+    except OSError as error:
+        raise UserError(f"cannot read --image-va-csv {path}: {error.strerror or error}") from None
+    except (KeyError, TypeError, ValueError):
+        raise UserError(f"--image-va-csv {path} needs columns path,valence,arousal with numbers") from None

@@ -1,0 +1,256 @@
+"""Results as a reader sees them: the Markdown of each artefact (the paper's numbers beside ours) and
+Figure 3's plot. Pure functions of the result dicts that `artefacts.run_artefact` writes as JSON.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from img2music_tf.files import atomic_path
+from img2music_tf.metrics import FIRST_PIECES, HEADLINES, METRIC_NAMES
+from img2music_tf.paper_numbers import METRICS
+
+
+def _number(value: float) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
+
+
+def _cell(value: float, interval=None, spread: float | None = None) -> str:
+    """A table cell: value, then [low, high] or ± sd when known."""
+    text = _number(value)
+    if spread is not None and not math.isnan(spread):
+        return f"{text} ± {spread:.4f}"
+    if interval is not None and not any(v is None or math.isnan(v) for v in interval):
+        return f"{text} [{interval[0]:.4f}, {interval[1]:.4f}]"
+    return text
+
+
+def image_weights_note(weights: str) -> str:
+    """The sentence every table carries about the CNN weights."""
+    if weights == "none":
+        return ("**Image weights: `none`** - the VGG16/InceptionV3 feature extractors have random (seeded) "
+                "weights, because ImageNet weights cannot be downloaded here; the paper used ImageNet weights.")
+    return f"Image weights: `{weights}`."
+
+
+def _our_rows(preset: str, row: dict, scale: str) -> list[str]:
+    """Our lines of one preset: all test pieces and the first 4, with intervals (1 seed) or spread (seeds)."""
+    lines = []
+    several = len(row["seeds"]) > 1
+    for label, aggregate_ in row["seeds"][0]["aggregate"].items():
+        pieces = aggregate_["n"]
+        if several:
+            spread = row["across_seeds"][label]
+            cells = [_cell(spread[name]["mean"], spread=spread[name]["sd"]) for name in HEADLINES]
+            source = f"ours, {scale}, {len(row['seeds'])} seeds (mean ± sd)"
+        else:
+            cells = [
+                _cell(aggregate_["music_quality_loss"], aggregate_["music_quality_loss_ci"]),
+                *(_cell(aggregate_[name]["mean"], (aggregate_[name]["low"], aggregate_[name]["high"]))
+                  for name in METRIC_NAMES),
+                _cell(aggregate_["music_quality_loss_training_reference"],
+                      aggregate_["music_quality_loss_training_reference_ci"]),
+            ]
+            source = f"ours, {scale}"
+        with_notes = aggregate_["pitch_entropy"]["n_defined"]  # pitch entropy is defined iff a piece has notes
+        lines.append(f"| {preset} | {source} | {_pieces(label, pieces, with_notes)} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _pieces(label: str, n: int, with_notes: int | None = None) -> str:
+    text = "all" if label == "all" else f"first {FIRST_PIECES}"
+    return f"{n} ({text})" if with_notes is None else f"{n} ({text}; {with_notes} with notes)"
+
+
+def songs_line(data: dict, run_configs: list[dict]) -> str:
+    """How many training songs the runs used (songs that failed to tokenise are dropped by train_run)."""
+    used = sorted({run["songs"]["train"] for run in run_configs})
+    dropped = sorted({sum(d["split"] == "train" for d in run["dropped"]) for run in run_configs})
+    return (f"{'/'.join(map(str, used))} of the {data['split']['train']} training songs "
+            f"(the first {data['train_songs_offered']} offered; {'/'.join(map(str, dropped))} failed to tokenise)")
+
+
+def render_table(result: dict) -> str:
+    """The rendered table: the paper's rows beside ours, then how the numbers were made."""
+    settings, env, data = result["settings"], result["environment"], result["data"]
+    scale = settings["scale"]
+    run_configs = [seed["run_config"] for row in result["rows"].values() for seed in row["seeds"]]
+    lines = [
+        f"# {result['title']}",
+        "",
+        image_weights_note(settings["image_weights"]),
+        "",
+        f"Scale `{scale}`, {settings['epochs']} epoch(s), seeds {settings['seeds']}, "
+        f"fidelity `{settings['fidelity']}`; trained on {songs_line(data, run_configs)}; "
+        f"{data['test_pieces_scored']} test pieces ({data['test_images_distinct']} distinct images) generated "
+        f"greedily. Data: {data['sources']['music']} music + {data['sources']['images']} images (the paper "
+        "paired EIMG music with EMID images, which are not downloadable). "
+        f"{env['backend']} {env['backend_version']} (Keras {env['keras']}) on {env['device']}; "
+        f"wall time {result['wall_seconds']:.0f} s for the whole script (finished runs are reused).",
+        "",
+        "Cells: mean over the pieces [95% interval: Student t for the metrics, percentile bootstrap for "
+        "Music_Quality_Loss, which is computed from the metric means as in the paper]. Music_Quality_Loss is "
+        "measured against the paper's reference constants; the last column measures it against the mean "
+        "metrics of our training music.",
+        "",
+        "| Model | Source | Pieces | Music_Quality_Loss | Polyphony Rate | Pitch Entropy | Groove Consistency "
+        "| Music_Quality_Loss vs our training music |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for preset, row in result["rows"].items():
+        for paper_row in result["paper"].get(preset, []):
+            cells = [_number(paper_row.get(name)) if name in paper_row else "" for name in METRICS]
+            lines.append(f"| {preset} | {paper_row['source']} | | " + " | ".join(cells) + " | |")
+        lines += _our_rows(preset, row, scale)
+    lines += _collapse_lines(result)
+    reference = result["reference"]
+    lines += [
+        "",
+        "Reference values (polyphony rate, pitch entropy, groove consistency): paper "
+        + ", ".join(f"{v:.4f}" for v in reference["paper"])
+        + "; our training music " + ", ".join(f"{v:.4f}" for v in reference["training_music"]) + ".",
+    ]
+    lines += _alignment_lines(result)
+    lines += ["", "## Runs", "", "| Model | Seed | Training (s) | Generation + metrics (s) | Final training loss | Run folder |",
+              "|---|---|---|---|---|---|"]
+    for preset, row in result["rows"].items():
+        for seed in row["seeds"]:
+            final = seed["history"][-1]["loss"] if seed["history"] else math.nan
+            lines.append(f"| {preset} | {seed['seed']} | {seed['train_seconds']:.0f} | "
+                         f"{seed['generate_and_score_seconds']:.0f} | {_number(final)} | `{seed['run']}` |")
+    if result["missing_at_paper_scale"]:
+        lines += ["", f"**Missing at paper scale:** {', '.join(result['missing_at_paper_scale'])} - no GPU was "
+                  "available in this session; run `make " + result["artefact"] + " SCALE=paper` on a GPU."]
+    return "\n".join(lines) + "\n"
+
+
+def _collapse_lines(result: dict) -> list[str]:
+    """Why a cell can be n/a, and each run's most frequent generated token (a collapsed model repeats one)."""
+    silent = any(math.isnan(aggregate_["music_quality_loss"])
+                 for row in result["rows"].values() for seed in row["seeds"] for aggregate_ in seed["aggregate"].values())
+    lines = ["", "n/a: no piece of that row has a note (the metrics are undefined for silence; see "
+             "img2music_tf/metrics.py), e.g. a model that emits rests only."] if silent else []
+    for preset, row in result["rows"].items():
+        for seed in row["seeds"]:
+            tops = Counter(piece["most_common_token"][0] for piece in seed["pieces"] if "most_common_token" in piece)
+            if tops:
+                token, pieces = tops.most_common(1)[0]
+                shares = [p["most_common_token"][1] for p in seed["pieces"] if p["most_common_token"][0] == token]
+                lines.append(f"- {preset}, seed {seed['seed']}: the most frequent token of {pieces} of "
+                             f"{len(seed['pieces'])} pieces is `{token}` (mean share {np.mean(shares):.0%}).")
+    return lines
+
+
+def _alignment_lines(result: dict) -> list[str]:
+    """Emotion alignment (not in the paper): how far the generated music's predicted VA lies from its image's."""
+    rows = [(preset, seed) for preset, row in result["rows"].items() for seed in row["seeds"]
+            if "emotion_alignment" in seed["aggregate"]["all"]]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Emotion alignment (not in the paper)",
+        "",
+        "Mean |VA(image) - VA(generated music)| on the 1-9 scale, the music's VA predicted by the music VA "
+        f"predictor (`{result['va_predictor']}`); for comparison, the same distance between each image and the "
+        "labels of the music it was paired with.",
+        "",
+        "| Model | Seed | Pieces | Valence | Arousal | Overall | Paired music labels (overall) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for preset, seed in rows:
+        for label, aggregate_ in seed["aggregate"].items():
+            alignment = aggregate_["emotion_alignment"]
+            lines.append(f"| {preset} | {seed['seed']} | {_pieces(label, aggregate_['n'])} | {alignment['valence']:.3f} | "
+                         f"{alignment['arousal']:.3f} | {alignment['overall']:.3f} | "
+                         f"{aggregate_['emotion_alignment_paired_music_labels']['overall']:.3f} |")
+    return lines
+
+
+# ---------------------------------------------------------------- curves (Figure 3)
+
+LABELS = {"LSTM_enc2": "LSTM_enc2 (baseline)", "Trans_enc3_dec3_VA_Loss": "Trans_enc3_dec3 + VA loss"}
+COLOURS = {"LSTM_enc2": "tab:blue", "Trans_enc3_dec3_VA_Loss": "tab:red"}
+
+
+def paper_endpoints(result: dict, preset: str) -> tuple[float, int, float]:
+    """(loss at epoch 1, the paper's last epoch, loss there) of one of the paper's curves."""
+    endpoints = result["paper_endpoints"][preset]
+    last_epoch = max(int(key.split("_")[1]) for key in endpoints)
+    return endpoints["epoch_1"], last_epoch, endpoints[f"epoch_{last_epoch}"]
+
+
+def loss_matrix(runs: list[dict], column: str) -> np.ndarray:
+    """(seeds, epochs) of one history column; NaN where a value is missing."""
+    return np.array([[np.nan if row[column] is None else row[column] for row in r["history"]] for r in runs], float)
+
+
+def plot_curves(result: dict, target: Path) -> Path:
+    """Training (solid) and validation (dashed) total loss per epoch; the paper's endpoints as crosses."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7.5, 4.5))
+    for preset, runs in result["curves"].items():
+        colour, label = COLOURS[preset], LABELS[preset]
+        for column, style, suffix in (("loss", "-", "train"), ("val_loss", "--", "validation")):
+            losses = loss_matrix(runs, column)  # (S, E)
+            epochs = np.arange(1, losses.shape[1] + 1)
+            if len(runs) > 1:
+                axes.fill_between(epochs, losses.min(axis=0), losses.max(axis=0), color=colour, alpha=0.15)
+            axes.plot(epochs, losses.mean(axis=0), style, color=colour, marker="o", markersize=3,
+                      label=f"{label}, ours ({suffix})")
+        first, last_epoch, last = paper_endpoints(result, preset)
+        axes.plot([1, last_epoch], [first, last], ":", color=colour, marker="x", markersize=9,
+                  label=f"{label}, paper ({first} -> {last}, endpoints only)")
+    settings = result["settings"]
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("total loss (cross-entropy + lambda_va * VA loss)")
+    axes.set_title(f"{result['title']}\n{settings['scale']} scale, image weights '{settings['image_weights']}', "
+                   f"seeds {settings['seeds']}", fontsize=9)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7)
+    figure.tight_layout()
+    with atomic_path(target) as tmp:
+        figure.savefig(tmp, format="png", dpi=120)
+    plt.close(figure)
+    return target
+
+
+def render_curves(result: dict) -> str:
+    """First and last total loss of each curve beside the paper's, and how they were made."""
+    settings, env, data = result["settings"], result["environment"], result["data"]
+    lines = [
+        f"# {result['title']}",
+        "",
+        image_weights_note(settings["image_weights"]),
+        "",
+        f"![{result['title']}]({result['artefact']}.png)",
+        "",
+        f"Scale `{settings['scale']}`, {settings['epochs']} epoch(s), seeds {settings['seeds']}; trained on "
+        f"{songs_line(data, [r['run_config'] for runs in result['curves'].values() for r in runs])}. {env['backend']} "
+        f"{env['backend_version']} on {env['device']}; wall time {result['wall_seconds']:.0f} s (finished runs "
+        "are reused, e.g. Table 2's Trans_enc3_dec3_VA_Loss run). The VA term enters the total with "
+        "lambda_va, so the proposed model's curve is almost all cross-entropy.",
+        "",
+        "| Model | Source | Total loss, epoch 1 | Total loss, last epoch | Validation loss, last epoch |",
+        "|---|---|---|---|---|",
+    ]
+    for preset, runs in result["curves"].items():
+        first, last_epoch, last = paper_endpoints(result, preset)
+        lines.append(f"| {LABELS[preset]} | paper | {first:.2f} | {last:.2f} (epoch {last_epoch}) | |")
+        train, val = loss_matrix(runs, "loss"), loss_matrix(runs, "val_loss")  # (S, E)
+        lines.append(f"| {LABELS[preset]} | ours, {settings['scale']} (mean of {len(runs)} seed(s)) | "
+                     f"{train[:, 0].mean():.2f} | {train[:, -1].mean():.2f} (epoch {train.shape[1]}) | "
+                     f"{val[:, -1].mean():.2f} |")
+    if result["missing_at_paper_scale"]:
+        lines += ["", f"**Missing at paper scale:** both curves ({', '.join(result['missing_at_paper_scale'])}) - "
+                  "no GPU was available in this session; run `make figure3 SCALE=paper` on a GPU."]
+    return "\n".join(lines) + "\n"
+

@@ -1,0 +1,170 @@
+"""A run folder: what training writes and generation reads, and the run's metadata.
+
+A run folder holds `config.json` (`RunInfo`: the model config, seed, backend, image weights,
+data, VA predictor, songs), `vocabulary.json`, `model.keras` (the final net), `history.csv`
+(one row per epoch) and `checkpoint/last.npz` (written by `train`, every epoch). `load_run`
+reads a finished folder into a `Run`, ready for generation; `check_run_folder` keeps two
+trainings from mixing in one folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from img2music_tf.errors import UserError
+from img2music_tf.files import atomic_path, write_json, write_text
+from img2music_tf.models.image_encoder import extract_features
+from img2music_tf.presets import ModelConfig
+from img2music_tf.vocabulary import Vocabulary
+
+RUN_CONFIG_FILE = "config.json"
+VOCABULARY_FILE = "vocabulary.json"
+MODEL_FILE = "model.keras"
+HISTORY_FILE = "history.csv"
+CHECKPOINT_FILE = Path("checkpoint") / "last.npz"
+HISTORY_COLUMNS = (
+    "epoch",
+    "loss",
+    "cross_entropy",
+    "va_loss",
+    "val_loss",
+    "val_cross_entropy",
+    "val_va_loss",
+    "seconds",
+)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """`config.json` of a run: the model config and everything else its weights depend on."""
+
+    model: ModelConfig
+    seed: int
+    backend: str
+    keras: str
+    image_weights: str
+    data: dict  # {"prepared": folder, "inputs": the prepared manifest's inputs}
+    va_predictor: str | None  # the music VA predictor folder the VA term used
+    max_songs: int | None
+    songs: dict | None = None  # {"train": n, "val": n, "val_tokens_unknown": n}, known once the data is read
+    dropped: list | None = None  # [{"id", "split", "reason"}] of songs that failed to tokenise
+
+    def to_dict(self) -> dict:
+        return {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}, "model": self.model.to_dict()}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "RunInfo":
+        try:
+            return cls(**{**values, "model": ModelConfig.from_dict(values["model"])})
+        except (KeyError, TypeError) as error:
+            raise UserError(f"a run's {RUN_CONFIG_FILE} lacks or has unknown fields ({error})") from None
+
+    @classmethod
+    def read(cls, folder: str | Path) -> "RunInfo":
+        return cls.from_dict(json.loads((Path(folder) / RUN_CONFIG_FILE).read_text(encoding="utf-8")))
+
+    def write(self, folder: str | Path) -> Path:
+        return write_json(Path(folder) / RUN_CONFIG_FILE, self.to_dict())
+
+
+def write_history(path: str | Path, rows: Sequence[dict]) -> Path:
+    """`history.csv`: one row per epoch with HISTORY_COLUMNS (va columns empty without a VA term)."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return write_text(path, text.getvalue())
+
+
+def read_history(path: str | Path) -> list[dict]:
+    """Rows of `history.csv` as dicts of floats (None where a column is empty)."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [{k: float(v) if v else None for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+def save_model(net, path: str | Path) -> Path:
+    """Save a Keras model in the native `.keras` format, atomically."""
+    import keras
+
+    path = Path(path)
+    with atomic_path(path) as tmp, tempfile.TemporaryDirectory(dir=path.parent) as scratch:
+        keras.saving.save_model(net, Path(scratch) / MODEL_FILE)  # Keras insists on the `.keras` suffix
+        shutil.move(Path(scratch) / MODEL_FILE, tmp)
+    return path
+
+
+def is_finished(folder: str | Path) -> bool:
+    """True when `folder` holds a finished run (its final model is written last)."""
+    return (Path(folder) / MODEL_FILE).is_file() and (Path(folder) / RUN_CONFIG_FILE).is_file()
+
+
+def check_run_folder(out_dir: Path, info: RunInfo, resume: bool, overwrite: bool) -> None:
+    """Refuse to mix runs: resume only the same run (epochs may grow); never overwrite one by accident."""
+    config_file = out_dir / RUN_CONFIG_FILE
+    if resume:
+        if not config_file.is_file():
+            raise UserError(f"nothing to resume in {out_dir}: no {RUN_CONFIG_FILE}")
+        saved = json.loads(config_file.read_text(encoding="utf-8"))
+
+        def settings(run: dict) -> dict:  # what must not change; epochs may grow, vocab_size comes from data
+            return {**run, "model": {**run.get("model", {}), "epochs": None, "vocab_size": None},
+                    "songs": None, "dropped": None}
+
+        wanted = info.to_dict()
+        changed = sorted(k for k in wanted if settings(wanted)[k] != settings(saved).get(k))
+        if changed:
+            raise UserError(f"cannot resume {out_dir}: its {', '.join(changed)} differ from this run's")
+    elif config_file.is_file() or (out_dir / CHECKPOINT_FILE).is_file():
+        if not overwrite:
+            raise UserError(f"{out_dir} already holds a run: use --resume to continue it, --force or another --out")
+        shutil.rmtree(out_dir / CHECKPOINT_FILE.parent, ignore_errors=True)
+        for name in (RUN_CONFIG_FILE, VOCABULARY_FILE, MODEL_FILE, HISTORY_FILE):
+            (out_dir / name).unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished run folder, ready for generation: `model` (image features + prefix -> next-token
+    probabilities), its `vocabulary` and its `info` (config.json; `config` is its ModelConfig)."""
+
+    folder: Path
+    model: object  # keras.Model
+    vocabulary: Vocabulary
+    info: RunInfo
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.info.model
+
+    def image_features(self, paths, progress: bool = True) -> np.ndarray:
+        """Features (N, F) of images, from the same CNN, weights and seed the run was trained with."""
+        return extract_features(paths, self.config.image_features, weights=self.info.image_weights,
+                                seed=self.info.seed, progress=progress)
+
+
+def load_run(out_dir: str | Path) -> Run:
+    """Read a run folder written by `train.train_run` (UserError if files are missing or disagree)."""
+    import keras
+
+    out_dir = Path(out_dir)
+    missing = [name for name in (RUN_CONFIG_FILE, VOCABULARY_FILE, MODEL_FILE) if not (out_dir / name).is_file()]
+    if missing:
+        raise UserError(f"{out_dir} is not a finished run folder (missing {', '.join(missing)}); "
+                        f"train one with `img2music train --out {out_dir}`")
+    info = RunInfo.read(out_dir)
+    vocabulary = Vocabulary.load(out_dir / VOCABULARY_FILE)
+    model = keras.saving.load_model(out_dir / MODEL_FILE, compile=False)
+    if model.output_shape[-1] != len(vocabulary):
+        raise UserError(f"{out_dir}: the model predicts {model.output_shape[-1]} tokens but the vocabulary "
+                        f"has {len(vocabulary)}; the files come from different runs")
+    return Run(out_dir, model, vocabulary, info)
