@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SCALE ?= smoke
 SEEDS ?= 1
+FIDELITY ?= paper
 SHARED ?= ../shared/data
 JAX_TESTS ?= tests/test_models.py tests/test_presets.py tests/test_losses.py tests/test_va_predictor.py tests/test_batches.py tests/test_train.py
 export IMG2MUSIC_EIMG_SOURCE ?= $(SHARED)/eimg
@@ -46,14 +47,14 @@ demo: setup  ## main job: train a small model on the built-in data and make musi
 	$(BIN)/img2music demo --out out/demo
 
 # Paper artefacts (do not run these with -j: they share run folders under runs/reproduce).
-table1: setup  ## Table 1 (5 models, 2 epochs) -> results/table1.json/.md  (SCALE=smoke|paper SEEDS=N)
-	$(BIN)/python reproduce/table1.py --scale $(SCALE) --seeds $(SEEDS)
+table1: setup  ## Table 1 (5 models, 2 epochs) -> results/table1.json/.md  (SCALE=smoke|paper SEEDS=N FIDELITY=paper|code)
+	$(BIN)/img2music reproduce table1 --scale $(SCALE) --seeds $(SEEDS) --fidelity $(FIDELITY)
 
 table2: setup  ## Table 2 (with/without VA loss, 15 epochs) -> results/table2.json/.md
-	$(BIN)/python reproduce/table2.py --scale $(SCALE) --seeds $(SEEDS)
+	$(BIN)/img2music reproduce table2 --scale $(SCALE) --seeds $(SEEDS) --fidelity $(FIDELITY)
 
 figure3: setup  ## Figure 3 (loss per epoch, LSTM vs Trans_enc3_dec3 + VA loss) -> results/figure3.png/.json/.md
-	$(BIN)/python reproduce/figure3.py --scale $(SCALE) --seeds $(SEEDS)
+	$(BIN)/img2music reproduce figure3 --scale $(SCALE) --seeds $(SEEDS) --fidelity $(FIDELITY)
 
 bench: setup  ## benchmarks: tokenising EIMG, one training step with/without the VA term -> results/bench_*
 	$(BIN)/python reproduce/bench_tokenize.py

@@ -1,4 +1,4 @@
-"""Songs -> training batches, the way the authors trained (FIDELITY.md "Training"), without their wasted padding.
+"""Songs -> training batches, the way the authors trained (docs/fidelity.md, row "training samples"), without their wasted padding.
 
 Training is image captioning over tokens: a song of n token ids gives n-1 samples
 (image feature, prefix ids[:i]) -> next token ids[i], and ONE song is ONE batch.

@@ -41,7 +41,7 @@ from img2music_tf.errors import UserError
 METRIC_NAMES = ("polyphony_rate", "pitch_entropy", "groove_consistency")
 
 # Mean of the three metrics over the 3000 EIMG MIDI files, from the authors' code
-# (FIDELITY.md "Metrics"); the paper prints them rounded to [0.5303, 3.9863, 0.9922].
+# (docs/fidelity.md, row "metrics"); the paper prints them rounded to [0.5303, 3.9863, 0.9922].
 PAPER_REFERENCE = (0.5302987662965006, 3.986320228665771, 0.9921825307541308)
 
 # The authors' muspy arguments: polyphony counts ticks with more than 2 pitches

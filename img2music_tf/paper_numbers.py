@@ -1,7 +1,7 @@
 """The paper's published numbers, to print beside ours (targets to compare against, not to tune to).
 
 Sources: Tables 1 and 2 and Figure 3 of Kundu, Singh, Iwahori (arXiv 2410.22299), and the
-authors' results file as summarised in FIDELITY.md ("The paper's numbers"): Table 2 came from
+authors' results file (docs/fidelity.md, row "Table 2 sample"): Table 2 came from
 4 generated pieces; on 100 pieces the same two models gave the Music_Quality_Loss values in
 `TABLE2_AUTHORS_100_PIECES`, which reverses the order of the two rows.
 """

@@ -2,7 +2,7 @@
 
 Id 0 is padding; tokens follow in sorted order, so the same training sequences
 always give the same ids (the authors' tokenizer depended on Python's hash seed,
-lower-cased tokens and dropped the 11 highest ids; FIDELITY.md "Tokens").
+lower-cased tokens and dropped the 11 highest ids; docs/fidelity.md, row "tokens").
 The authors' 977 tokens give `len(vocab) == 978`. Encoding a token that is not
 in the table raises a UserError naming it: silently mapping it elsewhere would
 hide a tokenizer mismatch.

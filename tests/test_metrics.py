@@ -15,7 +15,7 @@ from img2music_tf import metrics
 from img2music_tf.metrics import METRIC_NAMES, PAPER_REFERENCE, music_quality_loss
 from img2music_tf.errors import UserError
 
-# The paper's Tables 1-2 (FIDELITY.md): quality loss, polyphony, pitch entropy, groove.
+# The paper's Tables 1-2 (img2music_tf/paper_numbers.py): quality loss, polyphony, pitch entropy, groove.
 PAPER_ROWS = {
     "LSTM_enc2": (1.9157, 0.0317, 0.1204, 0.9978),
     "Trans_enc3_dec3_VGG": (0.8216, 0.6975, 1.9974, 0.9995),
@@ -125,7 +125,7 @@ def test_quality_loss_reproduces_the_paper_tables_within_rounding(row):
 
 
 def test_quality_loss_is_the_sum_not_the_average():
-    # Trans_enc3_dec3_VGG: 0.3153 + 0.4989 + 0.0074 = 0.8216 (FIDELITY.md).
+    # Trans_enc3_dec3_VGG: 0.3153 + 0.4989 + 0.0074 = 0.8216 (docs/fidelity.md, row "Music_Quality_Loss").
     errors = metrics.relative_errors((0.6975, 1.9974, 0.9995))
     assert [round(e, 4) for e in errors] == [0.3153, 0.4989, 0.0074]
     assert round(metrics.music_quality_loss((0.6975, 1.9974, 0.9995)), 4) == 0.8216

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-MUSIC_SOURCES = ("eimg", "builtin", "folder")
-IMAGE_SOURCES = ("emotion6", "emid", "builtin", "folder")
-
 
 def add_parser(subparsers) -> None:
+    from img2music_tf.data.sources import SOURCES, names
+
     parser = subparsers.add_parser(
         "data",
         help="prepare the paired image-music data (sources, emotion pairing, split)",
@@ -22,14 +21,17 @@ def add_parser(subparsers) -> None:
             "Pair each music piece with the image nearest in valence-arousal (paper Section 3.1), split the "
             "pairs 100 test / 16 val / rest train, and write music.csv, images.csv, pairs.csv, split.json, "
             "skipped.csv, summary.txt and va.png into --out. A rerun with the same inputs reuses the folder. "
-            "Sources: eimg (3000 MIDI, downloaded or --music-source / $IMG2MUSIC_EIMG_SOURCE), emotion6 (1980 "
-            "images, --image-source / $IMG2MUSIC_EMOTION6_SOURCE), emid (EMID_data.csv + images), builtin (a "
-            "demo set made locally, no download), folder (a CSV path,valence,arousal)."
+            "Sources: " + "; ".join(
+                f"{source.name}: {source.description}"
+                + (f" (local copy: {'/'.join(f'--{kind}-source' for kind in source.kinds)} or ${source.env_var})"
+                   if source.env_var else "")
+                for source in SOURCES.values()
+            ) + "."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    prepare.add_argument("--music", choices=MUSIC_SOURCES, default="eimg", help="music source")
-    prepare.add_argument("--images", choices=IMAGE_SOURCES, default="emotion6", help="image source")
+    prepare.add_argument("--music", choices=names("music"), default="eimg", help="music source")
+    prepare.add_argument("--images", choices=names("image"), default="emotion6", help="image source")
     prepare.add_argument("--out", required=True, help="output folder")
     prepare.add_argument("--music-source", help="local copy of the music source (file or folder) instead of a download")
     prepare.add_argument("--image-source", help="local copy of the image source (file or folder) instead of a download")

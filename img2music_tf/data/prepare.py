@@ -21,14 +21,15 @@ from pathlib import Path
 import numpy as np
 
 from img2music_tf import files
-from img2music_tf.data import builtin, eimg, emid, emotion6, folder, plots
+from img2music_tf.data import plots
 from img2music_tf.data.items import Item, Skipped, SourceResult
 from img2music_tf.data.pairing import SPLITS, Pair, pair_by_emotion, split_ids
 from img2music_tf.errors import UserError
 
-MUSIC_SOURCES = ("eimg", "builtin", "folder")
-IMAGE_SOURCES = ("emotion6", "emid", "builtin", "folder")
-ENV_VARS = {"eimg": eimg.ENV_VAR, "emotion6": emotion6.ENV_VAR, "emid": emid.ENV_VAR, "folder": folder.ENV_VAR}
+from img2music_tf.data.sources import SOURCES, names
+
+MUSIC_SOURCES = names("music")
+IMAGE_SOURCES = names("image")
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 LISTED_SKIPS = 20
@@ -64,10 +65,7 @@ def load_source(name: str, kind: str, source: str | Path | None = None, n: int |
     allowed = MUSIC_SOURCES if kind == "music" else IMAGE_SOURCES
     if name not in allowed:
         raise UserError(f"{name!r} is not a {kind} source; choose one of {', '.join(allowed)}")
-    if name == "builtin":
-        return builtin.load(source, kind=kind, n=n or 200)
-    loaders = {"eimg": eimg.load, "emotion6": emotion6.load, "emid": emid.load}
-    result = folder.load(source, kind=kind) if name == "folder" else loaders[name](source)
+    result = SOURCES[name].load(source, kind, n)
     if n is not None and n < len(result.items):
         chosen = np.linspace(0, len(result.items) - 1, max(n, 1)).round().astype(int)  # (n,) distinct indices
         result = SourceResult([result.items[i] for i in chosen], result.skipped, result.warnings)
@@ -188,8 +186,9 @@ def summarize(data: PreparedData, inputs: dict, warnings: list[str]) -> str:
 
 def _where(name: str, source: str | Path | None) -> str:
     """Where a source's files come from, for the manifest: a resolved local path, or 'download'/'cache'."""
-    if source is None and name in ENV_VARS:
-        source = os.environ.get(ENV_VARS[name]) or None
+    env_var = SOURCES[name].env_var
+    if source is None and env_var:
+        source = os.environ.get(env_var) or None
     if source is None:
         return "cache" if name == "builtin" else "download"
     return str(Path(source).expanduser().resolve())
