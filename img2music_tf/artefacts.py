@@ -137,13 +137,17 @@ class Kind:
 
 
 def _score_run(context: Context, run_dir: Path) -> dict:
-    """Tables: greedy music for the test images, scored; how long it took."""
+    """Tables: greedy music for the test images, scored and checked for copies of training songs; the
+    unigram baseline of the run's training songs; how long it took."""
     from img2music_tf import metrics
+    from img2music_tf.run_folder import RunInfo
 
     began = time.perf_counter()
-    pieces = pipeline.generate_test_music(context.prepared, run_dir, context.va_predictor,
+    songs = pipeline.trained_songs(context.prepared, RunInfo.read(run_dir).max_songs)
+    pieces = pipeline.generate_test_music(context.prepared, run_dir, songs, context.va_predictor,
                                           context.settings.test_pieces)
     return {
+        "unigram_cross_entropy": metrics.unigram_cross_entropy(songs.values()),
         "generate_and_score_seconds": round(time.perf_counter() - began, 1),
         "aggregate": metrics.aggregate_pieces(pieces, context.reference),
         "pieces": pieces,

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -283,6 +284,8 @@ def aggregate_pieces(pieces: list[dict], training_reference: Sequence[float]) ->
         means = [row[name]["mean"] for name in METRIC_NAMES]
         row["music_quality_loss_training_reference"] = music_quality_loss(means, training_reference)
         row["music_quality_loss_training_reference_ci"] = list(quality_loss_ci(table, training_reference))
+        if chosen and "memorisation" in chosen[0]:
+            row["memorisation"] = memorisation_summary(chosen)
         if chosen and "generated_music_va" in chosen[0]:
             image_va = [p["image_va"] for p in chosen]
             row["emotion_alignment"] = emotion_alignment(image_va, [p["generated_music_va"] for p in chosen])
@@ -291,6 +294,39 @@ def aggregate_pieces(pieces: list[dict], training_reference: Sequence[float]) ->
             )
         result[label] = row
     return result
+
+
+def memorisation_summary(pieces: list[dict]) -> dict:
+    """Copies and diversity of a set of generated pieces (each with "tokens", "image_id", "memorisation").
+
+    `copied`: pieces that copy a training song (`memorisation.MIN_RUN` tokens in a row, or most of the
+    piece); `songs_copied`: which songs, how often; `distinct_pieces` over `distinct_images`: does the
+    image change the music?; `longest_run`: the median longest run shared with a training song.
+    """
+    copies = [p["memorisation"] for p in pieces if p["memorisation"]["copied"]]
+    return {
+        "n": len(pieces),
+        "copied": len(copies),
+        "share_copied": len(copies) / len(pieces) if pieces else math.nan,
+        "songs_copied": dict(sorted(Counter(c["song"] for c in copies).items())),
+        "longest_run_median": float(np.median([p["memorisation"]["longest_run"] for p in pieces])),
+        "distinct_pieces": len({p["tokens"] for p in pieces}),
+        "distinct_images": len({p["image_id"] for p in pieces}),
+    }
+
+
+def unigram_cross_entropy(songs: Iterable[Sequence[str]]) -> float:
+    """Cross-entropy (nats) of predicting every next token by its frequency among the training targets.
+
+    The baseline a model beats only by using the prefix or the image: the entropy of the targets
+    (every token after `<start>`) of the training songs.
+    """
+    counts = Counter(token for song in songs for token in list(song)[1:])
+    total = sum(counts.values())
+    if not total:
+        return math.nan
+    shares = np.array(list(counts.values()), float) / total
+    return float(-(shares * np.log(shares)).sum())
 
 
 def headline(row: dict, name: str) -> float:

@@ -90,23 +90,35 @@ def train_model(prepared, config, out: str | Path, seed: int = 0, image_weights:
     return out
 
 
-def generate_test_music(prepared, run_dir: str | Path, va_predictor: str | Path | None = None,
-                        n_pieces: int | None = None) -> list[dict]:
+def trained_songs(prepared, max_songs: int | None = None) -> dict[str, list[str]]:
+    """Token sequences of the songs a run trained on: the first `max_songs` of the training split
+    (songs that fail to tokenise are left out, as training leaves them out)."""
+    from img2music_tf.train import tokenize_pairs
+
+    kept, _ = tokenize_pairs(prepared.pairs_in("train")[:max_songs], "train", verbose=0)
+    return {pair.music.id: tokens for pair, tokens in kept}
+
+
+def generate_test_music(prepared, run_dir: str | Path, songs: dict[str, list[str]],
+                        va_predictor: str | Path | None = None, n_pieces: int | None = None) -> list[dict]:
     """Greedy music for the test split's images (the paper's method) -> MIDI files -> per-piece metrics.
 
-    Each piece records its ids, the image's and the paired music's VA, its token count and most
-    frequent token (a collapsed model repeats one), its MIDI file (relative to `run_dir`), the three
-    quality metrics and, with a VA predictor, the generated music's predicted VA.
+    Each piece records its ids, the image's and the paired music's VA, its tokens and most frequent
+    token (a collapsed model repeats one), the longest token run it shares with a song the run trained
+    on (`memorisation`; `songs` are the run's training songs, `trained_songs`), its MIDI file (relative to `run_dir`), the three quality metrics and, with a
+    VA predictor, the generated music's predicted VA.
     """
     from tqdm import tqdm
 
     from img2music_tf import metrics, tokens
     from img2music_tf.generate import GenerationConfig, generate_tokens
+    from img2music_tf.memorisation import TrainingSongs
     from img2music_tf.models.va_predictor import VAPredictor
     from img2music_tf.run_folder import load_run
 
     run_dir = Path(run_dir)
     run = load_run(run_dir)
+    index = TrainingSongs(songs)
     pairs = prepared.pairs_in("test")[:n_pieces]
     # Greedy decoding is deterministic, so test pieces that share an image share its music: decode each image once.
     images = dict(sorted({pair.image.id: pair.image.path for pair in pairs}.items()))
@@ -124,7 +136,9 @@ def generate_test_music(prepared, run_dir: str | Path, va_predictor: str | Path 
             "image_va": [pair.image.valence, pair.image.arousal],
             "paired_music_va": [pair.music.valence, pair.music.arousal],
             "n_tokens": len(sequence),
+            "tokens": " ".join(sequence),
             "most_common_token": most_common_token(sequence[1:]),
+            "memorisation": index.longest_run(sequence).to_dict(),
             "midi": str(midi.relative_to(run_dir)),
             "metrics": metrics.quality_metrics(metrics.read_music(midi)),
         })

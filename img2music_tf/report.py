@@ -114,6 +114,7 @@ def render_table(result: dict) -> str:
         + ", ".join(f"{v:.4f}" for v in reference["paper"])
         + "; our training music " + ", ".join(f"{v:.4f}" for v in reference["training_music"]) + ".",
     ]
+    lines += _memorisation_lines(result)
     lines += _alignment_lines(result)
     lines += ["", "## Runs", "", "| Model | Seed | Training (s) | Generation + metrics (s) | Final training loss | Run folder |",
               "|---|---|---|---|---|---|"]
@@ -142,6 +143,39 @@ def _collapse_lines(result: dict) -> list[str]:
                 shares = [p["most_common_token"][1] for p in seed["pieces"] if p["most_common_token"][0] == token]
                 lines.append(f"- {preset}, seed {seed['seed']}: the most frequent token of {pieces} of "
                              f"{len(seed['pieces'])} pieces is `{token}` (mean share {np.mean(shares):.0%}).")
+    return lines
+
+
+def _memorisation_lines(result: dict) -> list[str]:
+    """Does the music copy training songs, does the image change it, and did training beat the unigram baseline?"""
+    from img2music_tf.memorisation import MIN_RUN, MIN_SHARE
+
+    rows = [(preset, seed) for preset, row in result["rows"].items() for seed in row["seeds"]
+            if "memorisation" in seed["aggregate"]["all"]]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Memorisation and diversity (not in the paper)",
+        "",
+        f"A piece copies a training song when it shares a run of at least {MIN_RUN} tokens with one, or a run "
+        f"covering {MIN_SHARE:.0%} of its events (`img2music_tf/memorisation.py`; the copied song is named in "
+        "the JSON, per piece). Distinct pieces over distinct test images: does the image change the music? "
+        "Cross-entropy: the last epoch's training value beside the unigram baseline (every token predicted by "
+        "its training frequency), in nats.",
+        "",
+        "| Model | Seed | Pieces | Copies of a training song | Median longest shared run | Distinct pieces / "
+        "distinct images | Final cross-entropy | Unigram baseline |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for preset, seed in rows:
+        memo = seed["aggregate"]["all"]["memorisation"]
+        final = seed["history"][-1]["cross_entropy"] if seed["history"] else math.nan
+        songs = ", ".join(f"{song} x{n}" for song, n in memo["songs_copied"].items())
+        lines.append(f"| {preset} | {seed['seed']} | {memo['n']} | {memo['copied']} ({memo['share_copied']:.0%})"
+                     f"{' - ' + songs if songs else ''} | {memo['longest_run_median']:.0f} | "
+                     f"{memo['distinct_pieces']} / {memo['distinct_images']} | {_number(final)} | "
+                     f"{_number(seed.get('unigram_cross_entropy'))} |")
     return lines
 
 

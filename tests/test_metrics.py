@@ -235,3 +235,22 @@ def test_aggregate_takes_the_first_pieces_and_bootstraps_the_quality_loss():
     constant = np.tile(values[:1], (5, 1))  # (5, 3): every resample has the same means
     point = music_quality_loss(constant[0], PAPER_REFERENCE)
     assert metrics.quality_loss_ci(constant, PAPER_REFERENCE) == pytest.approx((point, point))
+
+
+def test_unigram_cross_entropy_is_the_entropy_of_the_training_targets():
+    songs = [["<start>", "a", "b", "<end>"], ["<start>", "a", "<end>"]]  # targets: a b <end> a <end>
+    shares = np.array([2, 1, 2]) / 5
+    assert metrics.unigram_cross_entropy(songs) == pytest.approx(-(shares * np.log(shares)).sum())
+    assert math.isnan(metrics.unigram_cross_entropy([["<start>"]]))
+
+
+def test_memorisation_summary_counts_copies_and_distinct_pieces():
+    def piece(tokens, image, copied, song=None, run=0):
+        return {"tokens": tokens, "image_id": image,
+                "memorisation": {"copied": copied, "song": song, "longest_run": run, "share": 0.0}}
+
+    pieces = [piece("<start> a <end>", "i1", True, "s1", 20), piece("<start> a <end>", "i2", True, "s1", 20),
+              piece("<start> b <end>", "i3", False, "s2", 2)]
+    summary = metrics.memorisation_summary(pieces)
+    assert (summary["copied"], summary["songs_copied"], summary["longest_run_median"]) == (2, {"s1": 2}, 20.0)
+    assert (summary["distinct_pieces"], summary["distinct_images"]) == (2, 3)

@@ -150,3 +150,16 @@ def test_fidelity_code_reaches_the_music_va_predictor(tiny, tmp_path):
     va_run = code["rows"]["Trans_enc3_dec3_VA_Loss"]["seeds"][0]["run_config"]
     assert va_run["model"]["fidelity"] == "code" and va_run["model"]["va_batchnorm"] is False
     assert Path(va_run["va_predictor"]) == code_predictor.resolve()
+
+
+def test_tables_report_memorisation_diversity_and_the_unigram_baseline(tiny):
+    seed = tiny["table2"]["rows"]["Trans_enc3_dec3"]["seeds"][0]
+    pieces = seed["pieces"]
+    memo = seed["aggregate"]["all"]["memorisation"]
+    assert memo["copied"] == sum(piece["memorisation"]["copied"] for piece in pieces)
+    assert memo["distinct_pieces"] == len({piece["tokens"] for piece in pieces}) <= memo["distinct_images"]
+    for piece in pieces:
+        assert piece["tokens"].split()[0] == "<start>" and len(piece["tokens"].split()) == piece["n_tokens"]
+        assert piece["memorisation"]["longest_run"] <= piece["n_tokens"]
+    assert 0 < seed["unigram_cross_entropy"] < math.log(seed["run_config"]["model"]["vocab_size"])
+    assert "## Memorisation and diversity" in (tiny["results"] / "table2.md").read_text()
