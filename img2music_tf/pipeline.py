@@ -95,7 +95,7 @@ def trained_songs(prepared, max_songs: int | None = None) -> dict[str, list[str]
     (songs that fail to tokenise are left out, as training leaves them out)."""
     from img2music_tf.train import tokenize_pairs
 
-    kept, _ = tokenize_pairs(prepared.pairs_in("train")[:max_songs], "train", verbose=0)
+    kept, _ = tokenize_pairs(prepared.pairs_in("train")[:max_songs], "train", prepared.tokens, verbose=0)
     return {pair.music.id: tokens for pair, tokens in kept}
 
 

@@ -277,8 +277,8 @@ def train_run(
 
     train_pairs = prepared.pairs_in("train")[:max_songs]
     val_pairs = prepared.pairs_in("val")
-    train_tokens, dropped = tokenize_pairs(train_pairs, "train", verbose)
-    val_tokens, val_dropped = tokenize_pairs(val_pairs, "val", verbose)
+    train_tokens, dropped = tokenize_pairs(train_pairs, "train", prepared.tokens, verbose)
+    val_tokens, val_dropped = tokenize_pairs(val_pairs, "val", prepared.tokens, verbose)
     dropped += val_dropped
     if not train_tokens:
         raise UserError(f"no training song of {prepared.out} could be tokenised ({len(dropped)} failed)")
@@ -324,8 +324,14 @@ def _data_source(prepared) -> dict:
     return {"prepared": str(Path(prepared.out).resolve()), "inputs": inputs}
 
 
-def tokenize_pairs(pairs, split: str, verbose: int = 1) -> tuple[list, list[dict]]:
-    """(pair, tokens) of the pairs whose music tokenises, and the dropped ones with the reason."""
+def tokenize_pairs(pairs, split: str, given: dict | None = None, verbose: int = 1) -> tuple[list, list[dict]]:
+    """(pair, tokens) of the pairs whose music tokenises, and the dropped ones with the reason.
+
+    `given` (music id -> tokens; `PreparedData.tokens`) holds a source's published tokens, used as they
+    are (the authors' data is never re-tokenised).
+    """
+    if given is not None:
+        return [(pair, list(given[pair.music.id])) for pair in pairs], []
     results = tokenize_paths([pair.music.path for pair in pairs], progress=verbose > 0)
     kept = [(pair, result.tokens) for pair, result in zip(pairs, results) if result.tokens]
     dropped = [

@@ -2,11 +2,12 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import SEED
 
 from img2music_tf.data.items import Item
-from img2music_tf.data.pairing import pair_by_emotion, similarity, split_ids
+from img2music_tf.data.pairing import pair_by_emotion, pair_songs, similarity, split_ids
 from img2music_tf.errors import UserError
 
 
@@ -53,3 +54,41 @@ def test_split_too_small_is_a_user_error():
     with pytest.raises(UserError, match="cannot split 116 items"):
         split_ids([str(n) for n in range(116)], SEED)
     assert len(split_ids([str(n) for n in range(10)], SEED, n_test=2, n_val=1)["train"]) == 7
+
+
+def _song_pairs():
+    """Three songs behind 9 training pairs (ids 0001..0009), and 12 images spread over VA space."""
+    va = {"A": (2.0, 2.0), "B": (8.0, 8.0), "C": (5.0, 5.0)}
+    songs = {f"{k:04d}": "ABCAABACA"[k - 1] for k in range(1, 10)}
+    music = [Item(pair, Path(f"{song}.mid"), *va[song]) for pair, song in songs.items()]
+    images = [Item(f"img{k:02d}", Path(f"{k}.jpg"), 1 + k * 0.6, 1 + k * 0.6) for k in range(12)]
+    return music, songs, images
+
+
+def test_pair_songs_spreads_each_song_over_its_nearest_distinct_images_and_holds_out_images():
+    music, songs, images = _song_pairs()
+    items, pairs, split, song_of = pair_songs(music, songs, images, SEED, n_test=3, n_val=2)
+    held = {pair.image.id for pair in pairs if pair.music.id.startswith("heldout-")}
+    train_pairs = [pair for pair in pairs if pair.music.id in split["train"]]
+    assert split["train"] == sorted(songs) and [p.music.id for p in train_pairs] == sorted(songs)
+    assert len(split["test"]) == 3 and len(split["val"]) == 2 and len(held) == 5
+    assert not held & {pair.image.id for pair in train_pairs}  # held-out images never train
+    remaining = [image for image in images if image.id not in held]
+    representative = {songs[item.id]: item for item in reversed(music)}
+    for song, item in representative.items():
+        used = {pair.image.id for pair in train_pairs if songs[pair.music.id] == song}
+        nearest = sorted(remaining, key=lambda i: (np.hypot(i.valence - item.valence, i.arousal - item.arousal), i.id))
+        assert used == {image.id for image in nearest[: len(used)]}  # its nearest distinct images
+    for held_id in split["test"] + split["val"]:
+        image = next(pair.image for pair in pairs if pair.music.id == held_id)
+        best = min(representative, key=lambda s: np.hypot(representative[s].valence - image.valence,
+                                                          representative[s].arousal - image.arousal))
+        assert song_of[held_id] == best  # the most similar song
+
+
+def test_pair_songs_reuses_images_when_a_song_has_more_pairs_than_images():
+    music, songs, images = _song_pairs()
+    items, pairs, split, _ = pair_songs(music, songs, images[:6], SEED, n_test=2, n_val=1)
+    assert len([p for p in pairs if p.music.id in split["train"]]) == 9
+    with pytest.raises(UserError, match="hold out"):
+        pair_songs(music, songs, images[:3], SEED, n_test=2, n_val=1)

@@ -32,11 +32,18 @@ class Skipped:
 
 @dataclass(frozen=True)
 class SourceResult:
-    """The usable items of a source (sorted by id), what it skipped, and warnings about its labels."""
+    """The usable items of a source (sorted by id), what it skipped, and warnings about its labels.
+
+    A music source that is already tokenised and pairs songs with images itself (the authors' data)
+    also gives `tokens` (item id -> token sequence, used as published) and `songs` (item id -> the
+    song it holds: items that share a song are one song's training pairs).
+    """
 
     items: list[Item]
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    tokens: dict[str, tuple[str, ...]] | None = None
+    songs: dict[str, str] | None = None
 
 
 def va_problem(valence: float, arousal: float) -> str | None:

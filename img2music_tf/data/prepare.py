@@ -23,7 +23,7 @@ import numpy as np
 from img2music_tf import files
 from img2music_tf.data import plots
 from img2music_tf.data.items import Item, Skipped, SourceResult
-from img2music_tf.data.pairing import SPLITS, Pair, pair_by_emotion, split_ids
+from img2music_tf.data.pairing import SPLITS, Pair, pair_by_emotion, pair_songs, split_ids
 from img2music_tf.errors import UserError
 
 from img2music_tf.data.sources import SOURCES, names
@@ -31,6 +31,7 @@ from img2music_tf.data.sources import SOURCES, names
 MUSIC_SOURCES = names("music")
 IMAGE_SOURCES = names("image")
 MANIFEST = "manifest.json"
+TOKENS_FILE = "tokens.json"  # music id -> space-joined tokens, for a source tokenised already (the authors')
 FORMAT_VERSION = 1
 LISTED_SKIPS = 20
 
@@ -47,6 +48,7 @@ class PreparedData:
     skipped: dict[str, list[Skipped]] = dataclasses.field(default_factory=dict)
     summary: str = ""
     reused: bool = False  # True when `prepare` found the folder already prepared from the same inputs
+    tokens: dict[str, tuple[str, ...]] | None = None  # music id -> tokens, for sources tokenised already
 
     def pairs_in(self, split_name: str) -> list[Pair]:
         """The pairs whose music id is in split `split_name` ("train", "val" or "test")."""
@@ -106,11 +108,18 @@ def prepare(
     files.ensure_writable_dir(out)
     music_result = load_source(music, "music", music_source, n_music)
     image_result = load_source(images, "image", image_source, n_images)
-    pairs = pair_by_emotion(music_result.items, image_result.items)
-    split = split_ids([pair.music.id for pair in pairs], seed, n_test, n_val)
+    music_items, tokens = music_result.items, None
+    if music_result.songs is None:
+        pairs = pair_by_emotion(music_items, image_result.items)
+        split = split_ids([pair.music.id for pair in pairs], seed, n_test, n_val)
+    else:  # the source fixes its training pairs (the authors' data): see `pairing.pair_songs`
+        music_items, pairs, split, song_of = pair_songs(
+            music_items, music_result.songs, image_result.items, seed, n_test, n_val)
+        by_song = {music_result.songs[i]: sequence for i, sequence in music_result.tokens.items()}
+        tokens = {item.id: by_song[song_of[item.id]] for item in music_items}
     data = PreparedData(
-        out, music_result.items, image_result.items, pairs, split,
-        {"music": music_result.skipped, "images": image_result.skipped},
+        out, music_items, image_result.items, pairs, split,
+        {"music": music_result.skipped, "images": image_result.skipped}, tokens=tokens,
     )
     summary = summarize(data, inputs, music_result.warnings + image_result.warnings)
     _write_items(out / "music.csv", data.music)
@@ -122,6 +131,8 @@ def prepare(
           p.music.path, p.image.path] for p in pairs],
     ))
     files.write_json(out / "split.json", split)
+    if tokens is not None:
+        files.write_json(out / TOKENS_FILE, {item_id: " ".join(sequence) for item_id, sequence in tokens.items()})
     files.write_text(out / "skipped.csv", _csv_text(
         ["source", "item", "reason"],
         [[role, s.item, s.reason] for role, skipped in data.skipped.items() for s in skipped],
@@ -130,7 +141,7 @@ def prepare(
     plots.plot_va(data.music, data.images, out / "va.png", f"music: {music}, images: {images}")
     counts = {"music": len(data.music), "images": len(data.images), "pairs": len(pairs)}
     files.write_json(manifest, {"inputs": inputs, "counts": counts, "split": {k: len(v) for k, v in split.items()}})
-    return PreparedData(out, data.music, data.images, pairs, split, data.skipped, summary)
+    return dataclasses.replace(data, summary=summary)
 
 
 def load_prepared(out: str | Path) -> PreparedData:
@@ -148,7 +159,11 @@ def load_prepared(out: str | Path) -> PreparedData:
     for row in _read_csv(out / "skipped.csv"):
         skipped.setdefault(row["source"], []).append(Skipped(row["item"], row["reason"]))
     summary = (out / "summary.txt").read_text(encoding="utf-8")
-    return PreparedData(out, list(music.values()), list(images.values()), pairs, _read_json(out / "split.json"), skipped, summary)
+    tokens = None
+    if (out / TOKENS_FILE).is_file():
+        tokens = {item_id: tuple(text.split()) for item_id, text in _read_json(out / TOKENS_FILE).items()}
+    return PreparedData(out, list(music.values()), list(images.values()), pairs, _read_json(out / "split.json"),
+                        skipped, summary, tokens=tokens)
 
 
 def summarize(data: PreparedData, inputs: dict, warnings: list[str]) -> str:
@@ -166,8 +181,11 @@ def summarize(data: PreparedData, inputs: dict, warnings: list[str]) -> str:
     scores = np.array([p.score for p in data.pairs])
     uses = np.unique([p.image.id for p in data.pairs], return_counts=True)[1]
     distances = np.where(np.isinf(scores), 0.0, 1.0 / scores)
+    how = ("each music piece with its most similar image" if data.tokens is None else
+           "the source's training pairs, each song spread over its most similar distinct images; held-out "
+           "test and validation images each with its most similar song")
     lines.append(
-        f"pairs: {len(data.pairs)} (each music piece with its most similar image); {len(uses)} distinct images "
+        f"pairs: {len(data.pairs)} ({how}); {len(uses)} distinct images "
         f"(most used {uses.max()} times); exact VA matches {int(np.isinf(scores).sum())}; "
         f"VA distance median {np.median(distances):.3f}, max {distances.max():.3f}"
     )
