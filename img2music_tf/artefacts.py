@@ -53,12 +53,13 @@ class Settings:
         sizes = self.scale.n_items or "all"
         return self.work / f"{self.data}-items{sizes}-test{self.scale.n_test}-val{self.scale.n_val}"
 
-    def run_dir(self, preset: str, epochs: int, seed: int) -> Path:
-        """The run folder of one training: its name holds every setting that changes the weights."""
+    def run_dir(self, preset: str, seed: int) -> Path:
+        """The run folder of one training: its name holds every setting that changes the weights (its epochs
+        do not: a longer run holds the shorter ones as snapshots)."""
         songs = self.scale.max_songs or "all"
         weights = self.scale.image_weights
         weights = weights if weights in ("imagenet", "none") else Path(weights).stem
-        name = f"{preset}_{self.fidelity}_e{epochs}_songs{songs}_{weights}_seed{seed}"
+        name = f"{preset}_{self.fidelity}_songs{songs}_{weights}_seed{seed}"
         return self.data_root / "runs" / self.scale.name / name
 
     def epochs(self, artefact: Artefact) -> int:
@@ -131,12 +132,12 @@ class Context:
 class Kind:
     """What an artefact kind adds to `run_artefact`'s skeleton."""
 
-    per_run: Callable[[Context, Path], dict]  # extra fields of one run's record
+    per_run: Callable[[Context, Path, int], dict]  # (context, run folder, epoch read) -> extra fields of the record
     finish: Callable[[Context, dict], dict]  # {preset: [run records]} -> the result's kind-specific fields
     write: Callable[[dict, Path], list[Path]]  # the result -> files written besides <name>.json
 
 
-def _score_run(context: Context, run_dir: Path) -> dict:
+def _score_run(context: Context, run_dir: Path, epoch: int) -> dict:
     """Tables: greedy music for the test images, scored and checked for copies of training songs; the
     unigram baseline of the run's training songs; how long it took."""
     from img2music_tf import metrics
@@ -145,7 +146,7 @@ def _score_run(context: Context, run_dir: Path) -> dict:
     began = time.perf_counter()
     songs = pipeline.trained_songs(context.prepared, RunInfo.read(run_dir).max_songs)
     pieces = pipeline.generate_test_music(context.prepared, run_dir, songs, context.va_predictor,
-                                          context.settings.test_pieces)
+                                          context.settings.test_pieces, epoch=epoch)
     return {
         "unigram_cross_entropy": metrics.unigram_cross_entropy(songs.values()),
         "generate_and_score_seconds": round(time.perf_counter() - began, 1),
@@ -196,7 +197,7 @@ def _write_curves(result: dict, out: Path) -> list[Path]:
 
 KINDS = {
     "table": Kind(per_run=_score_run, finish=_table_result, write=_write_table),
-    "curves": Kind(per_run=lambda context, run_dir: {}, finish=_curves_result, write=_write_curves),
+    "curves": Kind(per_run=lambda context, run_dir, epoch: {}, finish=_curves_result, write=_write_curves),
 }
 
 
@@ -205,6 +206,7 @@ KINDS = {
 
 def run_artefact(artefact: Artefact, settings: Settings) -> dict:
     """Train every preset of `artefact` for every seed, apply its kind's hook, write its files; return the result."""
+    from img2music_tf.experiments import trained_preset, training_plan
     from img2music_tf.presets import get_preset
     from img2music_tf.run_folder import HISTORY_FILE, RunInfo, read_history
 
@@ -212,24 +214,29 @@ def run_artefact(artefact: Artefact, settings: Settings) -> dict:
     kind = KINDS[artefact.kind]
     context = Context(artefact, settings)
     epochs = settings.epochs(artefact)
+    plan = training_plan(settings.scale.epochs)
     records: dict[str, list[dict]] = {}
     for preset in artefact.presets:
-        config = get_preset(preset, scale=settings.scale, fidelity=settings.fidelity, epochs=epochs)
+        trained = trained_preset(preset)
+        config = get_preset(trained, scale=settings.scale, fidelity=settings.fidelity, epochs=plan[trained][-1])
         records[preset] = []
         for seed in settings.seeds:
-            run_dir = settings.run_dir(preset, epochs, seed)
-            print(f"{preset} ({settings.scale.name} scale, {epochs} epochs, seed {seed}) -> {run_dir}")
+            run_dir = settings.run_dir(trained, seed)
+            print(f"{preset}: epoch {epochs} of {trained} ({settings.scale.name} scale, {config.epochs} epochs, "
+                  f"seed {seed}) -> {run_dir}")
             pipeline.train_model(context.prepared, config, run_dir, seed=seed,
                                  image_weights=settings.scale.image_weights, va_predictor=context.va_predictor,
-                                 max_songs=settings.scale.max_songs, existing="reuse")
-            history = read_history(run_dir / HISTORY_FILE)
+                                 max_songs=settings.scale.max_songs, existing="reuse", snapshot_epochs=plan[trained])
+            history = read_history(run_dir / HISTORY_FILE)[:epochs]
             records[preset].append({
                 "seed": seed,
                 "run": shown(run_dir),
+                "trained_preset": trained,
+                "epoch": epochs,
                 "run_config": RunInfo.read(run_dir).to_dict(),
                 "history": history,
                 "train_seconds": round(sum(row["seconds"] or 0.0 for row in history), 1),
-                **kind.per_run(context, run_dir),
+                **kind.per_run(context, run_dir, epochs),
             })
     result = {
         "artefact": artefact.name,

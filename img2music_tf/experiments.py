@@ -10,6 +10,11 @@ An `Artefact` is one of the paper's tables or figures: which presets it trains, 
 epochs, the paper's numbers beside ours, and its kind ("table": generate for the test images and
 score the music; "curves": plot the loss per epoch). A new artefact is one entry in `ARTEFACTS`
 (plus, for a new kind, its hook in `artefacts.py`).
+
+Each distinct model is trained once (`training_plan`): a row whose preset trains to the same
+weights as another's (`SAME_WEIGHTS`) reads that preset's run, and a shorter row reads a
+longer run's snapshot, since no schedule depends on the epoch count (the song order of an
+epoch depends only on seed and epoch). So all three artefacts need five trainings, not nine.
 """
 
 from __future__ import annotations
@@ -140,3 +145,24 @@ ARTEFACTS = {
                     "curve endpoints (LSTM 6.94 -> 5.83, Trans_enc3_dec3 + VA 5.82 -> 2.69) marked.",
     ),
 }
+
+
+SAME_WEIGHTS = {"Trans_enc3_dec3": "Trans_enc3_dec3_VA_Loss", "Trans_enc3_dec3_VGG": "Trans_enc3_dec3_VA_Loss"}
+"""Rows whose preset trains to bit-identical weights as another preset: they read that preset's run.
+The paper's VA term has no gradient (with and without it the weights end bit-identical, tested in
+tests/test_train.py), and Trans_enc3_dec3_VGG is Trans_enc3_dec3 (Table 1 names it after its CNN);
+the presets differ only in name, epochs and the VA term (tests/test_presets.py)."""
+
+
+def trained_preset(preset: str) -> str:
+    """The preset whose run gives `preset`'s weights."""
+    return SAME_WEIGHTS.get(preset, preset)
+
+
+def training_plan(epochs_override: int | None = None) -> dict[str, tuple[int, ...]]:
+    """Each preset that is trained -> the epochs whose weights some artefact row reads (the last = its length)."""
+    plan: dict[str, set[int]] = {}
+    for artefact in ARTEFACTS.values():
+        for preset in artefact.presets:
+            plan.setdefault(trained_preset(preset), set()).add(epochs_override or artefact.epochs)
+    return {preset: tuple(sorted(epochs)) for preset, epochs in plan.items()}

@@ -64,28 +64,29 @@ def train_va_predictor(prepared, out: str | Path, scale: Scale, batchnorm: bool,
 
 def train_model(prepared, config, out: str | Path, seed: int = 0, image_weights: str = "imagenet",
                 va_predictor: str | Path | None = None, max_songs: int | None = None, existing: str = "error",
-                verbose: int = 1) -> Path:
+                verbose: int = 1, snapshot_epochs: tuple[int, ...] = ()) -> Path:
     """Train one model (a `presets.ModelConfig`) into the run folder `out`, and return `out`.
 
     `existing` says what to do when `out` already holds a run: "error" (say so), "resume" (continue
-    it from its last checkpoint), "overwrite" (start again), "reuse" (keep a finished run, resume an
-    interrupted one, train otherwise). The VA predictor is passed only to presets with the VA term.
+    it from its last checkpoint), "overwrite" (start again), "reuse" (keep a finished run of at least
+    `config.epochs` epochs, continue a shorter or interrupted one, train otherwise). The VA predictor is
+    passed only to presets with the VA term; the net is also kept after each of `snapshot_epochs`.
     """
-    from img2music_tf.run_folder import CHECKPOINT_FILE, is_finished
+    from img2music_tf.run_folder import CHECKPOINT_FILE, is_finished, trained_epochs
     from img2music_tf.train import train_run
 
     if existing not in EXISTING:
         raise UserError(f"existing must be one of {', '.join(EXISTING)}, got {existing!r}")
     out = Path(out)
     if existing == "reuse":
-        if is_finished(out):
+        if is_finished(out) and trained_epochs(out) >= config.epochs:
             print(f"reusing the finished run {out}")
             return out
         existing = "resume" if (out / CHECKPOINT_FILE).is_file() else "overwrite"
     train_run(
         prepared, config, out, seed=seed, image_weights=image_weights,
         va_predictor_dir=va_predictor if config.va_loss else None, resume=existing == "resume",
-        overwrite=existing == "overwrite", max_songs=max_songs, verbose=verbose,
+        overwrite=existing == "overwrite", max_songs=max_songs, verbose=verbose, snapshot_epochs=snapshot_epochs,
     )
     return out
 
@@ -100,13 +101,15 @@ def trained_songs(prepared, max_songs: int | None = None) -> dict[str, list[str]
 
 
 def generate_test_music(prepared, run_dir: str | Path, songs: dict[str, list[str]],
-                        va_predictor: str | Path | None = None, n_pieces: int | None = None) -> list[dict]:
+                        va_predictor: str | Path | None = None, n_pieces: int | None = None,
+                        epoch: int | None = None) -> list[dict]:
     """Greedy music for the test split's images (the paper's method) -> MIDI files -> per-piece metrics.
 
     Each piece records its ids, the image's and the paired music's VA, its tokens and most frequent
     token (a collapsed model repeats one), the longest token run it shares with a song the run trained
     on (`memorisation`; `songs` are the run's training songs, `trained_songs`), its MIDI file (relative to `run_dir`), the three quality metrics and, with a
-    VA predictor, the generated music's predicted VA.
+    VA predictor, the generated music's predicted VA. `epoch`: the run's net after that epoch
+    (default: its last).
     """
     from tqdm import tqdm
 
@@ -114,10 +117,10 @@ def generate_test_music(prepared, run_dir: str | Path, songs: dict[str, list[str
     from img2music_tf.generate import GenerationConfig, generate_tokens
     from img2music_tf.memorisation import TrainingSongs
     from img2music_tf.models.va_predictor import VAPredictor
-    from img2music_tf.run_folder import load_run
+    from img2music_tf.run_folder import load_run, trained_epochs
 
     run_dir = Path(run_dir)
-    run = load_run(run_dir)
+    run = load_run(run_dir, epoch)
     index = TrainingSongs(songs)
     pairs = prepared.pairs_in("test")[:n_pieces]
     # Greedy decoding is deterministic, so test pieces that share an image share its music: decode each image once.
@@ -125,7 +128,7 @@ def generate_test_music(prepared, run_dir: str | Path, songs: dict[str, list[str
     features = run.image_features(list(images.values()))  # (I, F)
     generation = GenerationConfig(max_len=run.config.max_len)
     music = dict(zip(images, generate_tokens(run.model, features, run.vocabulary, generation)))
-    midi_dir = run_dir / "test_midi"
+    midi_dir = run_dir / "test_midi" / f"epoch-{epoch or trained_epochs(run_dir):03d}"
     pieces = []
     for pair in tqdm(pairs, desc="metrics", unit="piece", leave=False):
         sequence = music[pair.image.id]

@@ -2,7 +2,8 @@
 
 A run folder holds `config.json` (`RunInfo`: the model config, seed, backend, image weights,
 data, VA predictor, songs), `vocabulary.json`, `model.keras` (the final net), `history.csv`
-(one row per epoch) and `checkpoint/last.npz` (written by `train`, every epoch). `load_run`
+(one row per epoch), `checkpoint/last.npz` (written by `train`, every epoch) and, for the epochs
+asked for, `snapshots/epoch-NNN.keras` (the net after that epoch). `load_run`
 reads a finished folder into a `Run`, ready for generation; `check_run_folder` keeps two
 trainings from mixing in one folder.
 """
@@ -32,6 +33,7 @@ VOCABULARY_FILE = "vocabulary.json"
 MODEL_FILE = "model.keras"
 HISTORY_FILE = "history.csv"
 CHECKPOINT_FILE = Path("checkpoint") / "last.npz"
+SNAPSHOT_FOLDER = Path("snapshots")
 HISTORY_COLUMNS = (
     "epoch",
     "loss",
@@ -92,11 +94,22 @@ def read_history(path: str | Path) -> list[dict]:
         return [{k: float(v) if v else None for k, v in row.items()} for row in csv.DictReader(handle)]
 
 
+def snapshot_file(epoch: int) -> Path:
+    """Where the net after `epoch` is kept, relative to the run folder."""
+    return SNAPSHOT_FOLDER / f"epoch-{epoch:03d}.keras"
+
+
+def trained_epochs(folder: str | Path) -> int:
+    """Epochs a finished run trained (rows of its history)."""
+    return len(read_history(Path(folder) / HISTORY_FILE)) if (Path(folder) / HISTORY_FILE).is_file() else 0
+
+
 def save_model(net, path: str | Path) -> Path:
     """Save a Keras model in the native `.keras` format, atomically."""
     import keras
 
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp, tempfile.TemporaryDirectory(dir=path.parent) as scratch:
         keras.saving.save_model(net, Path(scratch) / MODEL_FILE)  # Keras insists on the `.keras` suffix
         shutil.move(Path(scratch) / MODEL_FILE, tmp)
@@ -128,6 +141,7 @@ def check_run_folder(out_dir: Path, info: RunInfo, resume: bool, overwrite: bool
         if not overwrite:
             raise UserError(f"{out_dir} already holds a run: use --resume to continue it, --force or another --out")
         shutil.rmtree(out_dir / CHECKPOINT_FILE.parent, ignore_errors=True)
+        shutil.rmtree(out_dir / SNAPSHOT_FOLDER, ignore_errors=True)
         for name in (RUN_CONFIG_FILE, VOCABULARY_FILE, MODEL_FILE, HISTORY_FILE):
             (out_dir / name).unlink(missing_ok=True)
 
@@ -152,8 +166,9 @@ class Run:
                                 seed=self.info.seed, progress=progress)
 
 
-def load_run(out_dir: str | Path) -> Run:
-    """Read a run folder written by `train.train_run` (UserError if files are missing or disagree)."""
+def load_run(out_dir: str | Path, epoch: int | None = None) -> Run:
+    """Read a run folder written by `train.train_run` (UserError if files are missing or disagree); with
+    `epoch`, the net as it was after that epoch (a snapshot, or the final model when it is the last)."""
     import keras
 
     out_dir = Path(out_dir)
@@ -163,7 +178,13 @@ def load_run(out_dir: str | Path) -> Run:
                         f"train one with `img2music train --out {out_dir}`")
     info = RunInfo.read(out_dir)
     vocabulary = Vocabulary.load(out_dir / VOCABULARY_FILE)
-    model = keras.saving.load_model(out_dir / MODEL_FILE, compile=False)
+    model_file = MODEL_FILE
+    if epoch is not None and epoch != trained_epochs(out_dir):
+        model_file = snapshot_file(epoch)
+        if not (out_dir / model_file).is_file():
+            raise UserError(f"{out_dir} kept no snapshot of epoch {epoch} (it trained {trained_epochs(out_dir)} "
+                            "epochs): train it again with that epoch among its snapshots")
+    model = keras.saving.load_model(out_dir / model_file, compile=False)
     if model.output_shape[-1] != len(vocabulary):
         raise UserError(f"{out_dir}: the model predicts {model.output_shape[-1]} tokens but the vocabulary "
                         f"has {len(vocabulary)}; the files come from different runs")

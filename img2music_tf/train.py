@@ -48,6 +48,7 @@ from img2music_tf.run_folder import (
     RunInfo,
     check_run_folder,
     save_model,
+    snapshot_file,
     write_history,
 )
 from img2music_tf.vocabulary import PAD_ID, Vocabulary
@@ -147,13 +148,15 @@ def restore_checkpoint(path: str | Path, trainer: Img2MusicTrainer) -> dict:
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
-    """After every epoch: add a history row, rewrite `history.csv` and the checkpoint (atomically)."""
+    """After every epoch: add a history row, rewrite `history.csv` and the checkpoint (atomically); after
+    each epoch of `snapshot_epochs`, save the net as it is then (`run_folder.snapshot_file`)."""
 
-    def __init__(self, out_dir: Path, seed: int, rows: list[dict]):
+    def __init__(self, out_dir: Path, seed: int, rows: list[dict], snapshot_epochs: Sequence[int] = ()):
         super().__init__()
         self.out_dir = Path(out_dir)
         self.seed = seed
         self.rows = rows
+        self.snapshot_epochs = set(snapshot_epochs)
         self.started = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -166,6 +169,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
             row["va_loss"] = row["val_va_loss"] = None
         row = {k: None if v is None else float(v) for k, v in row.items()}
         self.rows.append({"epoch": epoch + 1, **row, "seconds": round(time.perf_counter() - self.started, 3)})
+        if epoch + 1 in self.snapshot_epochs:
+            save_model(self.model.net, self.out_dir / snapshot_file(epoch + 1))
         save_checkpoint(self.out_dir / CHECKPOINT_FILE, self.model, {"epoch": epoch + 1, "seed": self.seed, "history": self.rows})
         write_history(self.out_dir / HISTORY_FILE, self.rows)
 
@@ -181,10 +186,12 @@ def fit_songs(
     resume: bool = False,
     verbose: int = 1,
     bucket: int | None = BUCKET,
+    snapshot_epochs: Sequence[int] = (),
 ) -> list[dict]:
     """Train a compiled trainer for `epochs` epochs (one song per batch); return the history rows.
 
-    With `resume`, the state in `out_dir/checkpoint/last.npz` is restored first and
+    The net is also saved after each epoch in `snapshot_epochs` (a row of Table 1 is the
+    2-epoch state of a 15-epoch run). With `resume`, the state in `out_dir/checkpoint/last.npz` is restored first and
     training continues after its last finished epoch. Prefixes are padded to
     length buckets (`batches`; `bucket=None`: to `max_len`, as the authors did).
     Where the step is XLA-compiled (JAX; TensorFlow on a GPU), which compiles one
@@ -212,7 +219,7 @@ def fit_songs(
             validation_data=val,
             epochs=epochs,
             initial_epoch=done,
-            callbacks=[EpochCheckpoint(out_dir, seed, rows)],
+            callbacks=[EpochCheckpoint(out_dir, seed, rows, snapshot_epochs)],
             shuffle=False,
             verbose=verbose,
         )
@@ -243,6 +250,7 @@ def train_run(
     max_songs: int | None = None,
     overwrite: bool = False,
     verbose: int = 1,
+    snapshot_epochs: Sequence[int] = (),
 ) -> RunResult:
     """Prepared data -> tokens -> vocabulary -> image features -> fit -> run folder.
 
@@ -252,7 +260,8 @@ def train_run(
     and listed in `config.json`. `max_songs` keeps the first N training songs.
     `va_predictor_dir` (a trained music VA predictor, `img2music va train`) is
     required when the preset has `va_loss`. An existing run folder is an error
-    unless `resume` (continue it) or `overwrite` (start again).
+    unless `resume` (continue it) or `overwrite` (start again). `snapshot_epochs`: epochs
+    after which the net is also saved (`run_folder.load_run(out_dir, epoch)` reads them).
     """
     from img2music_tf.data.prepare import PreparedData, load_prepared
 
@@ -310,7 +319,8 @@ def train_run(
     net = build_model(config)  # before loading the VA predictor, which would draw from the seeded RNG first
     va_loss = VALoss(vocabulary, VAPredictor.load(va_predictor_dir)) if config.va_loss else None
     trainer = compile_trainer(Img2MusicTrainer(net, va_loss, config.lambda_va, config.lambda_cc), config)
-    history = fit_songs(trainer, train_songs, val_songs, config.max_len, config.epochs, out_dir, seed, resume, verbose)
+    history = fit_songs(trainer, train_songs, val_songs, config.max_len, config.epochs, out_dir, seed, resume, verbose,
+                        snapshot_epochs=snapshot_epochs)
     save_model(trainer.net, out_dir / MODEL_FILE)
     return RunResult(out_dir, config, trainer.net, vocabulary, history, counts, dropped)
 

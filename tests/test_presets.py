@@ -100,3 +100,14 @@ def test_models_list_command_prints_every_preset(capsys):
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "---" not in line]
     assert [row.split("|")[1].strip() for row in rows[1:]] == list(PRESET_NAMES)
     assert all(int(row.split("|")[-2].strip().replace(",", "")) > 0 for row in rows[1:])
+
+
+def test_presets_that_share_a_run_differ_only_in_name_epochs_and_the_va_term():
+    """experiments.SAME_WEIGHTS lets a row read another preset's run: that is only honest if nothing else differs
+    (the VA term itself has no gradient: tests/test_train.py)."""
+    from img2music_tf.experiments import SAME_WEIGHTS
+
+    for fidelity in ("paper", "code"):
+        for row, trained in SAME_WEIGHTS.items():
+            a, b = get_preset(row, fidelity=fidelity), get_preset(trained, fidelity=fidelity)
+            assert dataclasses.replace(a, name=b.name, epochs=b.epochs, va_loss=b.va_loss) == b

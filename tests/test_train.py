@@ -71,13 +71,14 @@ def test_a_song_padded_to_its_bucket_gives_the_loss_and_predictions_of_max_len_p
     assert results[0][3] > 0  # the VA term is there, and equal (25 padding rows counted nowhere)
 
 
-def _fit(config, out_dir, epochs, resume=False, va_loss=None):
+def _fit(config, out_dir, epochs, resume=False, va_loss=None, snapshot_epochs=()):
     """Eager (tracing a step costs more than these tiny steps); the train command test runs compiled."""
     keras.utils.set_random_seed(SEED)
     trainer = train.Img2MusicTrainer(build_model(config), va_loss, config.lambda_va, config.lambda_cc)
     train.compile_trainer(trainer, config, run_eagerly=True)
     songs = _songs(config)
-    train.fit_songs(trainer, songs[1:], songs[:1], config.max_len, epochs, out_dir, SEED, resume=resume, verbose=0)
+    train.fit_songs(trainer, songs[1:], songs[:1], config.max_len, epochs, out_dir, SEED, resume=resume, verbose=0,
+                    snapshot_epochs=snapshot_epochs)
     return trainer
 
 
@@ -102,6 +103,14 @@ def runs(tmp_path_factory):
     resumed = _fit(config, root / "resumed", EPOCHS, resume=True)
     with_va = _fit(dataclasses.replace(config, va_loss=True, lambda_va=1.0), root / "va", EPOCHS, va_loss=_va_loss())
     return {"root": root, "config": config, "straight": straight, "resumed": resumed, "va": with_va}
+
+
+def test_the_epoch_2_snapshot_of_a_longer_run_is_the_2_epoch_run(runs, tmp_path):
+    """Table 1 reads its 2-epoch rows from the 15-epoch runs: no schedule may depend on the epoch count."""
+    _fit(runs["config"], tmp_path, EPOCHS + 1, snapshot_epochs=(EPOCHS,))
+    snapshot = keras.saving.load_model(tmp_path / run_folder.snapshot_file(EPOCHS), compile=False)
+    _assert_same(_numpy(runs["straight"].net.weights), _numpy(snapshot.weights))
+    assert not (tmp_path / run_folder.snapshot_file(EPOCHS + 1)).exists()  # only the epochs asked for
 
 
 def test_resume_ends_with_the_weights_of_an_uninterrupted_run(runs):
