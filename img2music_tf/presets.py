@@ -92,6 +92,7 @@ class ModelConfig(Architecture):
     lambda_va: float = 1e-5
     lambda_cc: float = 1.0
     va_batchnorm: bool = True  # the music VA predictor trained for this run: BatchNorm + biases, or plain
+    mixed_precision: bool = False  # bf16 compute (float32 weights, probabilities and losses): faster on a GPU
 
     def __post_init__(self):
         super().__post_init__()

@@ -18,6 +18,7 @@ an uninterrupted run with the same seed.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
@@ -81,6 +82,7 @@ class Img2MusicTrainer(keras.Model):
         return self.net(inputs, training=training)  # (B, V)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        y_pred = ops.cast(y_pred, "float32")  # (B, V): every loss term in float32, also under mixed precision
         real = ops.cast(ops.not_equal(y, PAD_ID), "float32")  # (B,): 0 on padding rows
         count = ops.sum(real)
         cross_entropy = ops.sum(real * keras.losses.sparse_categorical_crossentropy(y, y_pred)) / count  # L_CC
@@ -315,14 +317,27 @@ def train_run(
         print(f"training {config.name} on {len(train_songs)} songs ({len(dropped)} dropped), "
               f"validating on {len(val_songs)}; vocabulary {len(vocabulary)} ids; run folder {out_dir}")
 
-    keras.utils.set_random_seed(seed)
-    net = build_model(config)  # before loading the VA predictor, which would draw from the seeded RNG first
-    va_loss = VALoss(vocabulary, VAPredictor.load(va_predictor_dir)) if config.va_loss else None
-    trainer = compile_trainer(Img2MusicTrainer(net, va_loss, config.lambda_va, config.lambda_cc), config)
-    history = fit_songs(trainer, train_songs, val_songs, config.max_len, config.epochs, out_dir, seed, resume, verbose,
-                        snapshot_epochs=snapshot_epochs)
+    va_predictor = VAPredictor.load(va_predictor_dir) if config.va_loss else None
+    with _dtype_policy("mixed_bfloat16" if config.mixed_precision else "float32"):
+        keras.utils.set_random_seed(seed)  # after loading the predictor, so the net's weights do not depend on it
+        net = build_model(config)
+        va_loss = VALoss(vocabulary, va_predictor) if va_predictor else None
+        trainer = compile_trainer(Img2MusicTrainer(net, va_loss, config.lambda_va, config.lambda_cc), config)
+        history = fit_songs(trainer, train_songs, val_songs, config.max_len, config.epochs, out_dir, seed, resume,
+                            verbose, snapshot_epochs=snapshot_epochs)
     save_model(trainer.net, out_dir / MODEL_FILE)
     return RunResult(out_dir, config, trainer.net, vocabulary, history, counts, dropped)
+
+
+@contextlib.contextmanager
+def _dtype_policy(name: str):
+    """Keras' global dtype policy set to `name` for the block (bf16 mixed precision for a run that asks)."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def _data_source(prepared) -> dict:

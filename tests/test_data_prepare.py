@@ -123,3 +123,4 @@ def test_prepare_on_the_mirrors(tmp_path, eimg_source, emotion6_source):
     assert len(data.music) == 3000 and len(data.images) == 1980 and len(data.pairs) == 3000
     assert {k: len(v) for k, v in data.split.items()} == {"train": 2884, "val": 16, "test": 100}
     assert sum("is not 1-9" in line for line in data.summary.splitlines()) == 7
+

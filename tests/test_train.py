@@ -275,3 +275,12 @@ def test_total_loss_weights_the_terms():
         trainer = train.Img2MusicTrainer(build_model(config), lambda y, p: 3.0, lambda_va, lambda_cc)
         total = float(trainer.compute_loss(y=y, y_pred=y_pred))
         assert total == pytest.approx(lambda_cc * cross_entropy + lambda_va * 3.0, rel=1e-5)
+
+
+def test_mixed_precision_trains_with_float32_losses_and_restores_the_policy(prepared, tmp_path):
+    config = dataclasses.replace(_config(), mixed_precision=True, epochs=1)
+    result = train.train_run(prepared, config, tmp_path / "bf16", seed=SEED, image_weights="none", verbose=0)
+    assert np.isfinite(result.history[0]["loss"]) and result.history[0]["loss"] > 0
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is back
+    assert result.model.get_layer("decoder").output_dense.dtype_policy.name == "float32"
+    assert result.model.get_layer("midi_encoder").dtype_policy.name == "mixed_bfloat16"

@@ -43,6 +43,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for initialisation, dropout and song order (default: 0)")
     parser.add_argument("--max-songs", type=int, default=None, metavar="N",
                         help="train on the first N training songs only (quick runs)")
+    parser.add_argument("--mixed-precision", action="store_true",
+                        help="compute in bfloat16 (weights, probabilities and losses stay float32): faster on a GPU, "
+                             "not the paper's set-up (default: off)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out from its last checkpoint (same settings; --epochs may grow)")
     parser.add_argument("--force", action="store_true", help="start again even if --out already holds a run")
@@ -60,7 +63,9 @@ def run(args) -> int:
         raise UserError(f"--epochs must be at least 1, got {args.epochs}")
     if args.max_songs is not None and args.max_songs < 1:
         raise UserError(f"--max-songs must be at least 1, got {args.max_songs}")
-    overrides = {} if args.epochs is None else {"epochs": args.epochs}
+    overrides = {"mixed_precision": args.mixed_precision}
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
     config = get_preset(args.preset, scale=args.scale, fidelity=args.fidelity, **overrides)
     if args.resume and args.force:
         raise UserError("give --resume (continue the run in --out) or --force (start it again), not both")

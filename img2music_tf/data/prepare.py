@@ -70,7 +70,7 @@ def load_source(name: str, kind: str, source: str | Path | None = None, n: int |
     result = SOURCES[name].load(source, kind, n)
     if n is not None and n < len(result.items):
         chosen = np.linspace(0, len(result.items) - 1, max(n, 1)).round().astype(int)  # (n,) distinct indices
-        result = SourceResult([result.items[i] for i in chosen], result.skipped, result.warnings)
+        result = dataclasses.replace(result, items=[result.items[i] for i in chosen])
     if not result.items:
         raise UserError(f"{name} has no usable {kind} items ({len(result.skipped)} skipped)")
     return result

@@ -44,7 +44,8 @@ class Decoder(layers.Layer):
         ]
         self.dropouts = [layers.Dropout(dropout) for _ in range(attention_blocks)]
         self.denses = [layers.Dense(n, activation="relu", name=f"dense_{i}") for i, n in enumerate(units)]
-        self.output_dense = layers.Dense(vocab_size, activation="softmax", name="next_token")
+        # float32 even under mixed precision: the probabilities feed the losses and the argmax
+        self.output_dense = layers.Dense(vocab_size, activation="softmax", dtype="float32", name="next_token")
         # === Config ===
         self.vocab_size = vocab_size
         self.units = units
