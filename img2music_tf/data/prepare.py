@@ -3,7 +3,9 @@
 The output folder holds music.csv and images.csv (id,path,valence,arousal),
 pairs.csv (one row per music piece), split.json (music ids per split),
 skipped.csv (source,item,reason), summary.txt, va.png and manifest.json. The
-manifest is written last and records the inputs (source names and locations,
+files are written into a hidden folder and moved into place at the end, the
+manifest last (`files.staged_files`): a failed or interrupted run leaves the
+folder as it was. The manifest records the inputs (source names and locations,
 seed, sizes): a later run with the same inputs reads the folder instead of
 redoing it; a run with different inputs stops with a message naming the
 difference (use another folder, or `overwrite=True` / `--force`).
@@ -102,34 +104,34 @@ def prepare(
         if not overwrite:
             changed = ", ".join(f"{k} {recorded.get(k)!r} -> {v!r}" for k, v in inputs.items() if recorded.get(k) != v)
             raise UserError(f"{out} was prepared from other inputs ({changed}); use a new --out folder or --force")
-        manifest.unlink()
-    files.ensure_writable_dir(out)
-    music_result = load_source(music, "music", music_source, n_music)
-    image_result = load_source(images, "image", image_source, n_images)
-    pairs = pair_by_emotion(music_result.items, image_result.items)
-    split = split_ids([pair.music.id for pair in pairs], seed, n_test, n_val)
-    data = PreparedData(
-        out, music_result.items, image_result.items, pairs, split,
-        {"music": music_result.skipped, "images": image_result.skipped},
-    )
-    summary = summarize(data, inputs, music_result.warnings + image_result.warnings)
-    _write_items(out / "music.csv", data.music)
-    _write_items(out / "images.csv", data.images)
-    files.write_text(out / "pairs.csv", _csv_text(
-        ["music_id", "image_id", "score", "music_valence", "music_arousal", "image_valence", "image_arousal",
-         "music_path", "image_path"],
-        [[p.music.id, p.image.id, p.score, p.music.valence, p.music.arousal, p.image.valence, p.image.arousal,
-          p.music.path, p.image.path] for p in pairs],
-    ))
-    files.write_json(out / "split.json", split)
-    files.write_text(out / "skipped.csv", _csv_text(
-        ["source", "item", "reason"],
-        [[role, s.item, s.reason] for role, skipped in data.skipped.items() for s in skipped],
-    ))
-    files.write_text(out / "summary.txt", summary)
-    plots.plot_va(data.music, data.images, out / "va.png", f"music: {music}, images: {images}")
-    counts = {"music": len(data.music), "images": len(data.images), "pairs": len(pairs)}
-    files.write_json(manifest, {"inputs": inputs, "counts": counts, "split": {k: len(v) for k, v in split.items()}})
+    with files.output_dir(out), files.staged_files(out, last=MANIFEST) as staging:
+        music_result = load_source(music, "music", music_source, n_music)
+        image_result = load_source(images, "image", image_source, n_images)
+        pairs = pair_by_emotion(music_result.items, image_result.items)
+        split = split_ids([pair.music.id for pair in pairs], seed, n_test, n_val)
+        data = PreparedData(
+            out, music_result.items, image_result.items, pairs, split,
+            {"music": music_result.skipped, "images": image_result.skipped},
+        )
+        summary = summarize(data, inputs, music_result.warnings + image_result.warnings)
+        _write_items(staging / "music.csv", data.music)
+        _write_items(staging / "images.csv", data.images)
+        files.write_text(staging / "pairs.csv", _csv_text(
+            ["music_id", "image_id", "score", "music_valence", "music_arousal", "image_valence", "image_arousal",
+             "music_path", "image_path"],
+            [[p.music.id, p.image.id, p.score, p.music.valence, p.music.arousal, p.image.valence, p.image.arousal,
+              p.music.path, p.image.path] for p in pairs],
+        ))
+        files.write_json(staging / "split.json", split)
+        files.write_text(staging / "skipped.csv", _csv_text(
+            ["source", "item", "reason"],
+            [[role, s.item, s.reason] for role, skipped in data.skipped.items() for s in skipped],
+        ))
+        files.write_text(staging / "summary.txt", summary)
+        plots.plot_va(data.music, data.images, staging / "va.png", f"music: {music}, images: {images}")
+        counts = {"music": len(data.music), "images": len(data.images), "pairs": len(pairs)}
+        files.write_json(staging / MANIFEST,
+                         {"inputs": inputs, "counts": counts, "split": {k: len(v) for k, v in split.items()}})
     return PreparedData(out, data.music, data.images, pairs, split, data.skipped, summary)
 
 
