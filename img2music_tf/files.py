@@ -1,20 +1,30 @@
-"""File helpers shared by every module that writes: atomic writes, checksums, cache folder.
+"""File helpers shared by every module that reads inputs or writes outputs: atomic writes, checksums, cache folder.
 
 Every output is written to a temporary file beside its target and renamed into
-place, so an interrupted run never leaves a half-written file.
+place, so an interrupted run never leaves a half-written file; a set of files
+that belong together is staged in a hidden folder and moved into place at the
+end (`staged_files`). A failed command removes the folders it created while
+they are still empty (`output_dir`). A full disk, and a file standing where a
+folder should be, are UserErrors naming the output.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Iterator
 
 from img2music_tf.errors import UserError
+
+DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+"""Errors of the disk, not of the program, while an output is written: a UserError naming the output."""
 
 
 def cache_dir() -> Path:
@@ -30,24 +40,124 @@ def ensure_writable_dir(path: str | os.PathLike) -> Path:
         with tempfile.NamedTemporaryFile(dir=path):
             pass
     except OSError as error:
-        raise UserError(f"cannot write to output folder {path}: {error.strerror or error}") from None
+        raise UserError(f"cannot write to output folder {path}: {_reason(path, error)}") from None
     return path
 
 
 @contextlib.contextmanager
+def output_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """`ensure_writable_dir(path)` for a command's block; if the block fails (Ctrl-C included), the folders
+    created here are removed again while they are empty."""
+    path = Path(path)
+    with _removed_if_failed(path):
+        yield ensure_writable_dir(path)
+
+
+@contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `target`; rename it onto `target` only on success."""
+    """Yield a temporary path beside `target`; rename it onto `target` only on success.
+
+    On any failure (Ctrl-C included) the temporary file, and the folders made for it, are removed; a folder
+    that cannot be made and a full disk (`DISK_ERRORS`) are UserErrors naming `target`.
+    """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp)
+    with _removed_if_failed(target.parent):
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        except OSError as error:
+            raise UserError(f"cannot write {target}: {_reason(target, error)}") from None
+        tmp = Path(name)
+        try:
+            os.close(fd)
+            yield tmp
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
+            os.replace(tmp, target)
+        except OSError as error:
+            if error.errno not in DISK_ERRORS:
+                raise
+            raise UserError(f"cannot write {target}: {os.strerror(error.errno)}") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def staged_files(folder: str | os.PathLike, last: str) -> Iterator[Path]:
+    """Yield an empty hidden folder inside `folder` for a set of files that belong together.
+
+    When the block succeeds, its files are moved into `folder`, `last` after all the others (a `last` already
+    there is removed first), so `last` marks a complete set. When the block fails, `folder` is left as it was;
+    when moving fails, none of the set's names is left in it. The hidden folder is always removed, and
+    UserErrors name `folder` in its place.
+    """
+    folder = Path(folder)
+    staging = Path(tempfile.mkdtemp(dir=folder, prefix=".staged-", suffix=".tmp"))
     try:
-        yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
-        os.replace(tmp, target)
+        try:
+            yield staging
+        except UserError as error:  # name the outputs where they were going, not the hidden folder
+            raise UserError(str(error).replace(str(staging), str(folder))) from None
+        names = sorted((p.name for p in staging.iterdir()), key=lambda name: (name == last, name))
+        try:
+            (folder / last).unlink(missing_ok=True)
+            for name in names:
+                os.replace(staging / name, folder / name)
+        except BaseException as error:
+            for name in names:
+                with contextlib.suppress(OSError):
+                    (folder / name).unlink(missing_ok=True)
+            if isinstance(error, OSError):
+                raise UserError(f"cannot write into {folder}: {_reason(folder, error)}") from None
+            raise
     finally:
-        tmp.unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _removed_if_failed(folder: Path) -> Iterator[None]:
+    """If the block fails, remove `folder` and those of its parents that did not exist before it, while empty."""
+    created = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
+    try:
+        yield
+    except BaseException:
+        for path in created:
+            try:
+                path.rmdir()
+            except FileNotFoundError:  # never made
+                continue
+            except OSError:  # not empty: neither are its parents
+                break
+        raise
+
+
+def _reason(path: Path, error: OSError) -> str:
+    """Why `path` cannot be written, in words: names a file that stands where a folder should be."""
+    blocker = next((p for p in (path, *path.parents) if p.is_file()), None)
+    if blocker is not None and isinstance(error, (FileExistsError, NotADirectoryError)):
+        return f"{blocker} is a file, not a folder"
+    return error.strerror or str(error)
+
+
+def check_input_file(path: str | os.PathLike, kind: str) -> Path:
+    """`path` as a Path, or a UserError saying that it is missing or a folder; `kind` names it ("image", "MIDI")."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not {'an' if kind[0] in 'aeiou' else 'a'} {kind} file")
+    if not path.is_file():
+        raise UserError(f"{kind} not found: {path}")
+    return path
+
+
+def check_zip(path: str | os.PathLike) -> None:
+    """UserError unless `path` is a complete zip archive (a `.keras` model is one): catches a truncated copy."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+        problem = None if bad is None else f"its part {bad} fails its checksum"
+    except (OSError, zipfile.BadZipFile, EOFError) as error:
+        problem = str(error)
+    if problem is not None:
+        raise UserError(f"{path} is damaged or incomplete ({problem}): copy or write it again")
 
 
 def _umask() -> int:

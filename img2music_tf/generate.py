@@ -10,7 +10,8 @@ batch; a finished sequence stops growing. The padding id is never emitted.
 
 `music_from_images` runs a trained run folder on picture files and writes, per
 picture, a MIDI file, a WAV (FluidSynth) and a piano-roll PNG, plus summary.json
-with the tokens and the valence/arousal of picture and music.
+with the tokens and the valence/arousal of picture and music: all of them or,
+when it fails or is interrupted, none (`files.staged_files`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from tqdm import tqdm
 
 from img2music_tf.batches import BUCKET, pad_prefixes, round_up
 from img2music_tf.errors import UserError
-from img2music_tf.files import ensure_writable_dir, write_json
+from img2music_tf.files import check_input_file, output_dir, staged_files, write_json
 from img2music_tf.vocabulary import PAD_ID
 
 METHODS = ("greedy", "sample")
@@ -160,13 +161,12 @@ class Piece:
 
 
 def check_images(paths) -> list[Path]:
-    """The paths as Paths, or a UserError naming the first missing or unreadable picture."""
+    """The paths as Paths, or a UserError naming the first missing or unreadable picture (or a folder)."""
     from PIL import Image
 
     checked = []
-    for path in map(Path, paths):
-        if not path.is_file():
-            raise UserError(f"image not found: {path}")
+    for path in paths:
+        path = check_input_file(path, "image")
         try:
             with Image.open(path) as image:
                 image.verify()
@@ -198,48 +198,53 @@ def music_from_images(
     prefixes are always padded to the run's max_len, as in its training).
     `image_va` lists each picture's known (valence, arousal) or None. The music's VA
     comes from the predictor in `va_predictor_dir`, else the one the run was trained
-    with (if its folder still exists), else it is left out.
+    with (if its folder still exists), else it is left out. The files are written into a
+    hidden folder inside `out_dir` and moved into place at the end (summary.json last), so
+    a failed or interrupted call leaves none of them, nor an `out_dir` it created.
     """
     from img2music_tf import render
     from img2music_tf import tokens as token_language
     from img2music_tf.run_folder import load_run
 
     images = check_images(images)
-    out_dir = ensure_writable_dir(out_dir)
     image_va = list(image_va) if image_va is not None else [None] * len(images)
     if len(image_va) != len(images):
         raise UserError(f"{len(image_va)} image VA values for {len(images)} images: give one per image")
-    run = load_run(run_dir)
-    if not isinstance(generation, GenerationConfig):
-        generation = GenerationConfig(**{"max_len": run.config.max_len, **(generation or {})})
-    recorded = run.info.va_predictor
-    if va_predictor_dir is None and recorded and Path(recorded).is_dir():
-        va_predictor_dir = recorded
-    predictor = load_va_predictor(va_predictor_dir)
+    with output_dir(out_dir) as out_dir, staged_files(out_dir, last=SUMMARY_FILE) as staging:
+        run = load_run(run_dir)
+        if not isinstance(generation, GenerationConfig):
+            generation = GenerationConfig(**{"max_len": run.config.max_len, **(generation or {})})
+        recorded = run.info.va_predictor
+        if va_predictor_dir is None and recorded and Path(recorded).is_dir():
+            va_predictor_dir = recorded
+        predictor = load_va_predictor(va_predictor_dir)
 
-    features = run.image_features(images, progress=progress)  # (N, F)
-    sequences = generate_tokens(
-        run.model, features, run.vocabulary, generation, prefix_len=run.config.max_len, progress=progress
-    )
+        features = run.image_features(images, progress=progress)  # (N, F)
+        sequences = generate_tokens(
+            run.model, features, run.vocabulary, generation, prefix_len=run.config.max_len, progress=progress
+        )
 
-    pieces = []
-    stems = output_stems(images)
-    bar = tqdm(list(zip(images, stems, sequences, image_va)), desc="writing music", unit="piece", disable=not progress)
-    for image, stem, tokens, known_va in bar:
-        midi = token_language.write_midi(tokens, out_dir / f"{stem}.mid")
-        wav_path = render.write_wav(midi, out_dir / f"{stem}.wav") if wav else None
-        png = render.write_piano_roll(midi, out_dir / f"{stem}{PIANO_ROLL_SUFFIX}", title=f"music from {image.name}")
-        music_va = tuple(float(v) for v in predictor.predict_midi([midi])[0]) if predictor else None
-        n_notes = len(token_language.tokens_to_notes(tokens))
-        known_va = tuple(known_va) if known_va else None
-        pieces.append(Piece(image, tuple(tokens), n_notes, midi, wav_path, png, known_va, music_va))
+        pieces = []
+        stems = output_stems(images)
+        bar = tqdm(list(zip(images, stems, sequences, image_va)), desc="writing music", unit="piece",
+                   disable=not progress)
+        for image, stem, tokens, known_va in bar:
+            midi = token_language.write_midi(tokens, staging / f"{stem}.mid")
+            wav_path = render.write_wav(midi, staging / f"{stem}.wav") if wav else None
+            png = render.write_piano_roll(midi, staging / f"{stem}{PIANO_ROLL_SUFFIX}",
+                                          title=f"music from {image.name}")
+            music_va = tuple(float(v) for v in predictor.predict_midi([midi])[0]) if predictor else None
+            n_notes = len(token_language.tokens_to_notes(tokens))
+            known_va = tuple(known_va) if known_va else None
+            placed = [None if path is None else out_dir / path.name for path in (midi, wav_path, png)]
+            pieces.append(Piece(image, tuple(tokens), n_notes, *placed, known_va, music_va))
 
-    write_json(out_dir / SUMMARY_FILE, {
-        "run": str(run_dir),
-        "generation": dataclasses.asdict(generation),
-        "va_predictor": str(va_predictor_dir) if predictor else None,
-        "pieces": [piece.to_dict() for piece in pieces],
-    })
+        write_json(staging / SUMMARY_FILE, {
+            "run": str(run_dir),
+            "generation": dataclasses.asdict(generation),
+            "va_predictor": str(va_predictor_dir) if predictor else None,
+            "pieces": [piece.to_dict() for piece in pieces],
+        })
     return pieces
 
 

@@ -32,14 +32,16 @@ def known_image_va(images: list[str], pairs: list[str] | None, csv_path: str | N
 
 
 def rule_va(path: Path) -> tuple[float, float]:
-    """(valence, arousal) of a picture from its mean HSV brightness and saturation (`data.builtin.image_va`)."""
+    """(valence, arousal) of a picture from its mean HSV brightness and saturation (`data.builtin.image_va`),
+    read as RGB the way the CNN reads it (`data.checks.to_rgb`: transparency on white, 16-bit scaled)."""
     import numpy as np
     from PIL import Image
 
     from img2music_tf.data.builtin import image_va
+    from img2music_tf.data.checks import to_rgb
 
     with Image.open(path) as image:
-        hsv = np.asarray(image.convert("RGB").convert("HSV"), dtype=np.float64) / 255.0  # (H, W, 3)
+        hsv = np.asarray(to_rgb(image).convert("HSV"), dtype=np.float64) / 255.0  # (H, W, 3)
     return image_va(float(hsv[..., 2].mean()), float(hsv[..., 1].mean()))
 
 

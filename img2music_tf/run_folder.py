@@ -1,11 +1,11 @@
 """A run folder: what training writes and generation reads, and the run's metadata.
 
 A run folder holds `config.json` (`RunInfo`: the model config, seed, backend, image weights,
-data, VA predictor, songs), `vocabulary.json`, `model.keras` (the final net), `history.csv`
-(one row per epoch), `checkpoint/last.npz` (written by `train`, every epoch) and, for the epochs
-asked for, `snapshots/epoch-NNN.keras` (the net after that epoch). `load_run`
-reads a finished folder into a `Run`, ready for generation; `check_run_folder` keeps two
-trainings from mixing in one folder.
+data, VA predictor, songs, the vocabulary's sha256), `vocabulary.json`, `model.keras` (the
+final net), `history.csv` (one row per epoch), `checkpoint/last.npz` (written by `train`, every
+epoch) and, for the epochs asked for, `snapshots/epoch-NNN.keras` (the net after that epoch).
+`load_run` reads a finished folder into a `Run`, ready for generation; `check_run_folder` keeps
+two trainings from mixing in one folder.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from img2music_tf.errors import UserError
-from img2music_tf.files import atomic_path, write_json, write_text
+from img2music_tf.files import atomic_path, check_zip, write_json, write_text
 from img2music_tf.models.image_encoder import extract_features
 from img2music_tf.presets import ModelConfig
 from img2music_tf.vocabulary import Vocabulary
@@ -60,6 +60,7 @@ class RunInfo:
     max_songs: int | None
     songs: dict | None = None  # {"train": n, "val": n, "val_tokens_unknown": n}, known once the data is read
     dropped: list | None = None  # [{"id", "split", "reason"}] of songs that failed to tokenise
+    vocabulary_sha256: str | None = None  # `Vocabulary.sha256` of vocabulary.json (None in runs written before it)
 
     def to_dict(self) -> dict:
         return {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}, "model": self.model.to_dict()}
@@ -73,10 +74,22 @@ class RunInfo:
 
     @classmethod
     def read(cls, folder: str | Path) -> "RunInfo":
-        return cls.from_dict(json.loads((Path(folder) / RUN_CONFIG_FILE).read_text(encoding="utf-8")))
+        return cls.from_dict(read_config(folder))
 
     def write(self, folder: str | Path) -> Path:
         return write_json(Path(folder) / RUN_CONFIG_FILE, self.to_dict())
+
+
+def read_config(folder: str | Path) -> dict:
+    """The JSON object in a run's config.json; a UserError if it is unreadable, truncated or not an object."""
+    path = Path(folder) / RUN_CONFIG_FILE
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:  # ValueError: JSON or UTF-8 decoding
+        raise UserError(f"cannot read {path} ({error}); train the run again with --force") from None
+    if not isinstance(values, dict):
+        raise UserError(f"{path} is not a run's config (a JSON object); train the run again with --force")
+    return values
 
 
 def write_history(path: str | Path, rows: Sequence[dict]) -> Path:
@@ -122,22 +135,30 @@ def is_finished(folder: str | Path) -> bool:
 
 
 def check_run_folder(out_dir: Path, info: RunInfo, resume: bool, overwrite: bool) -> None:
-    """Refuse to mix runs: resume only the same run (epochs may grow); never overwrite one by accident."""
-    config_file = out_dir / RUN_CONFIG_FILE
-    if resume:
-        if not config_file.is_file():
-            raise UserError(f"nothing to resume in {out_dir}: no {RUN_CONFIG_FILE}")
-        saved = json.loads(config_file.read_text(encoding="utf-8"))
+    """Refuse to mix runs: resume only the same run (epochs may grow); never overwrite one by accident.
 
-        def settings(run: dict) -> dict:  # what must not change; epochs may grow, vocab_size comes from data
+    A run stopped in its first epoch (config.json, no checkpoint, no model) has nothing to resume: resuming it
+    and training into it again both say to start again with `overwrite` (--force).
+    """
+    config_file = out_dir / RUN_CONFIG_FILE
+    started = config_file.is_file()
+    has_epoch = (out_dir / CHECKPOINT_FILE).is_file() or (out_dir / MODEL_FILE).is_file()
+    if started and not has_epoch and not overwrite:
+        raise UserError(f"no finished epoch to resume in {out_dir}: rerun with --force to start again")
+    if resume:
+        if not started:
+            raise UserError(f"nothing to resume in {out_dir}: no {RUN_CONFIG_FILE}; train without --resume")
+        saved = read_config(out_dir)
+
+        def settings(run: dict) -> dict:  # what must not change; epochs may grow, the rest comes from the data
             return {**run, "model": {**run.get("model", {}), "epochs": None, "vocab_size": None},
-                    "songs": None, "dropped": None}
+                    "songs": None, "dropped": None, "vocabulary_sha256": None}
 
         wanted = info.to_dict()
         changed = sorted(k for k in wanted if settings(wanted)[k] != settings(saved).get(k))
         if changed:
             raise UserError(f"cannot resume {out_dir}: its {', '.join(changed)} differ from this run's")
-    elif config_file.is_file() or (out_dir / CHECKPOINT_FILE).is_file():
+    elif started or (out_dir / CHECKPOINT_FILE).is_file():
         if not overwrite:
             raise UserError(f"{out_dir} already holds a run: use --resume to continue it, --force or another --out")
         shutil.rmtree(out_dir / CHECKPOINT_FILE.parent, ignore_errors=True)
@@ -167,8 +188,12 @@ class Run:
 
 
 def load_run(out_dir: str | Path, epoch: int | None = None) -> Run:
-    """Read a run folder written by `train.train_run` (UserError if files are missing or disagree); with
-    `epoch`, the net as it was after that epoch (a snapshot, or the final model when it is the last)."""
+    """Read a run folder written by `train.train_run` (UserError if files are missing, damaged or disagree);
+    with `epoch`, the net as it was after that epoch (a snapshot, or the final model when it is the last).
+
+    The vocabulary must be the one the model was trained with: same size, and the same sha256 as config.json
+    records (runs written before that field are accepted unchecked).
+    """
     import keras
 
     out_dir = Path(out_dir)
@@ -178,12 +203,16 @@ def load_run(out_dir: str | Path, epoch: int | None = None) -> Run:
                         f"train one with `img2music train --out {out_dir}`")
     info = RunInfo.read(out_dir)
     vocabulary = Vocabulary.load(out_dir / VOCABULARY_FILE)
+    if info.vocabulary_sha256 is not None and info.vocabulary_sha256 != vocabulary.sha256:
+        raise UserError(f"{out_dir}: {VOCABULARY_FILE} is not the one the model was trained with (its sha256 "
+                        f"differs from {RUN_CONFIG_FILE}'s); the files come from different runs or were edited")
     model_file = MODEL_FILE
     if epoch is not None and epoch != trained_epochs(out_dir):
         model_file = snapshot_file(epoch)
         if not (out_dir / model_file).is_file():
             raise UserError(f"{out_dir} kept no snapshot of epoch {epoch} (it trained {trained_epochs(out_dir)} "
                             "epochs): train it again with that epoch among its snapshots")
+    check_zip(out_dir / model_file)
     model = keras.saving.load_model(out_dir / model_file, compile=False)
     if model.output_shape[-1] != len(vocabulary):
         raise UserError(f"{out_dir}: the model predicts {model.output_shape[-1]} tokens but the vocabulary "

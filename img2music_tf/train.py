@@ -34,7 +34,7 @@ from keras import ops
 from img2music_tf.batches import BUCKET, Song, SongBatches
 from img2music_tf.corpus import tokenize_paths
 from img2music_tf.errors import UserError
-from img2music_tf.files import atomic_path, ensure_writable_dir
+from img2music_tf.files import atomic_path, output_dir
 from img2music_tf.losses import VALoss
 from img2music_tf.models.image_encoder import extract_features
 from img2music_tf.models.img2music import build_model
@@ -268,65 +268,66 @@ def train_run(
     from img2music_tf.data.prepare import PreparedData, load_prepared
 
     prepared = data if isinstance(data, PreparedData) else load_prepared(data)
-    out_dir = ensure_writable_dir(out_dir)
     if config.va_loss and va_predictor_dir is None:
         raise UserError(
             f"preset {config.name} trains with the VA loss: give a music VA predictor with --va-predictor DIR "
             "(train one with `img2music va train --out DIR`)"
         )
-    info = RunInfo(
-        model=config,
-        seed=seed,
-        backend=keras.backend.backend(),
-        keras=keras.__version__,
-        image_weights=str(image_weights),
-        data=_data_source(prepared),
-        va_predictor=None if va_predictor_dir is None else str(Path(va_predictor_dir).resolve()),
-        max_songs=max_songs,
-    )
-    check_run_folder(out_dir, info, resume, overwrite)
+    with output_dir(out_dir) as out_dir:  # a run that fails before writing anything leaves no empty folder
+        info = RunInfo(
+            model=config,
+            seed=seed,
+            backend=keras.backend.backend(),
+            keras=keras.__version__,
+            image_weights=str(image_weights),
+            data=_data_source(prepared),
+            va_predictor=None if va_predictor_dir is None else str(Path(va_predictor_dir).resolve()),
+            max_songs=max_songs,
+        )
+        check_run_folder(out_dir, info, resume, overwrite)
 
-    train_pairs = prepared.pairs_in("train")[:max_songs]
-    val_pairs = prepared.pairs_in("val")
-    train_tokens, dropped = tokenize_pairs(train_pairs, "train", prepared.tokens, verbose)
-    val_tokens, val_dropped = tokenize_pairs(val_pairs, "val", prepared.tokens, verbose)
-    dropped += val_dropped
-    if not train_tokens:
-        raise UserError(f"no training song of {prepared.out} could be tokenised ({len(dropped)} failed)")
-    vocabulary = Vocabulary.build(tokens for _, tokens in train_tokens)
-    config = dataclasses.replace(config, vocab_size=len(vocabulary))
-    unknown = sum(token not in vocabulary for _, tokens in val_tokens for token in tokens)
+        train_pairs = prepared.pairs_in("train")[:max_songs]
+        val_pairs = prepared.pairs_in("val")
+        train_tokens, dropped = tokenize_pairs(train_pairs, "train", prepared.tokens, verbose)
+        val_tokens, val_dropped = tokenize_pairs(val_pairs, "val", prepared.tokens, verbose)
+        dropped += val_dropped
+        if not train_tokens:
+            raise UserError(f"no training song of {prepared.out} could be tokenised ({len(dropped)} failed)")
+        vocabulary = Vocabulary.build(tokens for _, tokens in train_tokens)
+        config = dataclasses.replace(config, vocab_size=len(vocabulary))
+        unknown = sum(token not in vocabulary for _, tokens in val_tokens for token in tokens)
 
-    pairs = [pair for pair, _ in train_tokens + val_tokens]
-    features = extract_features(
-        [pair.image.path for pair in pairs], config.image_features, weights=image_weights, seed=seed,
-        progress=verbose > 0,
-    )  # (N, F)
-    songs = [
-        Song(pair.music.id, feature, tuple(vocabulary.encode(t for t in tokens if t in vocabulary)))
-        for (pair, tokens), feature in zip(train_tokens + val_tokens, features)
-    ]
-    train_songs, val_songs = songs[: len(train_tokens)], songs[len(train_tokens) :]
-    counts = {"train": len(train_songs), "val": len(val_songs), "val_tokens_unknown": unknown}
-    info = dataclasses.replace(info, model=config, songs=counts, dropped=dropped)
-    if resume and Vocabulary.load(out_dir / VOCABULARY_FILE) != vocabulary:
-        raise UserError(f"cannot resume {out_dir}: its vocabulary differs from this data's (was it re-prepared?)")
-    vocabulary.save(out_dir / VOCABULARY_FILE)
-    info.write(out_dir)
-    if verbose:
-        print(f"training {config.name} on {len(train_songs)} songs ({len(dropped)} dropped), "
-              f"validating on {len(val_songs)}; vocabulary {len(vocabulary)} ids; run folder {out_dir}")
+        pairs = [pair for pair, _ in train_tokens + val_tokens]
+        features = extract_features(
+            [pair.image.path for pair in pairs], config.image_features, weights=image_weights, seed=seed,
+            progress=verbose > 0,
+        )  # (N, F)
+        songs = [
+            Song(pair.music.id, feature, tuple(vocabulary.encode(t for t in tokens if t in vocabulary)))
+            for (pair, tokens), feature in zip(train_tokens + val_tokens, features)
+        ]
+        train_songs, val_songs = songs[: len(train_tokens)], songs[len(train_tokens) :]
+        counts = {"train": len(train_songs), "val": len(val_songs), "val_tokens_unknown": unknown}
+        info = dataclasses.replace(info, model=config, songs=counts, dropped=dropped,
+                                   vocabulary_sha256=vocabulary.sha256)
+        if resume and Vocabulary.load(out_dir / VOCABULARY_FILE) != vocabulary:
+            raise UserError(f"cannot resume {out_dir}: its vocabulary differs from this data's (was it re-prepared?)")
+        vocabulary.save(out_dir / VOCABULARY_FILE)
+        info.write(out_dir)
+        if verbose:
+            print(f"training {config.name} on {len(train_songs)} songs ({len(dropped)} dropped), "
+                  f"validating on {len(val_songs)}; vocabulary {len(vocabulary)} ids; run folder {out_dir}")
 
-    va_predictor = VAPredictor.load(va_predictor_dir) if config.va_loss else None
-    with _dtype_policy("mixed_bfloat16" if config.mixed_precision else "float32"):
-        keras.utils.set_random_seed(seed)  # after loading the predictor, so the net's weights do not depend on it
-        net = build_model(config)
-        va_loss = VALoss(vocabulary, va_predictor) if va_predictor else None
-        trainer = compile_trainer(Img2MusicTrainer(net, va_loss, config.lambda_va, config.lambda_cc), config)
-        history = fit_songs(trainer, train_songs, val_songs, config.max_len, config.epochs, out_dir, seed, resume,
-                            verbose, snapshot_epochs=snapshot_epochs)
-    save_model(trainer.net, out_dir / MODEL_FILE)
-    return RunResult(out_dir, config, trainer.net, vocabulary, history, counts, dropped)
+        va_predictor = VAPredictor.load(va_predictor_dir) if config.va_loss else None
+        with _dtype_policy("mixed_bfloat16" if config.mixed_precision else "float32"):
+            keras.utils.set_random_seed(seed)  # after loading the predictor: the net's weights do not depend on it
+            net = build_model(config)
+            va_loss = VALoss(vocabulary, va_predictor) if va_predictor else None
+            trainer = compile_trainer(Img2MusicTrainer(net, va_loss, config.lambda_va, config.lambda_cc), config)
+            history = fit_songs(trainer, train_songs, val_songs, config.max_len, config.epochs, out_dir, seed,
+                                resume, verbose, snapshot_epochs=snapshot_epochs)
+        save_model(trainer.net, out_dir / MODEL_FILE)
+        return RunResult(out_dir, config, trainer.net, vocabulary, history, counts, dropped)
 
 
 @contextlib.contextmanager

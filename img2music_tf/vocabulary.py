@@ -10,6 +10,7 @@ hide a tokenizer mismatch.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -55,6 +56,11 @@ class Vocabulary:
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Vocabulary) and self.tokens == other.tokens
+
+    @property
+    def sha256(self) -> str:
+        """Hex sha256 of the tokens in id order: changes when a token is added, removed or moved."""
+        return hashlib.sha256(json.dumps(self.tokens).encode("utf-8")).hexdigest()
 
     @property
     def pad_id(self) -> int:
@@ -104,7 +110,7 @@ class Vocabulary:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise UserError(f"vocabulary file not found: {path}") from None
-        except (OSError, json.JSONDecodeError) as error:
+        except (OSError, ValueError) as error:  # ValueError: JSON or UTF-8 decoding
             raise UserError(f"cannot read vocabulary {path}: {error}") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("tokens"), list):
             raise UserError(f"{path} is not an img2music_tf vocabulary file")

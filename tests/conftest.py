@@ -34,3 +34,11 @@ def emotion6_source() -> Path:
     if not EMOTION6_SOURCE.exists():
         pytest.skip(f"Emotion6 mirror not found at {EMOTION6_SOURCE}")
     return EMOTION6_SOURCE
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """A tiny untrained run folder (tests/run_fixtures.py), shared: copy it before changing it."""
+    from run_fixtures import write_tiny_run
+
+    return write_tiny_run(tmp_path_factory.mktemp("tiny_run") / "run")

@@ -1,6 +1,7 @@
 """`prepare` / `img2music data prepare`: plain files written once, reused, guarded; and the mirrors end to end."""
 
 import csv
+import errno
 import json
 
 import pytest
@@ -41,8 +42,10 @@ def test_prepare_writes_plain_files_and_loads_them_back(tmp_path):
     data = _prepare(tmp_path, out)
     assert not data.reused
     assert {p.name for p in out.iterdir()} == {
-        "music.csv", "images.csv", "pairs.csv", "split.json", "skipped.csv", "summary.txt", "va.png", "manifest.json"
+        "music.csv", "images.csv", "pairs.csv", "split.json", "tokens.json", "skipped.csv", "summary.txt", "va.png",
+        "manifest.json",
     }
+    assert data.tokens is None and load_prepared(out).tokens is None  # tokenised by us, from the MIDI files
     assert len(data.music) == 12 and len(data.images) == 5 and len(data.pairs) == 12
     assert {k: len(v) for k, v in data.split.items()} == {"train": 7, "val": 2, "test": 3}
     assert sorted(p.music.id for p in data.pairs_in("test")) == data.split["test"]
@@ -124,3 +127,45 @@ def test_prepare_on_the_mirrors(tmp_path, eimg_source, emotion6_source):
     assert {k: len(v) for k, v in data.split.items()} == {"train": 2884, "val": 16, "test": 100}
     assert sum("is not 1-9" in line for line in data.summary.splitlines()) == 7
 
+
+def _disk_full(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def _interrupted(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(("failure", "error"), [(_disk_full, UserError), (_interrupted, KeyboardInterrupt)])
+def test_a_failed_prepare_leaves_no_files_and_no_folder(tmp_path, monkeypatch, failure, error):
+    from matplotlib.figure import Figure
+
+    monkeypatch.setattr(Figure, "savefig", failure)  # va.png: the last file before the manifest
+    with pytest.raises(error, match="No space left on device" if error is UserError else None):
+        _prepare(tmp_path, tmp_path / "prep")
+    assert not (tmp_path / "prep").exists()
+
+
+def test_an_interrupted_prepare_with_force_keeps_the_old_folder(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    out = tmp_path / "prep"
+    _prepare(tmp_path, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    monkeypatch.setattr(Figure, "savefig", _interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _prepare(tmp_path, out, seed=SEED + 1, overwrite=True)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # still the complete old folder
+    assert load_prepared(out).split  # and it still loads
+
+
+def test_cli_prepare_disk_full_is_one_line(tmp_path, monkeypatch, capsys):
+    from matplotlib.figure import Figure
+
+    music, images = _folder_sources(tmp_path)
+    monkeypatch.setattr(Figure, "savefig", _disk_full)
+    args = ["data", "prepare", "--music", "folder", "--images", "folder", "--music-source", str(music),
+            "--image-source", str(images), "--n-test", "3", "--n-val", "2", "--out", str(tmp_path / "prep")]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"img2music: error: cannot write {tmp_path / 'prep' / 'va.png'}: No space left on device"

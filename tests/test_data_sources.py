@@ -206,3 +206,67 @@ def test_builtin_music_is_corpus_midi_and_cached(tmp_path):
     stamp = result.items[0].path.stat().st_mtime_ns
     assert builtin.load(tmp_path, kind="music", n=4).items == result.items  # second load reads the cache
     assert result.items[0].path.stat().st_mtime_ns == stamp
+
+
+def _transparent_pictures(folder):
+    """32x32 pictures whose left half is fully transparent red and right half opaque: RGBA, LA, palette."""
+    import numpy as np
+
+    alpha = np.zeros((32, 32), np.uint8)
+    alpha[:, 16:] = 255
+    rgba = np.dstack([np.full((32, 32), 200, np.uint8), np.zeros((32, 32, 2), np.uint8), alpha])
+    pictures = {"RGBA": Image.fromarray(rgba, "RGBA"), "LA": Image.fromarray(rgba, "RGBA").convert("LA")}
+    palette = Image.fromarray(np.where(alpha > 0, 1, 0).astype(np.uint8), "P")
+    palette.putpalette([200, 0, 0, 10, 20, 200])
+    palette.info["transparency"] = 0
+    pictures["P"] = palette
+    for mode, image in pictures.items():
+        image.save(folder / f"{mode}.png")
+    return {mode: folder / f"{mode}.png" for mode in pictures}
+
+
+def test_transparency_is_composited_on_white_the_same_way_everywhere(tmp_path):
+    import numpy as np
+
+    from img2music_tf.image_va import rule_va
+    from img2music_tf.models.image_encoder import load_image
+
+    for mode, path in _transparent_pictures(tmp_path).items():
+        with Image.open(path) as image:
+            assert image.mode == mode
+            expected = np.asarray(checks.to_rgb(image))  # (32, 32, 3)
+        assert (expected[:, :16] == 255).all() and not (expected[:, 16:] == 255).all()  # on white, not black
+        with Image.open(checks.rgb_image(path)) as cached:
+            np.testing.assert_array_equal(np.asarray(cached), expected)
+        np.testing.assert_array_equal(load_image(path, 32), expected)
+        Image.fromarray(expected).save(tmp_path / "as_rgb.png")
+        assert rule_va(path) == rule_va(tmp_path / "as_rgb.png")
+
+
+@pytest.mark.parametrize(("mode", "suffix"), [("I;16", ".png"), ("I", ".tif")])  # Pillow writes no mode I PNG
+def test_16_bit_pictures_are_scaled_to_8_bits_not_clipped(tmp_path, mode, suffix):
+    import numpy as np
+
+    from img2music_tf.models.image_encoder import load_image
+
+    levels = np.array([[0, 257 * 64, 257 * 128, 65535]] * 4)  # (4, 4): black, dark, mid and white grey
+    image = Image.fromarray(levels.astype(np.uint16 if mode == "I;16" else np.int32))
+    assert image.mode == mode
+    np.testing.assert_array_equal(np.asarray(checks.to_rgb(image))[0], [[0] * 3, [64] * 3, [128] * 3, [255] * 3])
+    path = tmp_path / f"grey16{suffix}"
+    image.save(path)
+    np.testing.assert_array_equal(load_image(path, 4)[0, :, 0], [0, 64, 128, 255])
+    with Image.open(checks.rgb_image(path)) as cached:
+        np.testing.assert_array_equal(np.asarray(cached)[0, :, 0], [0, 64, 128, 255])
+
+
+@pytest.mark.parametrize("content", [
+    "path,valence,arousal\ncaf\xe9.png,5,5\n".encode("latin-1"),  # Latin-1, not UTF-8
+    bytes(range(256)) * 4,  # binary
+    b"\x00\x01\x02" * 100,  # binary that happens to decode as UTF-8
+])
+def test_folder_source_csv_that_is_not_utf8_text(tmp_path, content):
+    (tmp_path / "labels.csv").write_bytes(content)
+    with pytest.raises(UserError, match="labels.csv") as error:
+        folder.load(tmp_path)
+    assert "\n" not in str(error.value)

@@ -189,3 +189,56 @@ def test_generate_bad_image_va(tmp_path, capsys, given):
     picture = write_picture(tmp_path / "pic.png")
     status, err = run_cli(["generate", picture, "--run", tmp_path, "--out", tmp_path / "o", *given], capsys)
     assert_one_line_error(status, err, "--image-va")
+
+
+def test_generate_a_folder_given_as_an_image(tmp_path, capsys):
+    (tmp_path / "pictures").mkdir()
+    status, err = run_cli(["generate", tmp_path / "pictures", "--run", tmp_path, "--out", tmp_path / "o"], capsys)
+    assert_one_line_error(status, err, "pictures is a folder, not an image file")
+
+
+# --- all or nothing: a failed or interrupted `generate` leaves no files, no temporary or empty folders -------
+
+
+def _generate(tiny_run, picture, out, capsys):
+    """`img2music generate` with the tiny run: status and the last line of stderr (progress bars come first)."""
+    status, err = run_cli(["generate", picture, "--run", tiny_run, "--out", out, "--no-wav"], capsys)
+    assert "Traceback" not in err
+    return status, err.splitlines()[-1] if err else ""
+
+
+def test_generate_writes_the_whole_set_and_no_temporary_folder(tiny_run, tmp_path, capsys):
+    picture = write_picture(tmp_path / "pic.png")
+    status, _ = _generate(tiny_run, picture, tmp_path / "music", capsys)
+    assert status == 0
+    assert sorted(p.name for p in (tmp_path / "music").iterdir()) == ["pic-pianoroll.png", "pic.mid", "summary.json"]
+
+
+def test_generate_disk_full_leaves_nothing(tiny_run, tmp_path, capsys, monkeypatch):
+    import errno
+
+    from matplotlib.figure import Figure
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    picture = write_picture(tmp_path / "pic.png")
+    monkeypatch.setattr(Figure, "savefig", disk_full)  # the piano roll, written after the MIDI file
+    status, err = _generate(tiny_run, picture, tmp_path / "music", capsys)
+    assert_one_line_error(status, err, f"cannot write {tmp_path / 'music' / 'pic-pianoroll.png'}: No space left")
+    assert not (tmp_path / "music").exists()
+    status, err = _generate(tiny_run, picture, tmp_path, capsys)  # into a folder that exists: left as it was
+    assert status == 2 and sorted(p.name for p in tmp_path.iterdir()) == ["pic.png"]
+
+
+def test_ctrl_c_stops_generate_with_130_and_leaves_nothing(tiny_run, tmp_path, capsys, monkeypatch):
+    from img2music_tf import generate
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    picture = write_picture(tmp_path / "pic.png")
+    monkeypatch.setattr(generate, "generate_tokens", interrupted)
+    status, err = _generate(tiny_run, picture, tmp_path / "music", capsys)
+    assert status == 130 and err == "img2music: interrupted"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pic.png"]

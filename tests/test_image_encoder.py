@@ -189,3 +189,28 @@ def test_features_command_writes_rows_in_argument_order(tmp_path, pictures):
     expected = extract_features([pictures[1], pictures[0]], seed=SEED, **TINY)
     np.testing.assert_array_equal(np.load(out), expected)
     assert cli.main([*argv[:4], "--out", str(tmp_path / "features.txt"), *argv[6:]]) == 2
+
+
+@pytest.mark.parametrize("damage", [b"", b"\x93NUMPY garbage", b"not a numpy file at all"])
+def test_a_damaged_cache_file_is_a_cache_miss_and_is_rebuilt(pictures, count_builds, damage):
+    first = extract_features(pictures, seed=SEED, **TINY)
+    cached = sorted((files.cache_dir() / "features").rglob("*.npy"))
+    assert len(cached) == 3
+    cached[0].write_bytes(damage)
+    again = extract_features(pictures, seed=SEED, **TINY)
+    assert len(count_builds) == 2  # rebuilt, not crashed on
+    np.testing.assert_allclose(again, first, rtol=1e-5, atol=1e-7)
+    assert np.load(cached[0]).shape == (512,)  # and written again
+
+
+def test_features_command_on_a_folder_or_into_a_file(tmp_path, pictures, capsys):
+    from img2music_tf import cli
+
+    options = ["--image-weights", "none", "--image-size", "32"]
+    assert cli.main(["models", "features", str(tmp_path), "--out", str(tmp_path / "f.npy"), *options]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"{tmp_path} is a folder, not an image file")
+    (tmp_path / "somefile.txt").write_text("x")
+    out = tmp_path / "somefile.txt" / "x.npy"
+    assert cli.main(["models", "features", str(pictures[0]), "--out", str(out), *options]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"img2music: error: cannot write {out}: {tmp_path / 'somefile.txt'} is a file, not a folder")

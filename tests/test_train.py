@@ -239,6 +239,7 @@ def test_train_command_writes_a_run_folder_that_resumes_and_loads(prepared, tmp_
     assert (info.seed, info.image_weights, info.backend) == (SEED, "none", keras.backend.backend())
     assert info.songs["train"] + len([d for d in info.dropped if d["split"] == "train"]) == 3
     assert run.config.epochs == 2 and run.config.vocab_size == len(run.vocabulary)
+    assert info.vocabulary_sha256 == run.vocabulary.sha256  # load_run checks vocabulary.json against it
     features = run.image_features([prepared.parent / "i0.png"], progress=False)  # (1, F)
     tokens = np.zeros((1, run.config.max_len), np.int32)
     tokens[0, -1] = run.vocabulary.start_id
@@ -263,6 +264,26 @@ def test_va_preset_without_a_predictor_is_a_user_error(prepared, tmp_path, capsy
     code = cli.main(["train", "--data", str(prepared), "--preset", "Trans_enc3_dec3_VA_Loss", "--scale", "tiny",
                      "--out", str(tmp_path / "run"), "--image-weights", "none"])
     assert code == 2 and "--va-predictor" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # a failed command leaves no empty output folder
+
+
+def test_a_run_stopped_in_its_first_epoch_gives_one_way_on(prepared, tmp_path, capsys, monkeypatch):
+    from img2music_tf import cli
+
+    def killed(*args, **kwargs):  # Ctrl-C in epoch 1: config.json and vocabulary.json, no checkpoint, no model
+        raise KeyboardInterrupt
+
+    out = tmp_path / "run"
+    args = ["train", "--data", str(prepared), "--preset", "Trans_enc3_dec3", "--scale", "tiny", "--out", str(out),
+            "--image-weights", "none", "--quiet"]
+    monkeypatch.setattr(train, "fit_songs", killed)
+    assert cli.main(args) == 130
+    assert sorted(p.name for p in out.iterdir()) == [run_folder.RUN_CONFIG_FILE, run_folder.VOCABULARY_FILE]
+    capsys.readouterr()
+    expected = f"img2music: error: no finished epoch to resume in {out}: rerun with --force to start again"
+    for again in (["--resume"], []):
+        assert cli.main(args + again) == 2
+        assert capsys.readouterr().err.strip() == expected
 
 
 def test_total_loss_weights_the_terms():

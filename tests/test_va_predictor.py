@@ -186,3 +186,30 @@ def test_cli_train_on_eimg(eimg_source, tmp_path, capsys):
     piece = eimg.load(eimg_source).items[0].path
     va = VAPredictor.load(out).predict_midi([piece])
     assert va.shape == (1, 2) and np.all(np.isfinite(va))
+
+
+def test_cli_predict_refuses_files_without_pitched_notes(tmp_path, capsys):
+    VAPredictor(build_va_predictor(TINY), TINY).save(tmp_path / "model")
+    silent = tmp_path / "silent.mid"
+    muspy.write_midi(silent, muspy.Music(resolution=480, tracks=[muspy.Track()]))
+    drums = tmp_path / "drums.mid"
+    kit = muspy.Track(program=0, is_drum=True, notes=[muspy.Note(time=0, pitch=36, duration=240, velocity=90)])
+    muspy.write_midi(drums, muspy.Music(resolution=480, tracks=[kit]))
+    (tmp_path / "songs").mkdir()
+    for path, words in ((silent, "holds no notes"), (drums, "holds drums only"),
+                        (tmp_path / "songs", "is a folder, not a MIDI file")):
+        assert cli.main(["va", "predict", str(path), "--model", str(tmp_path / "model")]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""  # no VA printed
+        assert captured.err.startswith(f"img2music: error: {path} {words}") and len(captured.err.splitlines()) == 1
+
+
+def test_a_damaged_predictor_is_a_user_error(tmp_path):
+    VAPredictor(build_va_predictor(TINY), TINY).save(tmp_path / "model")
+    model = tmp_path / "model" / "va_predictor.keras"
+    model.write_bytes(model.read_bytes()[:500])
+    with pytest.raises(UserError, match="damaged or incomplete"):
+        VAPredictor.load(tmp_path / "model")
+    (tmp_path / "model" / "config.json").write_text('{"batchnorm": tr')
+    with pytest.raises(UserError, match="config.json"):
+        VAPredictor.load(tmp_path / "model")

@@ -70,12 +70,19 @@ def run_encode(args) -> int:
 
 def run_decode(args) -> int:
     from img2music_tf.errors import UserError
+    from img2music_tf.files import check_input_file
     from img2music_tf.tokens import START, write_midi
 
     try:
-        tokens = args.tokens_file.read_text(encoding="utf-8").split()
+        data = check_input_file(args.tokens_file, "tokens").read_bytes()
     except OSError as error:
         raise UserError(f"cannot read {args.tokens_file}: {error.strerror or error}") from None
+    if b"\0" in data:
+        raise UserError(f"{args.tokens_file} is a binary file, not a text file of tokens")
+    try:
+        tokens = data.decode("utf-8").split()
+    except UnicodeDecodeError as error:
+        raise UserError(f"{args.tokens_file} is not UTF-8 text (byte {error.start}): not a file of tokens") from None
     if tokens and START in tokens:
         tokens = tokens[tokens.index(START):]
     if not tokens:

@@ -121,12 +121,11 @@ def format_figures(figures: dict) -> str:
 
 
 def run_predict(args) -> int:
-    from img2music_tf.errors import UserError
-    from img2music_tf.models.va_predictor import VAPredictor
+    from img2music_tf.files import check_input_file
+    from img2music_tf.models.va_predictor import VAPredictor, check_rateable
 
     for path in args.files:
-        if not path.is_file():
-            raise UserError(f"no such MIDI file: {path}")
+        check_rateable(check_input_file(path, "MIDI"))
     predictor = VAPredictor.load(args.model or default_model_dir())
     va = predictor.predict_midi(args.files)  # (N, 2)
     print("file\tvalence\tarousal")

@@ -29,12 +29,7 @@ def load(source: str | Path | None = None, kind: str | None = None) -> SourceRes
     if kind not in (None, *KINDS):
         raise ValueError(f"kind must be one of {KINDS} or None, got {kind!r}")
     table = _find_csv(source)
-    with open(table, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise UserError(f"{table}: missing column(s) {', '.join(missing)}; expected header path,valence,arousal")
-        rows = list(reader)
+    rows = _read_rows(table)
     items: list[Item] = []
     skipped: list[Skipped] = []
     seen: set[str] = set()
@@ -64,6 +59,22 @@ def load(source: str | Path | None = None, kind: str | None = None) -> SourceRes
             except checks.UnusableFile as error:
                 skipped.append(Skipped(item_id, str(error)))
     return SourceResult(sorted(items, key=lambda item: item.id), skipped)
+
+
+def _read_rows(table: Path) -> list[dict]:
+    """The rows of a UTF-8 `path,valence,arousal` CSV; a UserError for another encoding, binary bytes, no header."""
+    try:
+        with open(table, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise UserError(f"{table}: missing column(s) {', '.join(missing)}; expected header path,valence,arousal")
+            rows = list(reader)
+    except UnicodeDecodeError as error:
+        raise UserError(f"{table} is not UTF-8 text (byte {error.start} of the file): save the CSV as UTF-8") from None
+    except csv.Error as error:
+        raise UserError(f"{table} is not a CSV text file ({error})") from None
+    return rows
 
 
 def _find_csv(source: str | Path | None) -> Path:

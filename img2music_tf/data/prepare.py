@@ -1,9 +1,12 @@
 """Prepare a paired data set once: load music and images, pair by emotion, split, write plain files.
 
 The output folder holds music.csv and images.csv (id,path,valence,arousal),
-pairs.csv (one row per music piece), split.json (music ids per split),
+pairs.csv (one row per music piece), split.json (music ids per split), tokens.json
+(a source's published tokens per music id, or null when we tokenise the MIDI ourselves),
 skipped.csv (source,item,reason), summary.txt, va.png and manifest.json. The
-manifest is written last and records the inputs (source names and locations,
+files are written into a hidden folder and moved into place at the end, the
+manifest last (`files.staged_files`): a failed or interrupted run leaves the
+folder as it was. The manifest records the inputs (source names and locations,
 seed, sizes): a later run with the same inputs reads the folder instead of
 redoing it; a run with different inputs stops with a message naming the
 difference (use another folder, or `overwrite=True` / `--force`).
@@ -104,43 +107,44 @@ def prepare(
         if not overwrite:
             changed = ", ".join(f"{k} {recorded.get(k)!r} -> {v!r}" for k, v in inputs.items() if recorded.get(k) != v)
             raise UserError(f"{out} was prepared from other inputs ({changed}); use a new --out folder or --force")
-        manifest.unlink()
-    files.ensure_writable_dir(out)
-    music_result = load_source(music, "music", music_source, n_music)
-    image_result = load_source(images, "image", image_source, n_images)
-    music_items, tokens = music_result.items, None
-    if music_result.songs is None:
-        pairs = pair_by_emotion(music_items, image_result.items)
-        split = split_ids([pair.music.id for pair in pairs], seed, n_test, n_val)
-    else:  # the source fixes its training pairs (the authors' data): see `pairing.pair_songs`
-        music_items, pairs, split, song_of = pair_songs(
-            music_items, music_result.songs, image_result.items, seed, n_test, n_val)
-        by_song = {music_result.songs[i]: sequence for i, sequence in music_result.tokens.items()}
-        tokens = {item.id: by_song[song_of[item.id]] for item in music_items}
-    data = PreparedData(
-        out, music_items, image_result.items, pairs, split,
-        {"music": music_result.skipped, "images": image_result.skipped}, tokens=tokens,
-    )
-    summary = summarize(data, inputs, music_result.warnings + image_result.warnings)
-    _write_items(out / "music.csv", data.music)
-    _write_items(out / "images.csv", data.images)
-    files.write_text(out / "pairs.csv", _csv_text(
-        ["music_id", "image_id", "score", "music_valence", "music_arousal", "image_valence", "image_arousal",
-         "music_path", "image_path"],
-        [[p.music.id, p.image.id, p.score, p.music.valence, p.music.arousal, p.image.valence, p.image.arousal,
-          p.music.path, p.image.path] for p in pairs],
-    ))
-    files.write_json(out / "split.json", split)
-    if tokens is not None:
-        files.write_json(out / TOKENS_FILE, {item_id: " ".join(sequence) for item_id, sequence in tokens.items()})
-    files.write_text(out / "skipped.csv", _csv_text(
-        ["source", "item", "reason"],
-        [[role, s.item, s.reason] for role, skipped in data.skipped.items() for s in skipped],
-    ))
-    files.write_text(out / "summary.txt", summary)
-    plots.plot_va(data.music, data.images, out / "va.png", f"music: {music}, images: {images}")
-    counts = {"music": len(data.music), "images": len(data.images), "pairs": len(pairs)}
-    files.write_json(manifest, {"inputs": inputs, "counts": counts, "split": {k: len(v) for k, v in split.items()}})
+    with files.output_dir(out), files.staged_files(out, last=MANIFEST) as staging:
+        music_result = load_source(music, "music", music_source, n_music)
+        image_result = load_source(images, "image", image_source, n_images)
+        music_items, tokens = music_result.items, None
+        if music_result.songs is None:
+            pairs = pair_by_emotion(music_items, image_result.items)
+            split = split_ids([pair.music.id for pair in pairs], seed, n_test, n_val)
+        else:  # the source fixes its training pairs (the authors' data): see `pairing.pair_songs`
+            music_items, pairs, split, song_of = pair_songs(
+                music_items, music_result.songs, image_result.items, seed, n_test, n_val)
+            by_song = {music_result.songs[i]: sequence for i, sequence in music_result.tokens.items()}
+            tokens = {item.id: by_song[song_of[item.id]] for item in music_items}
+        data = PreparedData(
+            out, music_items, image_result.items, pairs, split,
+            {"music": music_result.skipped, "images": image_result.skipped}, tokens=tokens,
+        )
+        summary = summarize(data, inputs, music_result.warnings + image_result.warnings)
+        _write_items(staging / "music.csv", data.music)
+        _write_items(staging / "images.csv", data.images)
+        files.write_text(staging / "pairs.csv", _csv_text(
+            ["music_id", "image_id", "score", "music_valence", "music_arousal", "image_valence", "image_arousal",
+             "music_path", "image_path"],
+            [[p.music.id, p.image.id, p.score, p.music.valence, p.music.arousal, p.image.valence, p.image.arousal,
+              p.music.path, p.image.path] for p in pairs],
+        ))
+        files.write_json(staging / "split.json", split)
+        # always written (null when the music is tokenised by us), so a re-prepared folder never keeps stale tokens
+        files.write_json(staging / TOKENS_FILE, None if tokens is None else
+                         {item_id: " ".join(sequence) for item_id, sequence in tokens.items()})
+        files.write_text(staging / "skipped.csv", _csv_text(
+            ["source", "item", "reason"],
+            [[role, s.item, s.reason] for role, skipped in data.skipped.items() for s in skipped],
+        ))
+        files.write_text(staging / "summary.txt", summary)
+        plots.plot_va(data.music, data.images, staging / "va.png", f"music: {music}, images: {images}")
+        counts = {"music": len(data.music), "images": len(data.images), "pairs": len(pairs)}
+        files.write_json(staging / MANIFEST,
+                         {"inputs": inputs, "counts": counts, "split": {k: len(v) for k, v in split.items()}})
     return dataclasses.replace(data, summary=summary)
 
 
@@ -159,9 +163,8 @@ def load_prepared(out: str | Path) -> PreparedData:
     for row in _read_csv(out / "skipped.csv"):
         skipped.setdefault(row["source"], []).append(Skipped(row["item"], row["reason"]))
     summary = (out / "summary.txt").read_text(encoding="utf-8")
-    tokens = None
-    if (out / TOKENS_FILE).is_file():
-        tokens = {item_id: tuple(text.split()) for item_id, text in _read_json(out / TOKENS_FILE).items()}
+    published = _read_json(out / TOKENS_FILE) if (out / TOKENS_FILE).is_file() else None
+    tokens = None if published is None else {item_id: tuple(text.split()) for item_id, text in published.items()}
     return PreparedData(out, list(music.values()), list(images.values()), pairs, _read_json(out / "split.json"),
                         skipped, summary, tokens=tokens)
 
@@ -198,7 +201,7 @@ def summarize(data: PreparedData, inputs: dict, warnings: list[str]) -> str:
         lines += [f"  {role} {s.item}: {s.reason}" for role, s in skipped[:LISTED_SKIPS]]
         if len(skipped) > LISTED_SKIPS:
             lines.append(f"  ... and {len(skipped) - LISTED_SKIPS} more")
-    lines.append(f"written to {data.out}: music.csv images.csv pairs.csv split.json skipped.csv summary.txt va.png")
+    lines.append(f"written to {data.out}: music.csv images.csv pairs.csv split.json tokens.json skipped.csv summary.txt va.png")
     return "\n".join(lines) + "\n"
 
 

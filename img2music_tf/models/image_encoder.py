@@ -17,7 +17,8 @@ fidelity (docs/fidelity.md, rows "image feature" and "image preprocessing"):
 Weights: "imagenet" (downloaded once and cached by Keras), "none" (random init drawn from a NumPy generator
 seeded by `seed`, so features are reproducible on every backend), or a local `.h5` / `.weights.h5` file.
 The CNN is frozen, so each image's feature is computed once and stored under
-`cache_dir()/features/<spec tag>-<weights>/<sha256 of the image file>.npy`.
+`cache_dir()/features/<spec tag>-<weights>-rgb<version>/<sha256 of the image file>.npy`; a damaged
+cache file is computed again.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Iterable
 import numpy as np
 
 from img2music_tf import files
+from img2music_tf.data.checks import RGB_VERSION, to_rgb
 from img2music_tf.errors import UserError
 
 ENCODERS = ("vgg16", "inception_v3")
@@ -122,13 +124,13 @@ def build_cnn(spec: FeatureSpec, weights: str | os.PathLike | None = "imagenet",
 
 
 def load_image(path: str | os.PathLike, image_size: int, resize: str = "bilinear") -> np.ndarray:
-    """Read an image with Pillow as RGB (grayscale, CMYK, palette and alpha converted) at (S, S, 3) float32."""
+    """Read an image with Pillow as RGB (`data.checks.to_rgb`: alpha on white, 16-bit scaled) at (S, S, 3) float32."""
     from PIL import Image
 
     resample = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR}[resize]
     try:
         with Image.open(path) as image:
-            rgb = image.convert("RGB").resize((image_size, image_size), resample)
+            rgb = to_rgb(image).resize((image_size, image_size), resample)
     except (OSError, ValueError, Image.DecompressionBombError) as error:
         raise UserError(f"cannot read image {path}: {error}") from None
     return np.asarray(rgb, dtype=np.float32)  # (S, S, 3)
@@ -155,20 +157,33 @@ def extract_features(
     from tqdm import tqdm
 
     paths = [Path(p) for p in paths]
-    folder = files.cache_dir() / "features" / f"{spec.tag}-{weights_tag(weights, seed)}"
+    folder = files.cache_dir() / "features" / f"{spec.tag}-{weights_tag(weights, seed)}-rgb{RGB_VERSION}"
     targets = [folder / f"{_content_hash(path)}.npy" for path in paths]
-    missing = sorted({target: path for target, path in zip(targets, paths) if not target.exists()}.items())
+    cached = {target: _cached_feature(target, spec.dim) for target in set(targets)}
+    missing = sorted({target: path for target, path in zip(targets, paths) if cached[target] is None}.items())
     if missing:
         cnn = build_cnn(spec, weights, seed)
         with tqdm(total=len(missing), desc=f"{spec.encoder} features", unit="image", disable=not progress) as bar:
             for start in range(0, len(missing), batch_size):
                 batch = missing[start : start + batch_size]
                 images = np.stack([load_image(path, spec.image_size, spec.resize) for _, path in batch])  # (B, S, S, 3)
-                features = np.asarray(cnn.predict_on_batch(preprocess(images, spec)))  # (B, F)
+                features = np.asarray(cnn.predict_on_batch(preprocess(images, spec)), np.float32)  # (B, F)
                 for (target, _), feature in zip(batch, features):
-                    _save_npy(target, feature.astype(np.float32))
+                    _save_npy(target, feature)
+                    cached[target] = feature
                 bar.update(len(batch))
-    return np.stack([np.load(target) for target in targets]) if targets else np.zeros((0, spec.dim), np.float32)
+    return np.stack([cached[target] for target in targets]) if targets else np.zeros((0, spec.dim), np.float32)
+
+
+def _cached_feature(target: Path, dim: int) -> np.ndarray | None:
+    """The (dim,) float32 feature stored at `target`, or None when it is missing or damaged (a cache miss)."""
+    try:
+        feature = np.load(target)
+    except (OSError, ValueError, EOFError):  # absent, truncated, or not a .npy array
+        return None
+    if isinstance(feature, np.ndarray) and feature.shape == (dim,) and feature.dtype == np.float32:
+        return feature
+    return None
 
 
 def _seeded_init(model, seed: int) -> None:
@@ -187,6 +202,7 @@ def _seeded_init(model, seed: int) -> None:
 
 
 def _content_hash(path: Path) -> str:
+    files.check_input_file(path, "image")
     try:
         return files.sha256(path)
     except OSError as error:

@@ -30,7 +30,7 @@ import keras
 import numpy as np
 
 from img2music_tf.errors import UserError
-from img2music_tf.files import atomic_path, ensure_writable_dir, write_json
+from img2music_tf.files import atomic_path, check_zip, ensure_writable_dir, write_json
 
 NOTE_FIELDS = ("onset", "pitch", "duration", "velocity")
 MODEL_FILE = "va_predictor.keras"
@@ -65,14 +65,31 @@ class VAPredictorConfig:
         return cls(**{**values, "hidden_units": tuple(values.get("hidden_units", cls.hidden_units))})
 
 
+def _read_music(path: str | Path):
+    """The muspy Music of a MIDI file, or a UserError saying why it cannot be read."""
+    import muspy
+
+    try:
+        return muspy.read_midi(path)
+    except Exception as error:  # muspy/mido raise many types for unreadable files
+        raise UserError(f"cannot read MIDI file {path}: {error}") from None
+
+
+def check_rateable(path: str | Path) -> None:
+    """UserError unless the MIDI file holds pitched notes: without notes, or with drums only, it has no VA to
+    predict (the predictor learnt from piano music; a prediction would be the padding's)."""
+    tracks = [track for track in _read_music(path).tracks if track.notes]
+    if not tracks:
+        raise UserError(f"{path} holds no notes: there is no valence/arousal to predict")
+    if all(track.is_drum for track in tracks):
+        raise UserError(f"{path} holds drums only: the VA predictor rates pitched notes (it learnt from piano music)")
+
+
 def read_notes(path: str | Path, resolution: int = 480) -> np.ndarray:
     """muspy note rows (N, 4) int64 of a MIDI file at `resolution` ticks per beat; (0, 4) if it has no notes."""
     import muspy
 
-    try:
-        music = muspy.read_midi(path)
-    except Exception as error:  # muspy/mido raise many types for unreadable files
-        raise UserError(f"cannot read MIDI file {path}: {error}") from None
+    music = _read_music(path)
     music.adjust_resolution(resolution)
     if not any(track.notes for track in music.tracks):
         return np.zeros((0, len(NOTE_FIELDS)), np.int64)
@@ -156,6 +173,10 @@ class VAPredictor:
             raise UserError(
                 f"no trained VA predictor in {directory}: run `img2music va train --out {directory}` first"
             )
-        config = VAPredictorConfig.from_dict(json.loads((directory / CONFIG_FILE).read_text()))
+        try:
+            config = VAPredictorConfig.from_dict(json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError) as error:  # unreadable, not JSON, not an object
+            raise UserError(f"cannot read the VA predictor's {directory / CONFIG_FILE} ({error})") from None
+        check_zip(directory / MODEL_FILE)
         model = keras.saving.load_model(directory / MODEL_FILE, compile=False)
         return cls(model, config)

@@ -1,0 +1,66 @@
+"""The run folder: damaged or edited files are one-line UserErrors, never a traceback or a silently wrong run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from PIL import Image
+
+from img2music_tf import cli, run_folder
+from img2music_tf.errors import UserError
+from img2music_tf.vocabulary import Vocabulary
+
+
+@pytest.fixture
+def run(tiny_run, tmp_path):
+    """A copy of the tiny run for a test to damage."""
+    return shutil.copytree(tiny_run, tmp_path / "run")
+
+
+def test_the_tiny_run_loads(run):
+    loaded = run_folder.load_run(run)
+    assert loaded.info.vocabulary_sha256 == loaded.vocabulary.sha256
+    assert loaded.model.output_shape[-1] == len(loaded.vocabulary)
+
+
+def test_truncated_model_is_a_user_error(run, tmp_path, capsys):
+    model = run / run_folder.MODEL_FILE
+    model.write_bytes(model.read_bytes()[:1000])
+    with pytest.raises(UserError, match="model.keras is damaged or incomplete"):
+        run_folder.load_run(run)
+    picture = tmp_path / "pic.png"
+    Image.new("RGB", (40, 30), (200, 120, 40)).save(picture)
+    assert cli.main(["generate", str(picture), "--run", str(run), "--out", str(tmp_path / "music"), "--no-wav"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "damaged or incomplete" in err
+    assert not (tmp_path / "music").exists()  # the output folder it made is gone again
+
+
+@pytest.mark.parametrize("text", ['{"model": {"vocab', "[1, 2]", '{"seed": 3}', "\xff\xfe binary"])
+def test_truncated_or_keyless_config_is_a_user_error(run, text):
+    (run / run_folder.RUN_CONFIG_FILE).write_bytes(text.encode("latin-1"))
+    with pytest.raises(UserError, match="config.json") as error:
+        run_folder.load_run(run)
+    assert "\n" not in str(error.value)
+
+
+def test_a_vocabulary_edited_without_changing_its_size_is_detected(run):
+    tokens = Vocabulary.load(run / run_folder.VOCABULARY_FILE).tokens
+    i, j = tokens.index("C4@1.0"), tokens.index("E4@0.5")
+    tokens[i], tokens[j] = tokens[j], tokens[i]
+    Vocabulary(tokens).save(run / run_folder.VOCABULARY_FILE)
+    with pytest.raises(UserError, match="vocabulary.json is not the one the model was trained with"):
+        run_folder.load_run(run)
+    # a run written before the checksum existed is accepted unchecked
+    config = json.loads((run / run_folder.RUN_CONFIG_FILE).read_text())
+    del config["vocabulary_sha256"]
+    (run / run_folder.RUN_CONFIG_FILE).write_text(json.dumps(config))
+    assert run_folder.load_run(run).info.vocabulary_sha256 is None
+
+
+def test_the_checksum_follows_the_tokens_in_id_order():
+    tokens = ["<pad>", "<end>", "<start>", "A", "B"]
+    assert Vocabulary(tokens).sha256 == Vocabulary(list(tokens)).sha256
+    assert Vocabulary(tokens).sha256 != Vocabulary(tokens[:3] + ["B", "A"]).sha256
