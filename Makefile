@@ -5,10 +5,12 @@ BIN := $(VENV)/bin
 SCALE ?= smoke
 SEEDS ?= 1
 FIDELITY ?= paper
+DATA ?= authors
 SHARED ?= ../shared/data
 JAX_TESTS ?= tests/test_models.py tests/test_presets.py tests/test_losses.py tests/test_va_predictor.py tests/test_batches.py tests/test_train.py
 export IMG2MUSIC_EIMG_SOURCE ?= $(SHARED)/eimg
 export IMG2MUSIC_EMOTION6_SOURCE ?= $(SHARED)/emotion6/Emotion6-320px.zip
+export IMG2MUSIC_AUTHORS_SOURCE ?= $(SHARED)/authors/midiData.txt
 
 .PHONY: help setup data test test-integration test-slow test-jax demo table1 table2 figure3 bench
 
@@ -47,14 +49,14 @@ demo: setup  ## main job: train a small model on the built-in data and make musi
 	$(BIN)/img2music demo --out out/demo
 
 # Paper artefacts (do not run these with -j: they share run folders under runs/reproduce).
-table1: setup  ## Table 1 (5 models, 2 epochs) -> results/table1.json/.md  (SCALE=smoke|paper SEEDS=N FIDELITY=paper|code)
-	$(BIN)/img2music reproduce table1 --scale $(SCALE) --seeds $(SEEDS) --fidelity $(FIDELITY)
+table1: setup  ## Table 1 (5 models, 2 epochs) -> results/table1.json/.md  (DATA=authors|eimg SCALE=smoke|paper SEEDS=N FIDELITY=paper|code)
+	$(BIN)/img2music reproduce table1 --data $(DATA) --scale $(SCALE) --seeds $(SEEDS) --fidelity $(FIDELITY)
 
 table2: setup  ## Table 2 (with/without VA loss, 15 epochs) -> results/table2.json/.md
-	$(BIN)/img2music reproduce table2 --scale $(SCALE) --seeds $(SEEDS) --fidelity $(FIDELITY)
+	$(BIN)/img2music reproduce table2 --data $(DATA) --scale $(SCALE) --seeds $(SEEDS) --fidelity $(FIDELITY)
 
 figure3: setup  ## Figure 3 (loss per epoch, LSTM vs Trans_enc3_dec3 + VA loss) -> results/figure3.png/.json/.md
-	$(BIN)/img2music reproduce figure3 --scale $(SCALE) --seeds $(SEEDS) --fidelity $(FIDELITY)
+	$(BIN)/img2music reproduce figure3 --data $(DATA) --scale $(SCALE) --seeds $(SEEDS) --fidelity $(FIDELITY)
 
 bench: setup  ## benchmarks: tokenising EIMG, one training step with/without the VA term -> results/bench_*
 	$(BIN)/python reproduce/bench_tokenize.py

@@ -59,7 +59,7 @@ class Scale:
 
 _PAPER = Scale("paper", embed_dim=256, num_heads=4, key_dim=256, max_len=236, learning_rate=None)
 _SMOKE = Scale("smoke", embed_dim=64, num_heads=4, key_dim=16, max_len=236, learning_rate=1e-3,
-               max_songs=24, image_weights="none")
+               max_songs=100, image_weights="none")
 _TINY = Scale("tiny", embed_dim=16, num_heads=2, key_dim=8, max_len=32, learning_rate=1e-3, image_size="smallest",
               n_items=20, n_test=4, n_val=2, max_songs=8, image_weights="none", va_epochs=2)
 

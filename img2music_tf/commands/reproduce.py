@@ -34,12 +34,15 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seeds", type=int, default=1, metavar="N",
                         help="train every preset with seeds 0..N-1; with N > 1 the tables give the mean and "
                              "standard deviation across seeds (default: %(default)s)")
-    parser.add_argument("--data", choices=tuple(DATA_SOURCES), default="eimg",
-                        help="eimg: EIMG music paired with Emotion6 images (IMG2MUSIC_EIMG_SOURCE and "
-                             "IMG2MUSIC_EMOTION6_SOURCE may name local copies); builtin: the built-in demo set "
-                             "(default: %(default)s)")
-    parser.add_argument("--out", default=str(REPO / "results"), metavar="DIR",
-                        help="folder for ARTEFACT.json, .md and plots (default: results/ of the repository)")
+    parser.add_argument("--data", choices=tuple(DATA_SOURCES), default="authors",
+                        help="authors: the paper's regime, the authors' 2884 published training pairs (70 distinct "
+                             "songs, tokens as published; IMG2MUSIC_AUTHORS_SOURCE may name a local midiData.txt) "
+                             "with Emotion6 images, 116 held-out images for test and validation; eimg: every EIMG "
+                             "song (2961 distinct) paired with its nearest Emotion6 image, a harder task "
+                             "(IMG2MUSIC_EIMG_SOURCE and IMG2MUSIC_EMOTION6_SOURCE may name local copies); builtin: "
+                             "the built-in demo set (default: %(default)s)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="folder for ARTEFACT.json, .md and plots (default: results/DATA/ of the repository)")
     parser.add_argument("--work", default=str(REPO / "runs" / "reproduce"), metavar="DIR",
                         help="folder for the prepared data, the VA predictor and the run folders, reused by later "
                              "runs and by the other artefacts (default: runs/reproduce/ of the repository)")
@@ -63,7 +66,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from img2music_tf.artefacts import Settings, run_artefact
+    from img2music_tf.artefacts import REPO, Settings, run_artefact
     from img2music_tf.errors import UserError
     from img2music_tf.experiments import ARTEFACTS, SCALES
 
@@ -76,7 +79,7 @@ def run(args) -> int:
         scale=scale,
         seeds=tuple(range(args.seeds)),
         data=args.data,
-        out=Path(args.out),
+        out=Path(args.out) if args.out else REPO / "results" / args.data,
         work=Path(args.work),
         fidelity=args.fidelity,
         test_pieces=args.test_pieces,
