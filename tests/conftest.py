@@ -14,6 +14,7 @@ EIMG_SOURCE = Path(os.environ.get("IMG2MUSIC_EIMG_SOURCE", SHARED_DATA / "eimg")
 EMOTION6_SOURCE = Path(
     os.environ.get("IMG2MUSIC_EMOTION6_SOURCE", SHARED_DATA / "emotion6" / "Emotion6-320px.zip")
 )
+AUTHORS_SOURCE = Path(os.environ.get("IMG2MUSIC_AUTHORS_SOURCE", SHARED_DATA / "authors"))
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -34,3 +35,11 @@ def emotion6_source() -> Path:
     if not EMOTION6_SOURCE.exists():
         pytest.skip(f"Emotion6 mirror not found at {EMOTION6_SOURCE}")
     return EMOTION6_SOURCE
+
+
+@pytest.fixture
+def authors_source() -> Path:
+    """The authors' published midiData.txt (a folder holding it, or the file)."""
+    if not AUTHORS_SOURCE.exists():
+        pytest.skip(f"authors' data mirror not found at {AUTHORS_SOURCE}")
+    return AUTHORS_SOURCE
