@@ -5,20 +5,32 @@ event is a note `E-5@1/3`, a chord of normal-order pitch classes `0.4.7@0.25`
 or a rest `r@1.5`; the part after `@` is music21's own quarterLength string
 (fractions included). See docs/FIDELITY.md "Tokens" and the paper, Sec. 3.3.2.
 
-Encoding follows the authors' `midiData.txt`: every song of it we checked is
-reproduced token for token, e.g. their "0003", "0006" and "0007" are EIMG
-`2991.mid`, `2090.mid` and `0855.mid` (their ids number image-music pairs, and
-a song can repeat). Details that matter:
-  * music21 10 pairs note-on/off events and quantises onsets and durations
-    differently from music21 8, which the authors used (about one EIMG file in
-    five changes). Parsing therefore swaps in music21 8's two rules for the
-    duration of the parse (`_music21_v8_import`).
+Encoding follows the authors' `midiData.txt` (their training pairs, already
+tokenised; `data/authors.py` reads it): 69 of its 70 distinct songs are
+reproduced token for token from EIMG files, e.g. their "0003", "0006" and
+"0007" are EIMG `2991.mid`, `2090.mid` and `0855.mid` (their ids number
+image-music pairs, and a song repeats). Details that matter:
+  * The authors used music21 8. music21 10 pairs note-on/off events, quantises
+    onsets and durations, and lays out bars differently, so parsing swaps in
+    music21 8's three rules for the duration of the parse
+    (`_music21_v8_import`). The bar rule: music21 8 cached every bar's length
+    while sorting; a chord crossing a barline, split later, left its bar with
+    the stale longer length, and the part's following bars were placed late by
+    the overhang. Simultaneous events of different parts then interleave
+    differently when flattened (654 EIMG files differ from music21 10 only in
+    this order). With the three rules the tokens of all 2961 tokenisable EIMG
+    files equal those of music21 8.1 itself.
+  * Chords are named by music21 8's normal order (`_normal_order`), which
+    differs from music21 10's for 17 inverted set classes (4 EIMG files).
   * music21 10 prints a whole-number MetronomeMark as `85`, music21 8 as `85.0`;
     the tempo token always uses the float form.
-  * Tempo and time signature are the last of each in measures 0-3.
-  * Not reproduced: music21 8 sometimes misplaces a part's bars by a beat, and
-    orders simultaneous events of different parts differently; then our events
-    are the same tokens in another order (see corpus figures in the README).
+  * Tempo: the last MetronomeMark in measures 0-3. Time signature: the last one
+    in the 8 kept bars, flattened (EIMG 1881, 2439, 0423 change metre there).
+    Rests longer than 2 bars of that time signature are dropped.
+  * Not reproduced: the authors' song of pairs 0076 etc. is EIMG 0423 without
+    two rests (`r@1.25`, `r@0.25`, a part's bar-end rest and a gap rest) that
+    music21 7.3, 8.1, 8.3 and 9.1 all make; we found no rule that drops them
+    (datasets/authors/README.md lists the difference).
 
 Decoding lays events one after another (offset += duration), as the authors'
 generator does: notes that sounded together in different parts become
@@ -47,7 +59,7 @@ import numpy as np
 from img2music_tf.errors import UserError
 
 # Bump when `encode_midi` output can change: it keys the corpus cache.
-TOKENIZER_VERSION = "2"
+TOKENIZER_VERSION = "3"
 
 START = "<start>"
 END = "<end>"
@@ -116,9 +128,10 @@ def encode_score(score) -> list[str]:
     of transposing the whole score first, at a third less time.
     """
     shift = key_shift(score)
-    mark, signature = _tempo_and_time_signature(score)
+    mark = _tempo(score)
     first = _first_measure_with_note(score)
     excerpt = score.measures(first, first + BARS - 1).flatten()
+    signature = _time_signature(excerpt)
     excerpt.transpose(shift, inPlace=True)
     tokens = [START, f"{float(mark.number)}@tempo", f"{signature.ratioString}@time"]
     longest_rest = MAX_REST_BARS * signature.barDuration.quarterLength
@@ -148,20 +161,27 @@ def key_shift(score):
     return interval.Interval(key.tonic, target)
 
 
-def _tempo_and_time_signature(score):
-    """The last MetronomeMark and the last TimeSignature in measures 0-3 (all parts, in part order).
-
-    "Last" matters when parts disagree: EIMG 0855 has 3/4 in its first part and
-    music21's default 4/4 in its second, and the authors' token is `4/4@time`.
-    """
-    found = list(score.measures(*FIRST_MEASURES).recurse().getElementsByClass(("MetronomeMark", "TimeSignature")))
-    marks = [e for e in found if e.classes[0] == "MetronomeMark" and e.number is not None]
-    signatures = [e for e in found if e.classes[0] == "TimeSignature"]
+def _tempo(score):
+    """The last MetronomeMark in measures 0-3 (all parts, in part order)."""
+    found = score.measures(*FIRST_MEASURES).recurse().getElementsByClass("MetronomeMark")
+    marks = [mark for mark in found if mark.number is not None]
     if not marks:
         raise TokenizeError("no tempo (MetronomeMark) in measures 0-3")
+    return marks[-1]
+
+
+def _time_signature(excerpt):
+    """The last TimeSignature of the flattened 8 bars (by offset; at one offset, the last part's).
+
+    Not the tempo's rule: EIMG 1881 changes 6/8 -> 7/8 -> 1/4 -> 3/4 within its
+    8 bars beside a 4/4 part and the authors' token is `3/4@time`; EIMG 0855
+    has 3/4 in its first part and music21's default 4/4 in its second, both at
+    offset 0, and the authors' token is `4/4@time`.
+    """
+    signatures = list(excerpt.getElementsByClass("TimeSignature"))
     if not signatures:
-        raise TokenizeError("no time signature in measures 0-3")
-    return marks[-1], signatures[-1]
+        raise TokenizeError("no time signature in the kept bars")
+    return signatures[-1]
 
 
 def _first_measure_with_note(score) -> int:
@@ -182,8 +202,30 @@ def _event_token(element, longest_rest) -> str | None:
     if element.isRest:
         return f"r@{length}" if length <= longest_rest else None
     if element.isChord:
-        return ".".join(str(pc) for pc in element.normalOrder) + f"@{length}"
+        return ".".join(str(pc) for pc in _normal_order(element)) + f"@{length}"
     return f"{element.pitch.nameWithOctave}@{length}"
+
+
+def _normal_order(chord) -> list[int]:
+    """music21 8's `Chord.normalOrder`: pitch classes of the chord's normal form, starting where music21 8 did.
+
+    music21 8 took the normal form of an inverted set class (Forte's "B" forms)
+    as the mirror image of its prime form (x -> span - x); music21 >= 9 takes
+    the most packed rotation instead. They differ for 17 set classes (4-19B,
+    5-13B, ...; 204 of the 4095 pitch-class sets), e.g. {3, 6, 7, 11} is
+    `11.3.6.7` in music21 8 and `3.6.7.11` in music21 10. Checked against
+    music21 8.1 on every pitch-class set.
+    """
+    if chord.chordTablesAddress.inversion != -1:
+        return list(chord.normalOrder)
+    prime = chord.primeForm
+    form = sorted(prime[-1] - pc for pc in prime)
+    present = chord.orderedPitchClasses
+    for start in present:
+        candidate = [(pc + start) % 12 for pc in form]
+        if set(candidate) == set(present):
+            return candidate
+    raise TokenizeError(f"no normal order for pitch classes {present}")  # not reached for a real set class
 
 
 @contextlib.contextmanager
@@ -200,7 +242,12 @@ def _music21_v8_import() -> Iterator[None]:
     before the next element's quantised onset, its duration is re-snapped to
     the grid of that onset; notes never become 0 long (1/4 instead); rests
     that become 0 long are removed. Elements are visited with non-notes first,
-    then notes in onset order, as music21 8 stored them.
+    then notes in onset order, as music21 8 stored them. Bars: music21 8's
+    `sortTuple` read every element's duration (is it a grace note?), so sorting
+    a part computed and cached each bar's length; music21 10 skips streams.
+    A chord split at a barline does not clear that cache, and `makeRests`
+    places each bar at the sum of the cached lengths before it: the part's
+    later bars move by the chord's overhang, as in music21 8.
     """
     from music21 import stream
     from music21.midi import translate
@@ -218,11 +265,23 @@ def _music21_v8_import() -> Iterator[None]:
 
     stream.Stream.quantize = quantize
     translate.getNotesFromEvents = _pair_notes_first_in_first_out
+    own_sort_tuple = "sortTuple" in vars(stream.Stream)
+    original_sort_tuple = stream.Stream.sortTuple
+
+    def sort_tuple(self, *args, **kwargs):
+        self.duration  # noqa: B018 - music21 8 read it (is it a grace note?), caching the stream's length
+        return original_sort_tuple(self, *args, **kwargs)
+
+    stream.Stream.sortTuple = sort_tuple
     try:
         yield
     finally:
         stream.Stream.quantize = original
         translate.getNotesFromEvents = original_pairing
+        if own_sort_tuple:
+            stream.Stream.sortTuple = original_sort_tuple
+        else:
+            del stream.Stream.sortTuple
 
 
 def _pair_notes_first_in_first_out(timed_events):

@@ -14,6 +14,7 @@ EIMG_SOURCE = Path(os.environ.get("IMG2MUSIC_EIMG_SOURCE", SHARED_DATA / "eimg")
 EMOTION6_SOURCE = Path(
     os.environ.get("IMG2MUSIC_EMOTION6_SOURCE", SHARED_DATA / "emotion6" / "Emotion6-320px.zip")
 )
+AUTHORS_SOURCE = Path(os.environ.get("IMG2MUSIC_AUTHORS_SOURCE", SHARED_DATA / "authors"))
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -42,3 +43,11 @@ def tiny_run(tmp_path_factory) -> Path:
     from run_fixtures import write_tiny_run
 
     return write_tiny_run(tmp_path_factory.mktemp("tiny_run") / "run")
+
+
+@pytest.fixture
+def authors_source() -> Path:
+    """The authors' published midiData.txt (a folder holding it, or the file)."""
+    if not AUTHORS_SOURCE.exists():
+        pytest.skip(f"authors' data mirror not found at {AUTHORS_SOURCE}")
+    return AUTHORS_SOURCE

@@ -5,14 +5,15 @@ from __future__ import annotations
 import zipfile
 from fractions import Fraction as F
 
+import mido
 import muspy
 import numpy as np
 import pretty_midi
 import pytest
 
 from img2music_tf.tokens import (
-    Event, TokenizeError, encode_midi, parse_token, parse_tokens, tokens_to_music, tokens_to_notes,
-    tokens_to_stream, write_midi,
+    Event, TokenizeError, _normal_order, encode_midi, parse_token, parse_tokens, tokens_to_music,
+    tokens_to_notes, tokens_to_stream, write_midi,
 )
 
 # G major melody (G4 B4 D5 ...), 100 bpm; (pitch, start beat, beats)
@@ -65,6 +66,87 @@ def test_encode_needs_a_single_note(tmp_path):
     only_chords = make_midi(tmp_path / "chords.mid", parts=(CHORDS,))
     with pytest.raises(TokenizeError, match="no single note"):
         encode_midi(only_chords)
+
+
+def make_type1_midi(path, tracks, bpm=100.0, ticks_per_beat=480):
+    """A type-1 MIDI file as EIMG's are: each track its own notes, time signatures where the track has them.
+
+    `tracks`: (time signatures [(beat, numerator, denominator)], notes [(pitch, start beat, beats)]);
+    the tempo goes into the first track.
+    """
+    midi = mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat)
+    for index, (signatures, notes) in enumerate(tracks):
+        events = [(0, 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)))] if index == 0 else []
+        events += [(round(beat * ticks_per_beat), 0, mido.MetaMessage("time_signature", numerator=n, denominator=d))
+                   for beat, n, d in signatures]
+        for pitch, start, length in notes:
+            events.append((round(start * ticks_per_beat), 2, mido.Message("note_on", note=pitch, velocity=80)))
+            events.append((round((start + length) * ticks_per_beat), 1, mido.Message("note_off", note=pitch)))
+        track, last = mido.MidiTrack(), 0
+        for tick, _, message in sorted(events, key=lambda e: e[:2]):
+            track.append(message.copy(time=tick - last))
+            last = tick
+        midi.tracks.append(track)
+    midi.save(str(path))
+    return path
+
+
+BASS = ((48, 0, 2), (43, 2, 2), (48, 4, 1), (43, 5, 1), (48, 6, 2))  # C3 G2 C3 G2 C3, 4/4 (no time signature)
+
+
+def test_a_chord_over_the_barline_moves_its_parts_later_bars_as_music21_8_did(tmp_path):
+    """music21 8 kept the bar's length from before the chord was split at the barline (1.25 beats
+    over 1), so the part's bar 2 starts at 4.25 instead of 4: its events there come after the bass's."""
+    upper = ((60, 0, 1), (64, 1, 1), (67, 2, 1), (60, 3, 1.25), (64, 3, 1.25), (67, 3, 1.25), (72, 4.25, 1.75),
+             (67, 6, 2))
+    tokens = encode_midi(make_type1_midi(tmp_path / "chord.mid", [([], upper), ([], BASS)]))
+    assert tokens[3:-1] == ["C4@1.0", "C3@2.0", "E4@1.0", "G4@1.0", "G2@2.0", "0.4.7@1.0",
+                            "C3@1.0", "0.4.7@0.25",  # bass at 4, tied chord at 4.25 (music21 10: 4, before the bass)
+                            "C5@1.75", "G2@1.0",
+                            "C3@2.0", "G4@2.0"]  # bass at 6, G4 at 6.25 (music21 10: both at 6, part order)
+
+
+def test_a_single_note_over_the_barline_moves_nothing(tmp_path):
+    """Splitting a Note (not a Chord) clears the bar's cached length: bars stay in place, part order at ties."""
+    upper = ((60, 0, 1), (64, 1, 1), (67, 2, 1), (60, 3, 1.25), (72, 4.25, 1.75), (67, 6, 2))
+    tokens = encode_midi(make_type1_midi(tmp_path / "note.mid", [([], upper), ([], BASS)]))
+    assert tokens[3:-1] == ["C4@1.0", "C3@2.0", "E4@1.0", "G4@1.0", "G2@2.0", "C4@1.0", "C4@0.25", "C3@1.0",
+                            "C5@1.75", "G2@1.0", "G4@2.0", "C3@2.0"]
+
+
+def test_music21_is_restored_after_encoding(tmp_path):
+    from music21 import stream
+
+    encode_midi(make_midi(tmp_path / "melody.mid"))
+    assert "sortTuple" not in vars(stream.Stream)
+
+
+SCALE = ((60, 0, 1), (64, 1, 1), (67, 2, 1), (60, 3, 1), (64, 4, 1), (67, 5, 1), (72, 6, 2))
+
+
+def test_time_signature_is_the_last_in_the_kept_bars(tmp_path):
+    """3/4 changing to 2/4 in bar 3 beside a 4/4 part: `2/4@time` (EIMG 1881, 2439, 0423 do this)."""
+    changing = make_type1_midi(tmp_path / "changing.mid", [([(0, 3, 4), (6, 2, 4)], SCALE), ([], BASS)])
+    assert encode_midi(changing)[2] == "2/4@time"
+
+
+def test_time_signature_at_one_offset_is_the_last_parts(tmp_path):
+    """3/4 in the first part, music21's default 4/4 in the second, both at 0: `4/4@time` (EIMG 0855)."""
+    steady = make_type1_midi(tmp_path / "steady.mid", [([(0, 3, 4)], SCALE), ([], BASS)])
+    assert encode_midi(steady)[2] == "4/4@time"
+
+
+@pytest.mark.parametrize("pitch_classes, expected", [
+    ([0, 4, 7], [0, 4, 7]),
+    ([9, 0, 4], [9, 0, 4]),
+    ([3, 6, 7, 11], [11, 3, 6, 7]),  # 4-19B: music21 10 says [3, 6, 7, 11]
+    ([2, 5, 7, 10, 11], [2, 5, 7, 10, 11]),  # 5-32B: music21 10 says [10, 11, 2, 5, 7]
+    ([0, 4, 8, 11], [4, 8, 11, 0]),  # 4-19B again: music21 10 says [8, 11, 0, 4]
+])
+def test_chord_normal_order_is_music21_8s(pitch_classes, expected):
+    from music21 import chord
+
+    assert _normal_order(chord.Chord(pitch_classes)) == expected
 
 
 @pytest.mark.parametrize("token, event", [
