@@ -12,7 +12,7 @@ export IMG2MUSIC_EIMG_SOURCE ?= $(SHARED)/eimg
 export IMG2MUSIC_EMOTION6_SOURCE ?= $(SHARED)/emotion6/Emotion6-320px.zip
 export IMG2MUSIC_AUTHORS_SOURCE ?= $(SHARED)/authors/midiData.txt
 
-.PHONY: help setup data test test-integration test-slow test-jax demo table1 table2 figure3 bench
+.PHONY: help setup data test test-integration test-slow test-jax demo table1 table2 figure3 regimes bench
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -57,6 +57,9 @@ table2: setup  ## Table 2 (with/without VA loss, 15 epochs) -> results/table2.js
 
 figure3: setup  ## Figure 3 (loss per epoch, LSTM vs Trans_enc3_dec3 + VA loss) -> results/figure3.png/.json/.md
 	$(BIN)/img2music reproduce figure3 --data $(DATA) --scale $(SCALE) --seeds $(SEEDS) --fidelity $(FIDELITY)
+
+regimes: setup  ## the paper's tables beside ours in both data regimes -> results/regimes.md (after table1/table2 DATA=authors and DATA=eimg)
+	$(BIN)/python reproduce/regimes.py
 
 bench: setup  ## benchmarks: tokenising EIMG, one training step with/without the VA term -> results/bench_*
 	$(BIN)/python reproduce/bench_tokenize.py

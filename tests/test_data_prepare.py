@@ -169,3 +169,31 @@ def test_cli_prepare_disk_full_is_one_line(tmp_path, monkeypatch, capsys):
     assert cli.main(args) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"img2music: error: cannot write {tmp_path / 'prep' / 'va.png'}: No space left on device"
+
+
+def test_prepare_authors_pairs_keeps_the_published_tokens_and_spreads_each_song(tmp_path, monkeypatch):
+    """`--music authors`: the pairs of a midiData.txt (here: two songs from the EIMG fixture, and one of them
+    published with a token changed), linked to EIMG for VA, tokens used as published, songs spread."""
+    from img2music_tf.data import authors
+
+    eimg_dir = make_eimg(tmp_path / "eimg")
+    monkeypatch.setenv("IMG2MUSIC_EIMG_SOURCE", str(eimg_dir))
+    ours = authors.tokenize_eimg(eimg_dir)
+    first, second = list(ours["0001"]), list(ours["0003"])
+    second[-2] = "C4@0.25"  # not what our tokenizer gives: linked to its closest file, with a warning
+    lines = [f"{pair:04d} {' '.join(first if pair % 3 else second)}" for pair in (1, 2, 3, 4, 6, 7, 9)]
+    (tmp_path / "midiData.txt").write_text("\n".join(lines))
+    data = prepare("authors", "emotion6", tmp_path / "out", music_source=tmp_path / "midiData.txt",
+                   image_source=make_emotion6(tmp_path / "e6"), seed=SEED, n_test=2, n_val=1)
+    assert data.split["train"] == ["0001", "0002", "0003", "0004", "0006", "0007", "0009"]
+    assert len(data.split["test"]) == 2 and len(data.split["val"]) == 1
+    assert data.tokens["0003"] == tuple(second) and data.tokens["0001"] == tuple(first)
+    music = {item.id: item for item in data.music}
+    assert music["0001"].path.name == "0001.mid" and music["0003"].path.name == "0003.mid"
+    assert (music["0001"].valence, music["0001"].arousal) == pytest.approx((7.3333, 7.5), abs=1e-3)
+    for song_pairs in (["0001", "0002", "0004", "0007"], ["0003", "0006", "0009"]):
+        used = [pair.image.id for pair in data.pairs if pair.music.id in song_pairs]
+        assert len(set(used)) == min(len(used), 3)  # 6 usable images - 3 held out: distinct while they last
+    assert "no exact EIMG match" in data.summary
+    again = load_prepared(tmp_path / "out")
+    assert again.tokens == data.tokens

@@ -166,3 +166,10 @@ def test_tables_report_memorisation_diversity_and_the_unigram_baseline(tiny):
         assert piece["memorisation"]["longest_run"] <= piece["n_tokens"]
     assert 0 < seed["unigram_cross_entropy"] < math.log(seed["run_config"]["model"]["vocab_size"])
     assert "## Memorisation and diversity" in (tiny["results"] / "table2.md").read_text()
+
+
+def test_regimes_table_puts_the_paper_beside_each_regime(tiny):
+    markdown = report.render_regimes({"authors": {"table2": tiny["table2"]}, "eimg": {}})
+    assert "| Trans_enc3_dec3 | paper (4 pieces) | paper | | 1.2853 |" in markdown
+    assert "| Trans_enc3_dec3 | ours, authors | tiny | 4 |" in markdown
+    assert "| Trans_enc3_dec3 | ours, eimg | | | not run |" in markdown

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from img2music_tf.data import builtin, eimg, emid, emotion6, folder
+from img2music_tf.data import authors, builtin, eimg, emid, emotion6, folder
 from img2music_tf.data.items import Item, Skipped, SourceResult
 
 BUILTIN_ITEMS = 200  # items the built-in source makes when not told how many
@@ -33,8 +33,6 @@ def _authors(source: str | Path | None, kind: str, n: int | None) -> SourceResul
     of the EIMG piece its song was tokenised from (for the VA predictor and the literal VA loss), the tokens
     as published, and the song of each pair (`song-<first pair id>`). EIMG comes from $IMG2MUSIC_EIMG_SOURCE
     or a download. A song without an exact EIMG match takes its closest EIMG file, with a warning."""
-    from img2music_tf.data import authors
-
     published = authors.load(source)
     eimg_items = {item.id: item for item in eimg.load(None).items}
     links = authors.link_to_eimg(published.songs(), authors.tokenize_eimg(None))
@@ -61,7 +59,7 @@ def _authors(source: str | Path | None, kind: str, n: int | None) -> SourceResul
 SOURCES = {
     source.name: source
     for source in (
-        DataSource("authors", ("music",), _authors, "IMG2MUSIC_AUTHORS_SOURCE",
+        DataSource("authors", ("music",), _authors, authors.ENV_VAR,
                    "the authors' 2884 tokenised training pairs (midiData.txt, 70 distinct songs), linked to EIMG "
                    "for VA labels; downloaded or a local copy"),
         DataSource("eimg", ("music",), lambda source, kind, n: eimg.load(source), eimg.ENV_VAR,

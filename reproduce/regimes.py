@@ -1,0 +1,32 @@
+"""The paper's tables beside ours in both data regimes (authors' pairs, all of EIMG): results/regimes.md.
+
+Reads results/<data>/table1.json and table2.json as `make table1 DATA=...` wrote them; run after those.
+
+    python reproduce/regimes.py            # = make regimes
+"""
+
+import json
+import sys
+from pathlib import Path
+
+from img2music_tf.files import write_text
+from img2music_tf.report import render_regimes
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+
+
+def main() -> int:
+    tables = {
+        data: {path.stem: json.loads(path.read_text()) for path in sorted((RESULTS / data).glob("table*.json"))}
+        for data in ("authors", "eimg")
+    }
+    if not any(tables.values()):
+        print(f"reproduce/regimes.py: error: no results/<data>/table*.json yet: run `make table1` first",
+              file=sys.stderr)
+        return 2
+    print(f"wrote {write_text(RESULTS / 'regimes.md', render_regimes(tables))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
