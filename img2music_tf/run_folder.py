@@ -24,7 +24,7 @@ import numpy as np
 
 from img2music_tf.errors import UserError
 from img2music_tf.files import atomic_path, check_zip, write_json, write_text
-from img2music_tf.models.image_encoder import extract_features
+from img2music_tf.models.image_encoder import FeatureScaling, extract_features
 from img2music_tf.presets import ModelConfig
 from img2music_tf.vocabulary import Vocabulary
 
@@ -61,6 +61,7 @@ class RunInfo:
     songs: dict | None = None  # {"train": n, "val": n, "val_tokens_unknown": n}, known once the data is read
     dropped: list | None = None  # [{"id", "split", "reason"}] of songs that failed to tokenise
     vocabulary_sha256: str | None = None  # `Vocabulary.sha256` of vocabulary.json (None in runs written before it)
+    feature_scaling: dict | None = None  # {"mean", "std"} of the training features (image weights `none`), or None
 
     def to_dict(self) -> dict:
         return {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}, "model": self.model.to_dict()}
@@ -152,7 +153,7 @@ def check_run_folder(out_dir: Path, info: RunInfo, resume: bool, overwrite: bool
 
         def settings(run: dict) -> dict:  # what must not change; epochs may grow, the rest comes from the data
             return {**run, "model": {**run.get("model", {}), "epochs": None, "vocab_size": None},
-                    "songs": None, "dropped": None, "vocabulary_sha256": None}
+                    "songs": None, "dropped": None, "vocabulary_sha256": None, "feature_scaling": None}
 
         wanted = info.to_dict()
         changed = sorted(k for k in wanted if settings(wanted)[k] != settings(saved).get(k))
@@ -182,9 +183,13 @@ class Run:
         return self.info.model
 
     def image_features(self, paths, progress: bool = True) -> np.ndarray:
-        """Features (N, F) of images, from the same CNN, weights and seed the run was trained with."""
-        return extract_features(paths, self.config.image_features, weights=self.info.image_weights,
-                                seed=self.info.seed, progress=progress)
+        """Features (N, F) of images, from the same CNN, weights and seed the run was trained with, and
+        standardised as in its training when it was (`RunInfo.feature_scaling`)."""
+        features = extract_features(paths, self.config.image_features, weights=self.info.image_weights,
+                                    seed=self.info.seed, progress=progress)  # (N, F)
+        if self.info.feature_scaling is None:
+            return features
+        return FeatureScaling(**self.info.feature_scaling).apply(features)
 
 
 def load_run(out_dir: str | Path, epoch: int | None = None) -> Run:

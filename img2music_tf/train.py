@@ -10,6 +10,10 @@ same code runs under TensorFlow and JAX. L_VA goes through an argmax, so it
 carries no gradient: it changes the reported loss, never the weights
 (docs/fidelity.md "VA loss gradient").
 
+With image weights `none` (a random CNN), each feature dimension is standardised
+with the training pairs' statistics, kept in config.json (`image_encoder.FeatureScaling`;
+not in the paper: without it the random features of all pictures point the same way).
+
 After every epoch, `history.csv` and `checkpoint/last.npz` (weights, dropout
 seed states, optimizer state, epoch and history) are rewritten atomically;
 `resume=True` continues from the checkpoint and ends with the same weights as
@@ -36,7 +40,7 @@ from img2music_tf.corpus import tokenize_paths
 from img2music_tf.errors import UserError
 from img2music_tf.files import atomic_path, output_dir
 from img2music_tf.losses import VALoss
-from img2music_tf.models.image_encoder import extract_features
+from img2music_tf.models.image_encoder import FeatureScaling, extract_features
 from img2music_tf.models.img2music import build_model
 from img2music_tf.models.va_predictor import VAPredictor
 from img2music_tf.presets import ModelConfig
@@ -302,6 +306,10 @@ def train_run(
             [pair.image.path for pair in pairs], config.image_features, weights=image_weights, seed=seed,
             progress=verbose > 0,
         )  # (N, F)
+        scaling = None
+        if str(image_weights).lower() == "none":  # random CNN: standardise, or every picture looks the same
+            scaling = FeatureScaling.fit(features[: len(train_tokens)])
+            features = scaling.apply(features)
         songs = [
             Song(pair.music.id, feature, tuple(vocabulary.encode(t for t in tokens if t in vocabulary)))
             for (pair, tokens), feature in zip(train_tokens + val_tokens, features)
@@ -309,7 +317,8 @@ def train_run(
         train_songs, val_songs = songs[: len(train_tokens)], songs[len(train_tokens) :]
         counts = {"train": len(train_songs), "val": len(val_songs), "val_tokens_unknown": unknown}
         info = dataclasses.replace(info, model=config, songs=counts, dropped=dropped,
-                                   vocabulary_sha256=vocabulary.sha256)
+                                   vocabulary_sha256=vocabulary.sha256,
+                                   feature_scaling=None if scaling is None else dataclasses.asdict(scaling))
         if resume and Vocabulary.load(out_dir / VOCABULARY_FILE) != vocabulary:
             raise UserError(f"cannot resume {out_dir}: its vocabulary differs from this data's (was it re-prepared?)")
         vocabulary.save(out_dir / VOCABULARY_FILE)

@@ -214,3 +214,15 @@ def test_features_command_on_a_folder_or_into_a_file(tmp_path, pictures, capsys)
     assert cli.main(["models", "features", str(pictures[0]), "--out", str(out), *options]) == 2
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"img2music: error: cannot write {out}: {tmp_path / 'somefile.txt'} is a file, not a folder")
+
+
+def test_standardising_random_features_spreads_the_pictures(pictures):
+    from img2music_tf.models.image_encoder import FeatureScaling, mean_cosine_similarity
+
+    raw = extract_features(pictures, seed=SEED, **TINY)  # (N, F)
+    scaling = FeatureScaling.fit(raw)
+    scaled = scaling.apply(raw)
+    np.testing.assert_allclose(scaled.mean(axis=0), 0.0, atol=1e-4)
+    assert mean_cosine_similarity(raw) > 0.9  # a random VGG16 sees every picture alike
+    assert mean_cosine_similarity(scaled) < mean_cosine_similarity(raw) - 0.5
+    np.testing.assert_array_equal(FeatureScaling(*map(list, (scaling.mean, scaling.std))).apply(raw), scaled)

@@ -16,6 +16,7 @@ from img2music_tf import run_folder, train
 from img2music_tf.batches import BUCKET, Song, SongBatches
 from img2music_tf.errors import UserError
 from img2music_tf.losses import VALoss
+from img2music_tf.models.image_encoder import FeatureScaling, extract_features
 from img2music_tf.models.img2music import build_model
 from img2music_tf.models.va_predictor import VAPredictor, VAPredictorConfig, build_va_predictor
 from img2music_tf.presets import get_preset
@@ -241,6 +242,11 @@ def test_train_command_writes_a_run_folder_that_resumes_and_loads(prepared, tmp_
     assert run.config.epochs == 2 and run.config.vocab_size == len(run.vocabulary)
     assert info.vocabulary_sha256 == run.vocabulary.sha256  # load_run checks vocabulary.json against it
     features = run.image_features([prepared.parent / "i0.png"], progress=False)  # (1, F)
+    # weights `none`: the run standardises features with its training statistics, and generation does the same
+    assert len(info.feature_scaling["mean"]) == run.config.image_dim
+    raw = extract_features([prepared.parent / "i0.png"], run.config.image_features, weights="none", seed=SEED,
+                           progress=False)
+    np.testing.assert_allclose(features, FeatureScaling(**info.feature_scaling).apply(raw), rtol=1e-6)
     tokens = np.zeros((1, run.config.max_len), np.int32)
     tokens[0, -1] = run.vocabulary.start_id
     probabilities = keras.ops.convert_to_numpy(run.model({"image": features, "tokens": tokens}))
