@@ -1,4 +1,4 @@
-"""Where numbers were measured: Keras backend and versions, Python, and the device that ran them.
+"""Where numbers were measured: Keras backend and versions, Python, the device, and the code's commit.
 
 Every result file records this, so a reader can tell a 2-core CPU smoke run from a GPU run.
 """
@@ -23,7 +23,22 @@ def environment() -> dict:
         "keras": keras.__version__,
         "python": platform.python_version(),
         "device": device_name(),
+        "commit": git_commit(),
     }
+
+
+def git_commit() -> str | None:
+    """The repository's commit (with "+changes" when the working tree differs from it), or None outside git."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=20)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
 
 
 def device_name() -> str:

@@ -140,6 +140,51 @@ class VALoss:
         return ops.mean(ops.abs(va[0] - va[1]))
 
 
+class SoftVALoss(VALoss):
+    """A differentiable VA term (NOT the paper's): the predicted music is the EXPECTED note of every step.
+
+    The paper's L_VA takes the argmax of each probability row, so it has no gradient. Here row t of the
+    predicted probabilities p_t (T, V) gives one note row with the expected values under p_t of the
+    lookup tables of `VALoss`: onset = lead-in + the cumulative expected time moves, pitch = the expected
+    lowest pitch of the sounding tokens (weighted by how likely the step sounds), duration and velocity
+    likewise, all in predictor ticks (unrounded, so gradients flow). The true sequence is read as in the
+    paper (argmax of the targets). L = mean |VA(true) - VA(expected music)|, differentiable with respect to
+    the probabilities and so to the weights. Presets `*_VA_Soft` use it (docs/fidelity.md, "not in the
+    paper").
+    """
+
+    def soft_note_inputs(self, probabilities):
+        """Probabilities (T, V) -> flat predictor input (1, max_notes * 4) float32 of the expected notes."""
+        config = self.predictor.config
+        probs = ops.cast(probabilities, "float32")  # (T, V)
+        scale = self.tick_numerator / self.tick_denominator  # music21 ticks -> predictor ticks
+
+        def expect(table):  # (V,) -> (T,)
+            return ops.matmul(probs, ops.cast(table, "float32"))
+
+        sounding = ops.cast(self.count_table > 0, "float32")  # (V,)
+        chance = expect(sounding)  # (T,): probability that step t sounds
+        advance = expect(self.advance_table)  # (T,)
+        onset = (self.lead_in + ops.cumsum(advance) - advance) * scale  # (T,)
+        weight = ops.maximum(chance, 1e-6)
+        pitch = expect(ops.cast(self.pitch_table[:, 0], "float32") * sounding) / weight  # (T,)
+        duration = expect(ops.cast(self.length_table, "float32") * sounding) / weight * scale  # (T,)
+        velocity = expect(ops.cast(self.velocity_table, "float32") * sounding) / weight  # (T,)
+        rows = ops.stack([onset, pitch, duration, velocity], axis=-1)  # (T, 4)
+        real = ops.sum(probs, axis=-1, keepdims=True) > 0  # (T, 1): the trainer zeroes padding rows
+        rows = ops.where(real, rows, config.pad_value)  # (T, 4)
+        padding = ops.full((config.max_notes, len(NOTE_FIELDS)), config.pad_value, "float32")  # (M, 4)
+        notes = ops.concatenate([rows, padding], axis=0)[: config.max_notes]  # (M, 4)
+        return ops.reshape(notes, (1, config.max_notes * len(NOTE_FIELDS)))
+
+    def __call__(self, y_true, y_pred):
+        """L of one song-batch (targets as `true_and_predicted_ids`; probabilities (T, V)) -> scalar."""
+        true_ids, _ = true_and_predicted_ids(y_true, y_pred)
+        true_va = self.sequence_va(true_ids[None, :])  # (1, 2)
+        soft_va = self.predictor.model(self.soft_note_inputs(y_pred), training=False)  # (1, 2)
+        return ops.mean(ops.abs(true_va - soft_va))
+
+
 def _token_tables(vocabulary) -> dict:
     """Per vocabulary id, in music21 ticks: sorted pitches (V, K), their count, length, time move, velocity.
 

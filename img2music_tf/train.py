@@ -39,7 +39,7 @@ from img2music_tf.batches import BUCKET, Song, SongBatches
 from img2music_tf.corpus import tokenize_paths
 from img2music_tf.errors import UserError
 from img2music_tf.files import atomic_path, output_dir
-from img2music_tf.losses import VALoss
+from img2music_tf.losses import SoftVALoss, VALoss
 from img2music_tf.models.image_encoder import FeatureScaling, extract_features
 from img2music_tf.models.img2music import build_model
 from img2music_tf.models.va_predictor import VAPredictor
@@ -331,7 +331,8 @@ def train_run(
         with _dtype_policy("mixed_bfloat16" if config.mixed_precision else "float32"):
             keras.utils.set_random_seed(seed)  # after loading the predictor: the net's weights do not depend on it
             net = build_model(config)
-            va_loss = VALoss(vocabulary, va_predictor) if va_predictor else None
+            va_term = SoftVALoss if config.va_term == "soft" else VALoss
+            va_loss = va_term(vocabulary, va_predictor) if va_predictor else None
             trainer = compile_trainer(Img2MusicTrainer(net, va_loss, config.lambda_va, config.lambda_cc), config)
             history = fit_songs(trainer, train_songs, val_songs, config.max_len, config.epochs, out_dir, seed,
                                 resume, verbose, snapshot_epochs=snapshot_epochs)

@@ -143,3 +143,44 @@ def test_va_loss_runs_in_a_traced_function_with_unknown_length(vocabulary, predi
     for tokens in SEQUENCES:
         y_true, y_pred = song_batch(vocabulary, SEQUENCES[0][: len(tokens)], tokens[: len(SEQUENCES[0])], SEED)
         np.testing.assert_allclose(float(traced(y_true, y_pred)), float(loss(y_true, y_pred)), rtol=1e-6)
+
+
+def _gradient(loss, y_true, y_pred):
+    """d loss / d y_pred on the current backend."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        y_pred = tf.constant(y_pred)
+        with tf.GradientTape() as tape:
+            tape.watch(y_pred)
+            value = loss(y_true, y_pred)
+        return np.asarray(tape.gradient(value, y_pred))
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return np.asarray(jax.grad(lambda probs: loss(y_true, probs))(y_pred))
+    pytest.skip(f"no gradient check written for the {keras.backend.backend()} backend")
+
+
+def test_soft_va_term_has_a_finite_nonzero_gradient(vocabulary, predictor):
+    from img2music_tf.losses import SoftVALoss
+
+    loss = SoftVALoss(vocabulary, predictor)
+    y_true, y_pred = song_batch(vocabulary, SEQUENCES[0], SEQUENCES[1][: len(SEQUENCES[0])], SEED)
+    assert float(loss(y_true, y_pred)) > 0.0
+    gradient = _gradient(loss, y_true, y_pred)
+    assert gradient.shape == y_pred.shape and np.isfinite(gradient).all() and np.abs(gradient).max() > 0
+
+
+def test_soft_va_term_reads_a_one_hot_prediction_like_the_expected_notes(vocabulary, predictor):
+    """For one-hot rows the expected note of a step is that token's own (first) note: onsets and pitches agree
+    with the argmax route wherever a token sounds."""
+    from img2music_tf.losses import SoftVALoss
+
+    loss = SoftVALoss(vocabulary, predictor)
+    ids = np.array(vocabulary.encode(["<start>", "G4@2.75", "r@1.25", "D4@0.5", "C4@0.25", "<end>"]), np.int32)
+    soft = keras.ops.convert_to_numpy(loss.soft_note_inputs(np.eye(len(vocabulary), dtype=np.float32)[ids]))
+    exact = keras.ops.convert_to_numpy(loss.note_inputs(ids[None, :]))
+    soft_rows, exact_rows = soft.reshape(-1, 4), exact.reshape(-1, 4)
+    notes = [1, 3, 4]  # the steps that sound: G4, D4, C4 (the rest only moves the time)
+    np.testing.assert_allclose(soft_rows[notes], exact_rows[: len(notes)], atol=1.0)  # onset, pitch, duration, velocity

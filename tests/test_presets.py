@@ -17,7 +17,10 @@ TABLE_2 = ("Trans_enc3_dec3", "Trans_enc3_dec3_VA_Loss")
 
 
 def test_one_preset_per_table_row():
-    assert set(PRESET_NAMES) == set(TABLE_1) | set(TABLE_2)
+    from img2music_tf.presets import PAPER_PRESETS
+
+    assert set(PAPER_PRESETS) == set(TABLE_1) | set(TABLE_2)
+    assert set(PRESET_NAMES) - set(PAPER_PRESETS) == {"Trans_enc3_dec3_VA_Soft"}  # ours, named apart
 
 
 @pytest.mark.parametrize("fidelity", ["paper", "code"])
@@ -27,9 +30,10 @@ def test_every_preset_is_valid_at_every_scale(name, scale, fidelity):
     config = get_preset(name, scale=scale, fidelity=fidelity)
     assert (config.name, config.scale, config.fidelity) == (name, scale, fidelity)
     assert config.epochs == (2 if name in TABLE_1 else 15)  # "after 2 epochs" / "after 15 epochs"
-    assert config.va_loss == (name == "Trans_enc3_dec3_VA_Loss")
+    assert config.va_loss == name.endswith(("_VA_Loss", "_VA_Soft"))
+    assert config.va_term == ("soft" if name.endswith("_VA_Soft") else "argmax")
     assert config.lambda_cc == 1.0
-    assert config.lambda_va == {"paper": 1e-5, "code": 1e-7}[fidelity]
+    assert config.lambda_va == (0.1 if name.endswith("_VA_Soft") else {"paper": 1e-5, "code": 1e-7}[fidelity])
     assert config.vocab_size == 978
     assert config.image_encoder == ("inception_v3" if name.endswith("Inception") else "vgg16")
     # the fidelity is resolved into explicit fields, read by the leaf modules

@@ -149,6 +149,21 @@ def test_va_term_changes_the_loss_but_not_the_weights(runs):
     _assert_same(_numpy(runs["straight"].net.weights), _numpy(runs["va"].net.weights))
 
 
+def test_the_soft_va_term_moves_the_weights(runs, tmp_path):
+    """Not the paper's term: `losses.SoftVALoss` has a gradient, so the same seed ends with other weights."""
+    from img2music_tf.losses import SoftVALoss
+
+    keras.utils.set_random_seed(SEED)
+    config = VAPredictorConfig(max_notes=16, hidden_units=(8, 4))
+    soft = SoftVALoss(Vocabulary.build([TOKENS]), VAPredictor(build_va_predictor(config), config))
+    config = dataclasses.replace(runs["config"], va_loss=True, va_term="soft", lambda_va=1.0)
+    trainer = _fit(config, tmp_path, EPOCHS, va_loss=soft)
+    rows = run_folder.read_history(tmp_path / run_folder.HISTORY_FILE)
+    assert all(np.isfinite(row["loss"]) and row["va_loss"] > 0 for row in rows)
+    moved = [not np.array_equal(a, b) for a, b in zip(_numpy(runs["straight"].net.weights), _numpy(trainer.net.weights))]
+    assert any(moved)
+
+
 def _va_gradients(trainer, inputs, targets):
     """d(lambda_va * L_VA) / d(trainable weights), with each backend's own autodiff."""
     weights = trainer.net.trainable_variables

@@ -27,7 +27,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--data", required=True, metavar="PREPARED_DIR",
                         help="a folder written by `img2music data prepare`")
     parser.add_argument("--preset", required=True, choices=PRESET_NAMES, metavar="PRESET",
-                        help=f"table row to train: {', '.join(PRESET_NAMES)}")
+                        help=f"table row to train: {', '.join(PRESET_NAMES)} (*_VA_Soft: a differentiable VA "
+                             "term, not in the paper)")
     parser.add_argument("--scale", default="paper", choices=tuple(SCALES),
                         help="model sizes (experiments.SCALES): paper (the authors', for a GPU; default), smoke "
                              "(minutes on a CPU), tiny (tests), demo and demo-tiny (the demo's)")
@@ -43,6 +44,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for initialisation, dropout and song order (default: 0)")
     parser.add_argument("--max-songs", type=int, default=None, metavar="N",
                         help="train on the first N training songs only (quick runs)")
+    parser.add_argument("--lambda-va", type=float, default=None, metavar="L",
+                        help="weight of the VA term (default: the preset's: 1e-5 paper, 1e-7 code, 0.1 for "
+                             "*_VA_Soft)")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="compute in bfloat16 (weights, probabilities and losses stay float32): faster on a GPU, "
                              "not the paper's set-up (default: off)")
@@ -64,6 +68,10 @@ def run(args) -> int:
     if args.max_songs is not None and args.max_songs < 1:
         raise UserError(f"--max-songs must be at least 1, got {args.max_songs}")
     overrides = {"mixed_precision": args.mixed_precision}
+    if args.lambda_va is not None:
+        if args.lambda_va < 0:
+            raise UserError(f"--lambda-va must be >= 0, got {args.lambda_va}")
+        overrides["lambda_va"] = args.lambda_va
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
     config = get_preset(args.preset, scale=args.scale, fidelity=args.fidelity, **overrides)
