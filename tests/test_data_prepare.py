@@ -195,5 +195,6 @@ def test_prepare_authors_pairs_keeps_the_published_tokens_and_spreads_each_song(
         used = [pair.image.id for pair in data.pairs if pair.music.id in song_pairs]
         assert len(set(used)) == min(len(used), 3)  # 6 usable images - 3 held out: distinct while they last
     assert "no exact EIMG match" in data.summary
+    assert "tokens as published: 2 distinct songs over the 7 training pairs" in data.summary
     again = load_prepared(tmp_path / "out")
     assert again.tokens == data.tokens

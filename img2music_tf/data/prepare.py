@@ -193,6 +193,10 @@ def summarize(data: PreparedData, inputs: dict, warnings: list[str]) -> str:
         f"VA distance median {np.median(distances):.3f}, max {distances.max():.3f}"
     )
     lines.append(f"split (seed {inputs['seed']}): " + ", ".join(f"{k} {len(data.split[k])}" for k in SPLITS))
+    if data.tokens is not None:
+        train = [data.tokens[i] for i in data.split["train"]]
+        lines.append(f"tokens as published: {len(set(train))} distinct songs over the {len(train)} training pairs, "
+                     f"{len({t for song in train for t in song})} distinct tokens, longest {max(map(len, train))}")
     if warnings:
         lines += [f"warnings ({len(warnings)}):", *(f"  {w}" for w in warnings)]
     skipped = [(role, s) for role, items in data.skipped.items() for s in items]
