@@ -175,6 +175,20 @@ def test_cli_train_rejects_bad_settings_before_reading_data(tmp_path, capsys):
         assert "must be positive" in capsys.readouterr().err
 
 
+def test_cli_train_offline_names_source_and_its_variable(tmp_path, monkeypatch, capsys):
+    import urllib.error
+    import urllib.request
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    monkeypatch.delenv(eimg.ENV_VAR, raising=False)
+    assert cli.main(["va", "train", "--out", str(tmp_path / "va")]) == 2
+    err = capsys.readouterr().err
+    assert err.rstrip().endswith(f"(offline? pass a local copy with --source PATH or ${eimg.ENV_VAR})")
+
+
 @pytest.mark.integration
 def test_cli_train_on_eimg(eimg_source, tmp_path, capsys):
     out = tmp_path / "va"

@@ -47,14 +47,21 @@ def add_parser(subparsers) -> None:
 def run_prepare(args: argparse.Namespace) -> int:
     import time
 
+    from img2music_tf.data.download import DownloadError
     from img2music_tf.data.prepare import prepare
+    from img2music_tf.data.sources import SOURCES
 
     start = time.perf_counter()
-    data = prepare(
-        music=args.music, images=args.images, out=args.out,
-        music_source=args.music_source, image_source=args.image_source, seed=args.seed,
-        n_test=args.n_test, n_val=args.n_val, n_music=args.n_music, n_images=args.n_images, overwrite=args.force,
-    )
+    try:
+        data = prepare(
+            music=args.music, images=args.images, out=args.out,
+            music_source=args.music_source, image_source=args.image_source, seed=args.seed,
+            n_test=args.n_test, n_val=args.n_val, n_music=args.n_music, n_images=args.n_images, overwrite=args.force,
+        )
+    except DownloadError as error:  # name the option whose local copy replaces this download, if one does
+        options = {SOURCES[args.images].env_var: "--image-source", SOURCES[args.music].env_var: "--music-source"}
+        option = options.get(error.env_var) if error.env_var else None
+        raise error.naming(option) if option else error from None
     if data.reused:
         print(f"{args.out} was already prepared from these inputs; reusing it")
     print(data.summary, end="")

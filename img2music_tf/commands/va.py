@@ -75,6 +75,7 @@ def _check_positive(name: str, value: int | float) -> None:
 
 def run_train(args) -> int:
     from img2music_tf.data import eimg
+    from img2music_tf.data.download import DownloadError
     from img2music_tf.models.va_predictor import VAPredictorConfig
     from img2music_tf.presets import FIDELITIES
     from img2music_tf.va_training import VATrainConfig, train_on_items
@@ -90,7 +91,10 @@ def run_train(args) -> int:
     if args.limit is not None:
         _check_positive("--limit", args.limit)
     out = args.out or default_model_dir()
-    source = eimg.load(args.source)
+    try:
+        source = eimg.load(args.source)
+    except DownloadError as error:
+        raise error.naming("--source") from None
     items = source.items[: args.limit]
     batchnorm = FIDELITIES[args.fidelity].va_batchnorm
     config = VAPredictorConfig(batchnorm=batchnorm, standardize=not args.no_standardize)
