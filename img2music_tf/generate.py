@@ -16,7 +16,9 @@ when it fails or is interrupted, none (`files.staged_files`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -210,7 +212,7 @@ def music_from_images(
     image_va = list(image_va) if image_va is not None else [None] * len(images)
     if len(image_va) != len(images):
         raise UserError(f"{len(image_va)} image VA values for {len(images)} images: give one per image")
-    with output_dir(out_dir) as out_dir, staged_files(out_dir, last=SUMMARY_FILE) as staging:
+    with output_dir(out_dir) as out_dir, staged_files(out_dir, last=SUMMARY_FILE) as staging, known_retracing():
         run = load_run(run_dir)
         if not isinstance(generation, GenerationConfig):
             generation = GenerationConfig(**{"max_len": run.config.max_len, **(generation or {})})
@@ -246,6 +248,24 @@ def music_from_images(
             "pieces": [piece.to_dict() for piece in pieces],
         })
     return pieces
+
+
+def _not_retracing(record: logging.LogRecord) -> bool:
+    return "triggered tf.function retracing" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def known_retracing():
+    """Hide TensorFlow's "N out of the last M calls ... triggered tf.function retracing" warning. Its count is
+    shared by every Keras model's predict function, and here each net traces it at most twice (the CNN for a
+    short last batch, the decoder for a second prefix length, `batches.BUCKET`), so a process that traced other
+    models first (the demo, after training) is warned about these few, expected traces."""
+    logger = logging.getLogger("tensorflow")
+    logger.addFilter(_not_retracing)
+    try:
+        yield
+    finally:
+        logger.removeFilter(_not_retracing)
 
 
 def load_va_predictor(directory):

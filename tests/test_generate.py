@@ -242,3 +242,25 @@ def test_ctrl_c_stops_generate_with_130_and_leaves_nothing(tiny_run, tmp_path, c
     status, err = _generate(tiny_run, picture, tmp_path / "music", capsys)
     assert status == 130 and err == "img2music: interrupted"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pic.png"]
+
+
+def test_known_retracing_hides_only_the_retracing_warning():
+    import logging
+
+    from img2music_tf.generate import known_retracing
+
+    seen = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    logger = logging.getLogger("tensorflow")
+    logger.addHandler(handler)
+    retracing = "5 out of the last 13 calls to <function f at 0x1> triggered tf.function retracing. Tracing is ..."
+    try:
+        with known_retracing():
+            logger.warning(retracing)
+            logger.warning("another warning")
+        logger.warning(retracing)
+    finally:
+        logger.removeHandler(handler)
+    assert seen == ["another warning", retracing]
+
