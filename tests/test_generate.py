@@ -264,3 +264,24 @@ def test_known_retracing_hides_only_the_retracing_warning():
         logger.removeHandler(handler)
     assert seen == ["another warning", retracing]
 
+
+def test_generate_in_a_fresh_process_is_quiet(tiny_run, tmp_path):
+    """A new process must register the net's classes before loading it; stderr holds only the progress bars."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    picture = write_picture(tmp_path / "pic.png")
+    environment = {key: value for key, value in os.environ.items() if key not in ("TF_CPP_MIN_LOG_LEVEL", "IMG2MUSIC_VERBOSE")}
+    done = subprocess.run(
+        [sys.executable, "-m", "img2music_tf", "generate", str(picture), "--run", str(tiny_run), "--out",
+         str(tmp_path / "music"), "--no-wav"],
+        capture_output=True, text=True, env={**environment, "PYTHONPATH": str(REPO)}, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "wrote 1 piece(s)" in done.stdout
+    bars = ("generate:", "vgg16 features:", "writing music:")
+    lines = [line.strip() for line in done.stderr.replace("\r", "\n").splitlines()]
+    assert [line for line in lines if line and not line.startswith(bars)] == []
