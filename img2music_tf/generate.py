@@ -278,12 +278,17 @@ def load_va_predictor(directory):
 
 
 def print_pieces(pieces: list[Piece], out_dir: Path) -> None:
-    """One line per piece: files and VA (music predicted, image known), then where the summary is."""
-    def va(pair):
-        return f"V {pair[0]:.2f} A {pair[1]:.2f}" if pair else "-"
+    """One line per piece: files and VA (music predicted, marked '*' outside 1-9; image known), then where the
+    summary is."""
+    from img2music_tf.models.va_predictor import EXTRAPOLATED, extrapolated, marked
+
+    def va(pair, mark):
+        return f"V {mark(pair[0])} A {mark(pair[1])}" if pair else "-"
 
     for piece in pieces:
         print(f"{piece.image.name}: {piece.midi.name}, {len(piece.tokens)} tokens, {piece.n_notes} notes | "
-              f"music VA {va(piece.music_va)} | image VA {va(piece.image_va)}")
+              f"music VA {va(piece.music_va, marked)} | image VA {va(piece.image_va, '{:.2f}'.format)}")
+    if any(extrapolated(value) for piece in pieces for value in piece.music_va or ()):
+        print(EXTRAPOLATED)
     print(f"wrote {len(pieces)} piece(s) (.mid, {'.wav, ' if pieces and pieces[0].wav else ''}.png) "
           f"and {SUMMARY_FILE} to {out_dir}")

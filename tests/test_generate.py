@@ -285,3 +285,20 @@ def test_generate_in_a_fresh_process_is_quiet(tiny_run, tmp_path):
     bars = ("generate:", "vgg16 features:", "writing music:")
     lines = [line.strip() for line in done.stderr.replace("\r", "\n").splitlines()]
     assert [line for line in lines if line and not line.startswith(bars)] == []
+
+
+def test_print_pieces_marks_music_va_outside_1_9(tmp_path, capsys):
+    from img2music_tf.generate import Piece, print_pieces
+
+    def piece(name, music_va):
+        return Piece(tmp_path / f"{name}.png", ("<start>",), 0, tmp_path / f"{name}.mid", None,
+                     tmp_path / f"{name}-pianoroll.png", (5.0, 5.0), music_va)
+
+    print_pieces([piece("a", (9.78, 5.0)), piece("b", (1.0, 0.5)), piece("c", None)], tmp_path)
+    lines = capsys.readouterr().out.splitlines()
+    assert "music VA V 9.78* A 5.00 | image VA V 5.00 A 5.00" in lines[0]
+    assert "music VA V 1.00 A 0.50* |" in lines[1] and "music VA - |" in lines[2]
+    assert lines[3] == "* outside 1-9: the predictor extrapolates"
+    print_pieces([piece("a", (9.0, 1.0))], tmp_path)
+    assert "*" not in capsys.readouterr().out
+

@@ -163,10 +163,23 @@ def test_cli_predict_prints_valence_and_arousal(tmp_path, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0] == "file\tvalence\tarousal"
     name, valence, arousal = lines[1].split("\t")
-    assert name == str(piece) and np.isfinite(float(valence)) and np.isfinite(float(arousal))
+    assert name == str(piece) and np.isfinite(float(valence.rstrip("*"))) and np.isfinite(float(arousal.rstrip("*")))
     assert cli.main(["va", "predict", str(piece), "--model", str(tmp_path / "missing")]) == 2
     assert "no trained VA predictor" in capsys.readouterr().err
     assert cli.main(["va", "predict", str(tmp_path / "nope.mid"), "--model", str(tmp_path / "model")]) == 2
+
+
+def test_cli_predict_marks_values_outside_1_9_without_clipping(tmp_path, capsys, monkeypatch):
+    pieces = [write_piece(tmp_path / f"song{i}.mid", [(0, 60, 480, 80)]) for i in range(2)]
+    VAPredictor(build_va_predictor(TINY), TINY).save(tmp_path / "model")
+    monkeypatch.setattr(VAPredictor, "predict_midi", lambda self, paths: np.array([[9.78, 5.0], [1.0, 0.25]]))
+    assert cli.main(["va", "predict", *map(str, pieces), "--model", str(tmp_path / "model")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[1:] == [f"{pieces[0]}\t9.780*\t5.000", f"{pieces[1]}\t1.000\t0.250*",
+                         "* outside 1-9: the predictor extrapolates"]
+    monkeypatch.setattr(VAPredictor, "predict_midi", lambda self, paths: np.array([[9.0, 1.0]]))
+    assert cli.main(["va", "predict", str(pieces[0]), "--model", str(tmp_path / "model")]) == 0
+    assert "*" not in capsys.readouterr().out
 
 
 def test_cli_train_rejects_bad_settings_before_reading_data(tmp_path, capsys):
