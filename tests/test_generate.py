@@ -302,3 +302,23 @@ def test_print_pieces_marks_music_va_outside_1_9(tmp_path, capsys):
     print_pieces([piece("a", (9.0, 1.0))], tmp_path)
     assert "*" not in capsys.readouterr().out
 
+
+def test_generate_refuses_an_earlier_set_unless_force(tiny_run, tmp_path, capsys):
+    pictures = [write_picture(tmp_path / name) for name in ("a.png", "b.png")]
+    out = tmp_path / "music"
+    status, _ = run_cli(["generate", *pictures, "--run", tiny_run, "--out", out, "--no-wav"], capsys)
+    assert status == 0
+    summary = (out / "summary.json").read_text()
+    status, err = run_cli(["generate", pictures[0], "--run", tiny_run, "--out", out, "--no-wav", "--method",
+                           "sample"], capsys)
+    assert_one_line_error(status, err, f"{out} already holds generated music (summary.json): use --force")
+    assert (out / "summary.json").read_text() == summary
+    from img2music_tf import cli
+
+    assert cli.main([str(a) for a in ["generate", pictures[0], "--run", tiny_run, "--out", out, "--no-wav",
+                                      "--method", "sample", "--force"]]) == 0
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[-1].startswith("note: this run's picture CNN has random weights")
+    assert "--image-weights imagenet" in printed
+    assert sorted(p.name for p in out.iterdir()) == ["a-pianoroll.png", "a.mid", "summary.json"]
+    assert '"method": "sample"' in (out / "summary.json").read_text()
