@@ -85,3 +85,31 @@ def test_quiet_import_drops_only_the_known_start_up_lines(tmp_path):
     assert done.returncode == 0 and "SourceFileLoader" in done.stdout
     assert done.stderr == "E0000 something else went wrong\n"
     assert _python(code, tmp_path, path=[fake.parent], IMG2MUSIC_VERBOSE="1").stderr == written
+
+
+def _every_parser(parser, path=()):
+    """(command words, parser) for `parser` and every subcommand below it."""
+    import argparse
+
+    yield path, parser
+    for action in parser._actions:  # noqa: SLF001 - argparse has no public accessor
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            for name, sub in action.choices.items():
+                yield from _every_parser(sub, (*path, name))
+
+
+def test_every_help_describes_each_argument_and_shows_each_default_once_and_only_where_there_is_one():
+    import argparse
+
+    parsers = dict(_every_parser(cli.build_parser()))
+    for path, parser in parsers.items():
+        formatter = parser._get_formatter()  # noqa: SLF001
+        for action in parser._actions:  # noqa: SLF001
+            if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+                continue
+            where = f"img2music {' '.join(path)} {'/'.join(action.option_strings) or action.dest}"
+            assert action.help, f"{where} has no help"
+            text = formatter._expand_help(action)  # noqa: SLF001 - the help line as --help prints it
+            assert "(default: None)" not in text and "(default: False)" not in text, f"{where}: {text}"
+            assert text.lower().count("default") <= 1, f"{where}: {text}"
+    assert "IMAGE-pianoroll.png" in parsers[("generate",)].description

@@ -240,3 +240,19 @@ def test_a_damaged_predictor_is_a_user_error(tmp_path):
     (tmp_path / "model" / "config.json").write_text('{"batchnorm": tr')
     with pytest.raises(UserError, match="config.json"):
         VAPredictor.load(tmp_path / "model")
+
+
+def test_epoch_bar_says_when_early_stopping_ended_the_training(capsys):
+    from types import SimpleNamespace
+
+    from img2music_tf.va_training import _EpochBar
+
+    for stopping, said in ((SimpleNamespace(stopped_epoch=29, patience=20, best_epoch=9),
+                            "training VA predictor: stopped early at epoch 30 of 60: no better validation loss for "
+                            "20 epoch(s); kept epoch 10\n"),
+                           (SimpleNamespace(stopped_epoch=0, patience=20, best_epoch=50), ""), (None, "")):
+        bar = _EpochBar(60, stopping)
+        for epoch in range(30 if said else 60):
+            bar.on_epoch_end(epoch, {"loss": 1.0, "val_loss": 2.0})
+        bar.on_train_end()
+        assert capsys.readouterr().out == said
