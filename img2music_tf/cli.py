@@ -32,9 +32,9 @@ STARTUP_NOISE = re.compile(
 
 
 def quiet_tensorflow() -> None:
-    """Unless $IMG2MUSIC_VERBOSE is set: TensorFlow's C++ log only for fatal errors (TF_CPP_MIN_LOG_LEVEL=3, if
-    not set: this hides the `cuInit` error of a machine without a GPU), and its first import writes stderr
-    through `_QuietImport`. A no-op once TensorFlow is imported."""
+    """Unless $IMG2MUSIC_VERBOSE is set (and not 0): TF_CPP_MIN_LOG_LEVEL=3 where unset (TensorFlow's C++ log
+    keeps fatal errors only; this hides the `cuInit` error of a machine without a GPU), and TensorFlow is
+    imported through `_QuietImport`. A no-op once TensorFlow is imported."""
     if os.environ.get(VERBOSE_VARIABLE, "0") not in ("", "0") or "tensorflow" in sys.modules:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

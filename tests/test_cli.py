@@ -70,10 +70,10 @@ def test_a_tensorflow_command_writes_nothing_to_stderr(tmp_path):
 def test_quiet_import_drops_only_the_known_start_up_lines(tmp_path):
     noise = ["WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
              "I0000 00:00:1796077897.907613   26927 port.cc:153] oneDNN custom operations are on. You may see ...",
-             "I0000 00:00:1796077897.908058   26927 cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU "
-             "will not be used.",
-             "I0000 00:00:1796077923.071131   27315 cpu_feature_guard.cc:227] This TensorFlow binary is optimized to use "
-             "available CPU instructions in performance-critical operations.",
+             "I0000 00:00:1796077897.908058   26927 cudart_stub.cc:31] Could not find cuda drivers on your machine, "
+             "GPU will not be used.",
+             "I0000 00:00:1796077923.071131   27315 cpu_feature_guard.cc:227] This TensorFlow binary is optimized to "
+             "use available CPU instructions in performance-critical operations.",
              "To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with the "
              "appropriate compiler flags."]
     fake = tmp_path / "fake" / "tensorflow"

@@ -274,7 +274,8 @@ def test_generate_in_a_fresh_process_is_quiet(tiny_run, tmp_path):
     from conftest import REPO
 
     picture = write_picture(tmp_path / "pic.png")
-    environment = {key: value for key, value in os.environ.items() if key not in ("TF_CPP_MIN_LOG_LEVEL", "IMG2MUSIC_VERBOSE")}
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in ("TF_CPP_MIN_LOG_LEVEL", "IMG2MUSIC_VERBOSE")}
     done = subprocess.run(
         [sys.executable, "-m", "img2music_tf", "generate", str(picture), "--run", str(tiny_run), "--out",
          str(tmp_path / "music"), "--no-wav"],

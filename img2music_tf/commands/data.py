@@ -30,7 +30,8 @@ def add_parser(subparsers) -> None:
         ),
     )
     prepare.add_argument("--music", choices=names("music"), default="eimg", help="music source (default: eimg)")
-    prepare.add_argument("--images", choices=names("image"), default="emotion6", help="image source (default: emotion6)")
+    prepare.add_argument("--images", choices=names("image"), default="emotion6",
+                         help="image source (default: emotion6)")
     prepare.add_argument("--out", required=True, help="output folder")
     prepare.add_argument("--music-source", help="local copy of the music source (file or folder) instead of a download")
     prepare.add_argument("--image-source", help="local copy of the image source (file or folder) instead of a download")

@@ -3,8 +3,8 @@
 A file is downloaded with urllib into a temporary file, its sha256 checked, and
 only then renamed into the cache, so a failed or tampered download leaves
 nothing behind. A local copy (a command's option, or the source's environment
-variable) replaces the download; a local copy whose sha256 differs from the published one is used
-with a warning. Zip archives are extracted once, keyed by their checksum.
+variable) replaces the download; a local copy whose sha256 differs from the
+published one is used with a warning. Zip archives are extracted once, keyed by their checksum.
 """
 
 from __future__ import annotations
@@ -68,7 +68,8 @@ def fetch(remote: Remote, dest_dir: Path | None = None, timeout: float = 60.0) -
                 )
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", None) or getattr(error, "strerror", None) or error
-        raise DownloadError(f"cannot download {remote.name} from {remote.url}: {reason}", "offline?", remote.env_var) from None
+        raise DownloadError(f"cannot download {remote.name} from {remote.url}: {reason}", "offline?",
+                            remote.env_var) from None
     return target
 
 
