@@ -3,18 +3,77 @@
 Each command module defines `add_parser(subparsers)` that registers its
 subcommand and sets `run=` (a function of the parsed args) as a default. Heavy
 imports (TensorFlow, music21) happen inside `run`, so `--help` stays fast.
+TensorFlow's start-up lines stay off stderr unless $IMG2MUSIC_VERBOSE is set
+(`quiet_tensorflow`).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.abc
+import importlib.util
 import os
 import pkgutil
+import re
 import sys
+import tempfile
 
 from img2music_tf import __version__, commands
 from img2music_tf.errors import UserError
+
+VERBOSE_VARIABLE = "IMG2MUSIC_VERBOSE"
+# What importing TensorFlow writes to stderr before its logging is set up, so TF_CPP_MIN_LOG_LEVEL cannot hold it
+STARTUP_NOISE = re.compile(
+    r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|I\d{4} .*\] (oneDNN custom operations are on|Could not find cuda drivers|This TensorFlow binary is optimized)"
+    r"|To enable the following instructions: "
+)
+
+
+def quiet_tensorflow() -> None:
+    """Unless $IMG2MUSIC_VERBOSE is set (and not 0): TF_CPP_MIN_LOG_LEVEL=3 where unset (TensorFlow's C++ log
+    keeps fatal errors only; this hides the `cuInit` error of a machine without a GPU), and TensorFlow is
+    imported through `_QuietImport`. A no-op once TensorFlow is imported."""
+    if os.environ.get(VERBOSE_VARIABLE, "0") not in ("", "0") or "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if not any(isinstance(finder, _QuietImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _QuietImport())
+
+
+class _QuietImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports `tensorflow` with file descriptor 2 sent to a file, then writes to stderr the lines that are
+    not `STARTUP_NOISE` (so any other message, and a failed import's, still shows)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            self.loader, spec.loader = spec.loader, self
+        return spec
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        module.__spec__.loader = module.__loader__ = self.loader
+        sys.stderr.flush()
+        saved = os.dup(2)
+        with tempfile.TemporaryFile() as captured:
+            os.dup2(captured.fileno(), 2)
+            try:
+                self.loader.exec_module(module)
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+                os.close(saved)
+                captured.seek(0)
+                lines = captured.read().decode("utf-8", "replace").splitlines(keepends=True)
+                sys.stderr.write("".join(line for line in lines if not STARTUP_NOISE.match(line)))
+                sys.stderr.flush()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,8 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off stderr
     args = build_parser().parse_args(argv)
+    quiet_tensorflow()
     try:
         return args.run(args) or 0
     except UserError as error:

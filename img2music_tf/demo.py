@@ -82,7 +82,7 @@ def run_demo(config: DemoConfig, out: str | Path) -> list:
         made = music_from_images(
             out / "run", [image.path for image in images], out / "music" / name,
             generation={"seed": config.seed, **generation}, image_va=[(im.valence, im.arousal) for im in images],
-            va_predictor_dir=va_dir,
+            va_predictor_dir=va_dir, overwrite=True,
         )
         print_pieces(made, out / "music" / name)
         pieces += made

@@ -95,8 +95,9 @@ def staged_files(folder: str | os.PathLike, last: str) -> Iterator[Path]:
     try:
         try:
             yield staging
-        except UserError as error:  # name the outputs where they were going, not the hidden folder
-            raise UserError(str(error).replace(str(staging), str(folder))) from None
+        except UserError as error:  # name the outputs where they were going, not the hidden folder (same type)
+            error.args = (str(error).replace(str(staging), str(folder)),)
+            raise
         names = sorted((p.name for p in staging.iterdir()), key=lambda name: (name == last, name))
         try:
             (folder / last).unlink(missing_ok=True)

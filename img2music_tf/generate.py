@@ -16,7 +16,10 @@ when it fails or is interrupted, none (`files.staged_files`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -191,6 +194,7 @@ def music_from_images(
     va_predictor_dir=None,
     wav: bool = True,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> list[Piece]:
     """Generate a piece per picture with the trained run in `run_dir`; write .mid/.wav/.png and summary.json.
 
@@ -200,7 +204,8 @@ def music_from_images(
     comes from the predictor in `va_predictor_dir`, else the one the run was trained
     with (if its folder still exists), else it is left out. The files are written into a
     hidden folder inside `out_dir` and moved into place at the end (summary.json last), so
-    a failed or interrupted call leaves none of them, nor an `out_dir` it created.
+    a failed or interrupted call leaves none of them, nor an `out_dir` it created. An `out_dir` that holds
+    an earlier set (its summary.json) is refused unless `overwrite`, which replaces that set whole.
     """
     from img2music_tf import render
     from img2music_tf import tokens as token_language
@@ -210,7 +215,11 @@ def music_from_images(
     image_va = list(image_va) if image_va is not None else [None] * len(images)
     if len(image_va) != len(images):
         raise UserError(f"{len(image_va)} image VA values for {len(images)} images: give one per image")
-    with output_dir(out_dir) as out_dir, staged_files(out_dir, last=SUMMARY_FILE) as staging:
+    earlier = earlier_set(out_dir)
+    if earlier is not None and not overwrite:
+        raise UserError(f"{out_dir} already holds generated music ({SUMMARY_FILE}): use --force to replace it, "
+                        "or another --out")
+    with output_dir(out_dir) as out_dir, staged_files(out_dir, last=SUMMARY_FILE) as staging, known_retracing():
         run = load_run(run_dir)
         if not isinstance(generation, GenerationConfig):
             generation = GenerationConfig(**{"max_len": run.config.max_len, **(generation or {})})
@@ -245,7 +254,42 @@ def music_from_images(
             "va_predictor": str(va_predictor_dir) if predictor else None,
             "pieces": [piece.to_dict() for piece in pieces],
         })
+    if earlier:  # remove the earlier set's files that this one did not replace
+        written = {path.name for piece in pieces for path in (piece.midi, piece.wav, piece.piano_roll) if path}
+        for name in earlier - written:
+            (out_dir / name).unlink(missing_ok=True)
     return pieces
+
+
+def earlier_set(out_dir) -> set[str] | None:
+    """The names of the files an earlier call wrote into `out_dir` (from its summary.json), or None if none did."""
+    summary = Path(out_dir) / SUMMARY_FILE
+    if not summary.is_file():
+        return None
+    try:
+        pieces = json.loads(summary.read_text(encoding="utf-8"))["pieces"]
+        return {piece[key] for piece in pieces for key in ("midi", "wav", "piano_roll")
+                if isinstance(piece.get(key), str) and piece[key] == Path(piece[key]).name}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # damaged: replace it, remove nothing else
+        return set()
+
+
+def _not_retracing(record: logging.LogRecord) -> bool:
+    return "triggered tf.function retracing" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def known_retracing():
+    """Hide TensorFlow's "N out of the last M calls ... triggered tf.function retracing" warning. Its count is
+    shared by every Keras model's predict function, and here each net traces it at most twice (the CNN for a
+    short last batch, the decoder for a second prefix length, `batches.BUCKET`), so a process that traced other
+    models first (the demo, after training) is warned about these few, expected traces."""
+    logger = logging.getLogger("tensorflow")
+    logger.addFilter(_not_retracing)
+    try:
+        yield
+    finally:
+        logger.removeFilter(_not_retracing)
 
 
 def load_va_predictor(directory):
@@ -258,12 +302,17 @@ def load_va_predictor(directory):
 
 
 def print_pieces(pieces: list[Piece], out_dir: Path) -> None:
-    """One line per piece: files and VA (music predicted, image known), then where the summary is."""
-    def va(pair):
-        return f"V {pair[0]:.2f} A {pair[1]:.2f}" if pair else "-"
+    """One line per piece: files and VA (music predicted, marked '*' outside 1-9; image known), then where the
+    summary is."""
+    from img2music_tf.models.va_predictor import EXTRAPOLATED, extrapolated, marked
+
+    def va(pair, mark):
+        return f"V {mark(pair[0])} A {mark(pair[1])}" if pair else "-"
 
     for piece in pieces:
         print(f"{piece.image.name}: {piece.midi.name}, {len(piece.tokens)} tokens, {piece.n_notes} notes | "
-              f"music VA {va(piece.music_va)} | image VA {va(piece.image_va)}")
+              f"music VA {va(piece.music_va, marked)} | image VA {va(piece.image_va, '{:.2f}'.format)}")
+    if any(extrapolated(value) for piece in pieces for value in piece.music_va or ()):
+        print(EXTRAPOLATED)
     print(f"wrote {len(pieces)} piece(s) (.mid, {'.wav, ' if pieces and pieces[0].wav else ''}.png) "
           f"and {SUMMARY_FILE} to {out_dir}")

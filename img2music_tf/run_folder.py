@@ -201,6 +201,8 @@ def load_run(out_dir: str | Path, epoch: int | None = None) -> Run:
     """
     import keras
 
+    import img2music_tf.models.img2music  # noqa: F401 - registers the net's classes, which load_model needs
+
     out_dir = Path(out_dir)
     missing = [name for name in (RUN_CONFIG_FILE, VOCABULARY_FILE, MODEL_FILE) if not (out_dir / name).is_file()]
     if missing:

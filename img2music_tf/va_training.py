@@ -104,11 +104,13 @@ def evaluate(predicted: np.ndarray, target: np.ndarray) -> dict:
 
 
 class _EpochBar(keras.callbacks.Callback):
-    """A tqdm bar over epochs showing the training and validation loss."""
+    """A tqdm bar over epochs showing the training and validation loss; says so when `early_stopping`
+    (a keras EarlyStopping, or None) ended the training before the last epoch."""
 
-    def __init__(self, epochs: int):
+    def __init__(self, epochs: int, early_stopping=None):
         super().__init__()
         self.bar = tqdm(total=epochs, desc="training VA predictor", unit="epoch")
+        self.early_stopping = early_stopping
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -118,6 +120,10 @@ class _EpochBar(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self.bar.close()
+        stopping = self.early_stopping
+        if stopping is not None and stopping.stopped_epoch > 0:
+            print(f"training VA predictor: stopped early at epoch {stopping.stopped_epoch + 1} of {self.bar.total}: "
+                  f"no better validation loss for {stopping.patience} epoch(s); kept epoch {stopping.best_epoch + 1}")
 
 
 def train_va_predictor(
@@ -139,11 +145,10 @@ def train_va_predictor(
     train, val = parts["train"], parts["val"]
     model = build_va_predictor(config, *input_statistics(train.inputs, config))
     model.compile(optimizer=keras.optimizers.Adam(train_config.learning_rate), loss="mse")
-    callbacks = [_EpochBar(train_config.epochs)]
+    stopping = None
     if train_config.patience > 0:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(patience=train_config.patience, restore_best_weights=True)
-        )
+        stopping = keras.callbacks.EarlyStopping(patience=train_config.patience, restore_best_weights=True)
+    callbacks = [_EpochBar(train_config.epochs, stopping), *([stopping] if stopping else [])]
     history = model.fit(
         train.inputs,
         train.targets,

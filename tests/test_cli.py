@@ -43,3 +43,73 @@ def test_tokens_decode_into_a_path_under_a_regular_file(tmp_path, capsys):
     _one_line_error(capsys, f"cannot write {out}: {tmp_path / 'somefile.txt'} is a file, not a folder")
     assert cli.main(["tokens", "decode", str(tmp_path), "--out", str(tmp_path / "x.mid")]) == 2
     _one_line_error(capsys, "is a folder, not a tokens file")
+
+
+def _python(code_or_args, tmp_path, **env):
+    """Run this interpreter on `code_or_args` (a list: arguments) with the package importable; the result."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    args = code_or_args if isinstance(code_or_args, list) else ["-c", code_or_args]
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in ("TF_CPP_MIN_LOG_LEVEL", "IMG2MUSIC_VERBOSE")}
+    environment.update(PYTHONPATH=os.pathsep.join(str(p) for p in (REPO, *env.pop("path", ()))), **env)
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=tmp_path, env=environment,
+                          timeout=300)
+
+
+def test_a_tensorflow_command_writes_nothing_to_stderr(tmp_path):
+    done = _python(["-m", "img2music_tf", "models", "list", "--scale", "tiny"], tmp_path)
+    assert done.returncode == 0 and "Trans_enc3_dec3" in done.stdout
+    assert done.stderr == ""
+
+
+def test_quiet_import_drops_only_the_known_start_up_lines(tmp_path):
+    noise = ["WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+             "I0000 00:00:1796077897.907613   26927 port.cc:153] oneDNN custom operations are on. You may see ...",
+             "I0000 00:00:1796077897.908058   26927 cudart_stub.cc:31] Could not find cuda drivers on your machine, "
+             "GPU will not be used.",
+             "I0000 00:00:1796077923.071131   27315 cpu_feature_guard.cc:227] This TensorFlow binary is optimized to "
+             "use available CPU instructions in performance-critical operations.",
+             "To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with the "
+             "appropriate compiler flags."]
+    fake = tmp_path / "fake" / "tensorflow"
+    fake.mkdir(parents=True)
+    written = "\n".join([*noise[:2], "E0000 something else went wrong", *noise[2:]]) + "\n"
+    (fake / "__init__.py").write_text(f"import os\nos.write(2, {written.encode()!r})\n")
+    code = "from img2music_tf import cli; cli.quiet_tensorflow(); import tensorflow; print(tensorflow.__loader__)"
+    done = _python(code, tmp_path, path=[fake.parent])
+    assert done.returncode == 0 and "SourceFileLoader" in done.stdout
+    assert done.stderr == "E0000 something else went wrong\n"
+    assert _python(code, tmp_path, path=[fake.parent], IMG2MUSIC_VERBOSE="1").stderr == written
+
+
+def _every_parser(parser, path=()):
+    """(command words, parser) for `parser` and every subcommand below it."""
+    import argparse
+
+    yield path, parser
+    for action in parser._actions:  # noqa: SLF001 - argparse has no public accessor
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            for name, sub in action.choices.items():
+                yield from _every_parser(sub, (*path, name))
+
+
+def test_every_help_describes_each_argument_and_shows_each_default_once_and_only_where_there_is_one():
+    import argparse
+
+    parsers = dict(_every_parser(cli.build_parser()))
+    for path, parser in parsers.items():
+        formatter = parser._get_formatter()  # noqa: SLF001
+        for action in parser._actions:  # noqa: SLF001
+            if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+                continue
+            where = f"img2music {' '.join(path)} {'/'.join(action.option_strings) or action.dest}"
+            assert action.help, f"{where} has no help"
+            text = formatter._expand_help(action)  # noqa: SLF001 - the help line as --help prints it
+            assert "(default: None)" not in text and "(default: False)" not in text, f"{where}: {text}"
+            assert text.lower().count("default") <= 1, f"{where}: {text}"
+    assert "IMAGE-pianoroll.png" in parsers[("generate",)].description

@@ -31,10 +31,14 @@ def test_fetch_checksum_mismatch_leaves_nothing(tmp_path):
     assert not (tmp_path / "cache").exists()  # not even the folder made for it
 
 
-def test_fetch_unreachable_url_is_a_user_error(tmp_path):
-    with pytest.raises(UserError, match="cannot download .*--source"):
-        download.fetch(_remote(tmp_path / "nowhere.bin"), tmp_path / "cache")
+def test_fetch_unreachable_url_names_the_variable_of_a_local_copy(tmp_path):
+    remote = download.Remote("thing.bin", (tmp_path / "nowhere.bin").resolve().as_uri(), None, "IMG2MUSIC_TEST_SOURCE")
+    with pytest.raises(UserError, match=r"cannot download .*\(offline\? pass a local copy with \$IMG2MUSIC_TEST_"):
+        download.fetch(remote, tmp_path / "cache")
     assert not (tmp_path / "cache" / "thing.bin").exists()
+    with pytest.raises(download.DownloadError) as error:
+        download.fetch(remote, tmp_path / "cache")
+    assert str(error.value.naming("--x-source")).endswith("with --x-source PATH or $IMG2MUSIC_TEST_SOURCE)")
 
 
 def test_local_copy_with_other_checksum_is_used_with_a_warning(tmp_path):

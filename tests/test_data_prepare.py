@@ -112,6 +112,30 @@ def test_cli_prepare_eimg_and_emotion6_files(tmp_path, capsys):
     assert "--force" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("role", "source", "option", "env_var"), [
+    ("music", "eimg", "--music-source", "IMG2MUSIC_EIMG_SOURCE"),
+    ("images", "emotion6", "--image-source", "IMG2MUSIC_EMOTION6_SOURCE"),
+])
+def test_cli_prepare_offline_names_the_option_and_variable_of_a_local_copy(tmp_path, monkeypatch, capsys,
+                                                                          role, source, option, env_var):
+    import urllib.error
+    import urllib.request
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    monkeypatch.delenv(env_var, raising=False)
+    music, images = _folder_sources(tmp_path)
+    given = {"music": ["--music", "folder", "--music-source", music],
+             "images": ["--images", "folder", "--image-source", images], role: [f"--{role}", source]}
+    assert cli.main(["data", "prepare", "--out", str(tmp_path / "out"), *map(str, given["music"]),
+                     *map(str, given["images"])]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.startswith("img2music: error: cannot download")
+    assert err.rstrip().endswith(f"(offline? pass a local copy with {option} PATH or ${env_var})")
+
+
 def test_prepare_builtin_small(tmp_path):
     data = prepare(music="builtin", images="builtin", out=tmp_path / "prep", n_music=6, n_images=4,
                    n_test=2, n_val=1, seed=SEED)

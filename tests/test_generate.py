@@ -242,3 +242,84 @@ def test_ctrl_c_stops_generate_with_130_and_leaves_nothing(tiny_run, tmp_path, c
     status, err = _generate(tiny_run, picture, tmp_path / "music", capsys)
     assert status == 130 and err == "img2music: interrupted"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pic.png"]
+
+
+def test_known_retracing_hides_only_the_retracing_warning():
+    import logging
+
+    from img2music_tf.generate import known_retracing
+
+    seen = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    logger = logging.getLogger("tensorflow")
+    logger.addHandler(handler)
+    retracing = "5 out of the last 13 calls to <function f at 0x1> triggered tf.function retracing. Tracing is ..."
+    try:
+        with known_retracing():
+            logger.warning(retracing)
+            logger.warning("another warning")
+        logger.warning(retracing)
+    finally:
+        logger.removeHandler(handler)
+    assert seen == ["another warning", retracing]
+
+
+def test_generate_in_a_fresh_process_is_quiet(tiny_run, tmp_path):
+    """A new process must register the net's classes before loading it; stderr holds only the progress bars."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    picture = write_picture(tmp_path / "pic.png")
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in ("TF_CPP_MIN_LOG_LEVEL", "IMG2MUSIC_VERBOSE")}
+    done = subprocess.run(
+        [sys.executable, "-m", "img2music_tf", "generate", str(picture), "--run", str(tiny_run), "--out",
+         str(tmp_path / "music"), "--no-wav"],
+        capture_output=True, text=True, env={**environment, "PYTHONPATH": str(REPO)}, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "wrote 1 piece(s)" in done.stdout
+    bars = ("generate:", "vgg16 features:", "writing music:")
+    lines = [line.strip() for line in done.stderr.replace("\r", "\n").splitlines()]
+    assert [line for line in lines if line and not line.startswith(bars)] == []
+
+
+def test_print_pieces_marks_music_va_outside_1_9(tmp_path, capsys):
+    from img2music_tf.generate import Piece, print_pieces
+
+    def piece(name, music_va):
+        return Piece(tmp_path / f"{name}.png", ("<start>",), 0, tmp_path / f"{name}.mid", None,
+                     tmp_path / f"{name}-pianoroll.png", (5.0, 5.0), music_va)
+
+    print_pieces([piece("a", (9.78, 5.0)), piece("b", (1.0, 0.5)), piece("c", None)], tmp_path)
+    lines = capsys.readouterr().out.splitlines()
+    assert "music VA V 9.78* A 5.00 | image VA V 5.00 A 5.00" in lines[0]
+    assert "music VA V 1.00 A 0.50* |" in lines[1] and "music VA - |" in lines[2]
+    assert lines[3] == "* outside 1-9: the predictor extrapolates"
+    print_pieces([piece("a", (9.0, 1.0))], tmp_path)
+    assert "*" not in capsys.readouterr().out
+
+
+def test_generate_refuses_an_earlier_set_unless_force(tiny_run, tmp_path, capsys):
+    pictures = [write_picture(tmp_path / name) for name in ("a.png", "b.png")]
+    out = tmp_path / "music"
+    status, _ = run_cli(["generate", *pictures, "--run", tiny_run, "--out", out, "--no-wav"], capsys)
+    assert status == 0
+    summary = (out / "summary.json").read_text()
+    status, err = run_cli(["generate", pictures[0], "--run", tiny_run, "--out", out, "--no-wav", "--method",
+                           "sample"], capsys)
+    assert_one_line_error(status, err, f"{out} already holds generated music (summary.json): use --force")
+    assert (out / "summary.json").read_text() == summary
+    from img2music_tf import cli
+
+    assert cli.main([str(a) for a in ["generate", pictures[0], "--run", tiny_run, "--out", out, "--no-wav",
+                                      "--method", "sample", "--force"]]) == 0
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[-1].startswith("note: this run's picture CNN has random weights")
+    assert "--image-weights imagenet" in printed
+    assert sorted(p.name for p in out.iterdir()) == ["a-pianoroll.png", "a.mid", "summary.json"]
+    assert '"method": "sample"' in (out / "summary.json").read_text()

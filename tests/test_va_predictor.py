@@ -163,16 +163,43 @@ def test_cli_predict_prints_valence_and_arousal(tmp_path, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0] == "file\tvalence\tarousal"
     name, valence, arousal = lines[1].split("\t")
-    assert name == str(piece) and np.isfinite(float(valence)) and np.isfinite(float(arousal))
+    assert name == str(piece) and np.isfinite(float(valence.rstrip("*"))) and np.isfinite(float(arousal.rstrip("*")))
     assert cli.main(["va", "predict", str(piece), "--model", str(tmp_path / "missing")]) == 2
     assert "no trained VA predictor" in capsys.readouterr().err
     assert cli.main(["va", "predict", str(tmp_path / "nope.mid"), "--model", str(tmp_path / "model")]) == 2
+
+
+def test_cli_predict_marks_values_outside_1_9_without_clipping(tmp_path, capsys, monkeypatch):
+    pieces = [write_piece(tmp_path / f"song{i}.mid", [(0, 60, 480, 80)]) for i in range(2)]
+    VAPredictor(build_va_predictor(TINY), TINY).save(tmp_path / "model")
+    monkeypatch.setattr(VAPredictor, "predict_midi", lambda self, paths: np.array([[9.78, 5.0], [1.0, 0.25]]))
+    assert cli.main(["va", "predict", *map(str, pieces), "--model", str(tmp_path / "model")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[1:] == [f"{pieces[0]}\t9.780*\t5.000", f"{pieces[1]}\t1.000\t0.250*",
+                         "* outside 1-9: the predictor extrapolates"]
+    monkeypatch.setattr(VAPredictor, "predict_midi", lambda self, paths: np.array([[9.0, 1.0]]))
+    assert cli.main(["va", "predict", str(pieces[0]), "--model", str(tmp_path / "model")]) == 0
+    assert "*" not in capsys.readouterr().out
 
 
 def test_cli_train_rejects_bad_settings_before_reading_data(tmp_path, capsys):
     for argv in (["--epochs", "0"], ["--batch-size", "-1"], ["--limit", "0"]):
         assert cli.main(["va", "train", "--source", str(tmp_path / "none"), *argv]) == 2
         assert "must be positive" in capsys.readouterr().err
+
+
+def test_cli_train_offline_names_source_and_its_variable(tmp_path, monkeypatch, capsys):
+    import urllib.error
+    import urllib.request
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    monkeypatch.delenv(eimg.ENV_VAR, raising=False)
+    assert cli.main(["va", "train", "--out", str(tmp_path / "va")]) == 2
+    err = capsys.readouterr().err
+    assert err.rstrip().endswith(f"(offline? pass a local copy with --source PATH or ${eimg.ENV_VAR})")
 
 
 @pytest.mark.integration
@@ -213,3 +240,19 @@ def test_a_damaged_predictor_is_a_user_error(tmp_path):
     (tmp_path / "model" / "config.json").write_text('{"batchnorm": tr')
     with pytest.raises(UserError, match="config.json"):
         VAPredictor.load(tmp_path / "model")
+
+
+def test_epoch_bar_says_when_early_stopping_ended_the_training(capsys):
+    from types import SimpleNamespace
+
+    from img2music_tf.va_training import _EpochBar
+
+    for stopping, said in ((SimpleNamespace(stopped_epoch=29, patience=20, best_epoch=9),
+                            "training VA predictor: stopped early at epoch 30 of 60: no better validation loss for "
+                            "20 epoch(s); kept epoch 10\n"),
+                           (SimpleNamespace(stopped_epoch=0, patience=20, best_epoch=50), ""), (None, "")):
+        bar = _EpochBar(60, stopping)
+        for epoch in range(30 if said else 60):
+            bar.on_epoch_end(epoch, {"loss": 1.0, "val_loss": 2.0})
+        bar.on_train_end()
+        assert capsys.readouterr().out == said

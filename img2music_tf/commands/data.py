@@ -6,7 +6,7 @@ import argparse
 
 
 def add_parser(subparsers) -> None:
-    from img2music_tf.data.sources import SOURCES, names
+    from img2music_tf.data.sources import BUILTIN_ITEMS, SOURCES, names
 
     parser = subparsers.add_parser(
         "data",
@@ -28,18 +28,20 @@ def add_parser(subparsers) -> None:
                 for source in SOURCES.values()
             ) + "."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    prepare.add_argument("--music", choices=names("music"), default="eimg", help="music source")
-    prepare.add_argument("--images", choices=names("image"), default="emotion6", help="image source")
+    prepare.add_argument("--music", choices=names("music"), default="eimg", help="music source (default: eimg)")
+    prepare.add_argument("--images", choices=names("image"), default="emotion6",
+                         help="image source (default: emotion6)")
     prepare.add_argument("--out", required=True, help="output folder")
     prepare.add_argument("--music-source", help="local copy of the music source (file or folder) instead of a download")
     prepare.add_argument("--image-source", help="local copy of the image source (file or folder) instead of a download")
-    prepare.add_argument("--seed", type=int, default=0, help="seed of the random split")
-    prepare.add_argument("--n-test", type=int, default=100, help="test pairs")
-    prepare.add_argument("--n-val", type=int, default=16, help="validation pairs")
-    prepare.add_argument("--n-music", type=int, help="use only N music items (spread evenly over the ids); builtin: build N (default 200)")
-    prepare.add_argument("--n-images", type=int, help="use only N images (spread evenly over the ids); builtin: build N (default 200)")
+    prepare.add_argument("--seed", type=int, default=0, help="seed of the random split (default: 0)")
+    prepare.add_argument("--n-test", type=int, default=100, help="test pairs (default: 100)")
+    prepare.add_argument("--n-val", type=int, default=16, help="validation pairs (default: 16)")
+    prepare.add_argument("--n-music", type=int, metavar="N", help="use only N music items, spread evenly over the ids "
+                         f"(default: all; builtin, which builds N: {BUILTIN_ITEMS})")
+    prepare.add_argument("--n-images", type=int, metavar="N", help="use only N images, spread evenly over the ids "
+                         f"(default: all; builtin, which builds N: {BUILTIN_ITEMS})")
     prepare.add_argument("--force", action="store_true", help="redo a folder that was prepared from other inputs")
     prepare.set_defaults(run=run_prepare)
 
@@ -47,14 +49,21 @@ def add_parser(subparsers) -> None:
 def run_prepare(args: argparse.Namespace) -> int:
     import time
 
+    from img2music_tf.data.download import DownloadError
     from img2music_tf.data.prepare import prepare
+    from img2music_tf.data.sources import SOURCES
 
     start = time.perf_counter()
-    data = prepare(
-        music=args.music, images=args.images, out=args.out,
-        music_source=args.music_source, image_source=args.image_source, seed=args.seed,
-        n_test=args.n_test, n_val=args.n_val, n_music=args.n_music, n_images=args.n_images, overwrite=args.force,
-    )
+    try:
+        data = prepare(
+            music=args.music, images=args.images, out=args.out,
+            music_source=args.music_source, image_source=args.image_source, seed=args.seed,
+            n_test=args.n_test, n_val=args.n_val, n_music=args.n_music, n_images=args.n_images, overwrite=args.force,
+        )
+    except DownloadError as error:  # name the option whose local copy replaces this download, if one does
+        options = {SOURCES[args.images].env_var: "--image-source", SOURCES[args.music].env_var: "--music-source"}
+        option = options.get(error.env_var) if error.env_var else None
+        raise error.naming(option) if option else error from None
     if data.reused:
         print(f"{args.out} was already prepared from these inputs; reusing it")
     print(data.summary, end="")

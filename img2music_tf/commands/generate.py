@@ -12,9 +12,10 @@ def add_parser(subparsers) -> None:
         description=(
             "Generate one piece of music per image with a trained run folder (from `img2music train` "
             "or `img2music demo`). For each image IMAGE.jpg it writes IMAGE.mid, IMAGE.wav (FluidSynth, "
-            "General MIDI piano) and IMAGE.png (piano roll) into --out, prints each piece's predicted "
-            "valence/arousal (1-9) beside the image's when known, and writes summary.json. "
-            "Decoding is greedy (the paper's method) unless --method sample."
+            "General MIDI piano) and IMAGE-pianoroll.png into --out, prints each piece's predicted "
+            "valence/arousal (1-9; a value outside, where the predictor extrapolates, is marked '*') beside "
+            "the image's when known, and writes summary.json. Decoding is greedy (the paper's method) unless "
+            "--method sample. An --out that holds an earlier set is refused unless --force."
         ),
     )
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="picture files (JPEG, PNG, ...)")
@@ -40,12 +41,15 @@ def add_parser(subparsers) -> None:
                         help="estimate each image's VA from its brightness and saturation (Valdez & Mehrabian "
                              "1994; the rule that labels the built-in pictures): a rough proxy, not a rating")
     parser.add_argument("--no-wav", action="store_true", help="skip the WAV rendering (no FluidSynth needed)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the music an earlier generate wrote into --out (its files and summary.json)")
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
     from img2music_tf.generate import music_from_images, print_pieces
     from img2music_tf.image_va import known_image_va
+    from img2music_tf.run_folder import RunInfo
 
     image_va = known_image_va(args.images, args.image_va, args.image_va_csv, args.image_va_rule)
     generation = dict(method=args.method, temperature=args.temperature, top_k=args.top_k, seed=args.seed)
@@ -53,7 +57,11 @@ def run(args) -> int:
         generation["max_len"] = args.max_len
     pieces = music_from_images(
         args.run_dir, args.images, args.out, generation=generation, image_va=image_va,
-        va_predictor_dir=args.va_predictor, wav=not args.no_wav,
+        va_predictor_dir=args.va_predictor, wav=not args.no_wav, overwrite=args.force,
     )
     print_pieces(pieces, Path(args.out))
+    if RunInfo.read(Path(args.run_dir)).image_weights == "none":
+        print("note: this run's picture CNN has random weights (image weights 'none'), so the music depends on the "
+              "picture only weakly; train a run with `img2music train --image-weights imagenet` (needs internet "
+              "once) for the paper's set-up")
     return 0

@@ -58,9 +58,11 @@ def add_parser(subparsers) -> None:
     predict = actions.add_parser(
         "predict",
         help="print the predicted valence and arousal (1-9) of MIDI files",
-        description="Print one line per MIDI file: file, valence, arousal (tab-separated).",
+        description="Print one line per MIDI file: file, valence, arousal (tab-separated). A value outside 1-9, "
+                    "where the predictor extrapolates, is printed as it is, marked with '*'.",
     )
-    predict.add_argument("files", nargs="+", type=Path, metavar="FILE.mid")
+    predict.add_argument("files", nargs="+", type=Path, metavar="FILE.mid",
+                         help="MIDI files to rate (each needs pitched notes)")
     predict.add_argument("--model", type=Path, default=None,
                          help="folder written by `va train` (default: <cache>/va_predictor)")
     predict.set_defaults(run=run_predict)
@@ -75,6 +77,7 @@ def _check_positive(name: str, value: int | float) -> None:
 
 def run_train(args) -> int:
     from img2music_tf.data import eimg
+    from img2music_tf.data.download import DownloadError
     from img2music_tf.models.va_predictor import VAPredictorConfig
     from img2music_tf.presets import FIDELITIES
     from img2music_tf.va_training import VATrainConfig, train_on_items
@@ -90,7 +93,10 @@ def run_train(args) -> int:
     if args.limit is not None:
         _check_positive("--limit", args.limit)
     out = args.out or default_model_dir()
-    source = eimg.load(args.source)
+    try:
+        source = eimg.load(args.source)
+    except DownloadError as error:
+        raise error.naming("--source") from None
     items = source.items[: args.limit]
     batchnorm = FIDELITIES[args.fidelity].va_batchnorm
     config = VAPredictorConfig(batchnorm=batchnorm, standardize=not args.no_standardize)
@@ -122,7 +128,7 @@ def format_figures(figures: dict) -> str:
 
 def run_predict(args) -> int:
     from img2music_tf.files import check_input_file
-    from img2music_tf.models.va_predictor import VAPredictor, check_rateable
+    from img2music_tf.models.va_predictor import EXTRAPOLATED, VAPredictor, check_rateable, extrapolated, marked
 
     for path in args.files:
         check_rateable(check_input_file(path, "MIDI"))
@@ -130,5 +136,7 @@ def run_predict(args) -> int:
     va = predictor.predict_midi(args.files)  # (N, 2)
     print("file\tvalence\tarousal")
     for path, (valence, arousal) in zip(args.files, va):
-        print(f"{path}\t{valence:.3f}\t{arousal:.3f}")
+        print(f"{path}\t{marked(valence, 3)}\t{marked(arousal, 3)}")
+    if any(extrapolated(value) for value in va.ravel()):
+        print(EXTRAPOLATED)
     return 0

@@ -2,9 +2,9 @@
 
 A file is downloaded with urllib into a temporary file, its sha256 checked, and
 only then renamed into the cache, so a failed or tampered download leaves
-nothing behind. A local copy (`--source`, or an environment variable) replaces
-the download; a local copy whose sha256 differs from the published one is used
-with a warning. Zip archives are extracted once, keyed by their checksum.
+nothing behind. A local copy (a command's option, or the source's environment
+variable) replaces the download; a local copy whose sha256 differs from the
+published one is used with a warning. Zip archives are extracted once, keyed by their checksum.
 """
 
 from __future__ import annotations
@@ -25,11 +25,26 @@ from img2music_tf.errors import UserError
 
 @dataclass(frozen=True)
 class Remote:
-    """A published file: its name, where to download it, and its sha256 (None when not pinned)."""
+    """A published file: its name, where to download it, its sha256 (None when not pinned), and the
+    environment variable that names a local copy instead."""
 
     name: str
     url: str
     sha256: str | None
+    env_var: str | None = None
+
+
+class DownloadError(UserError):
+    """A download that failed or did not match its checksum; the message says how to use a local copy."""
+
+    def __init__(self, problem: str, advice: str, env_var: str | None, option: str | None = None):
+        self.problem, self.advice, self.env_var = problem, advice, env_var
+        ways = " or ".join(way for way in (option and f"{option} PATH", env_var and f"${env_var}") if way)
+        super().__init__(f"{problem} ({advice} pass a local copy{' with ' + ways if ways else ''})")
+
+    def naming(self, option: str) -> DownloadError:
+        """The same error, naming the command's option that takes a local copy."""
+        return DownloadError(self.problem, self.advice, self.env_var, option)
 
 
 def downloads_dir() -> Path:
@@ -47,29 +62,27 @@ def fetch(remote: Remote, dest_dir: Path | None = None, timeout: float = 60.0) -
                 shutil.copyfileobj(response, out)
             got = files.sha256(tmp)
             if remote.sha256 is not None and got != remote.sha256:
-                raise UserError(
+                raise DownloadError(
                     f"checksum mismatch for {remote.name} from {remote.url}: expected sha256 "
-                    f"{remote.sha256}, got {got} (download again, or pass a local copy with --source)"
+                    f"{remote.sha256}, got {got}", "download again, or", remote.env_var,
                 )
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", None) or getattr(error, "strerror", None) or error
-        raise UserError(
-            f"cannot download {remote.name} from {remote.url}: {reason} "
-            "(offline? pass a local copy with --source PATH)"
-        ) from None
+        raise DownloadError(f"cannot download {remote.name} from {remote.url}: {reason}", "offline?",
+                            remote.env_var) from None
     return target
 
 
 def local_or_env(source: str | os.PathLike | None, env_var: str) -> Path | None:
     """The local copy to use: `source`, else the environment variable `env_var`, else None (download)."""
-    origin = "--source"
+    origin = ""
     if source is None:
-        source, origin = os.environ.get(env_var) or None, env_var
+        source, origin = os.environ.get(env_var) or None, f" (from ${env_var})"
     if source is None:
         return None
     path = Path(source).expanduser()
     if not path.exists():
-        raise UserError(f"data source {path} (from {origin}) does not exist")
+        raise UserError(f"data source {path}{origin} does not exist")
     return path
 
 

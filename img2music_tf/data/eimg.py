@@ -21,10 +21,12 @@ from img2music_tf.errors import UserError
 ENV_VAR = "IMG2MUSIC_EIMG_SOURCE"
 _BASE = "https://github.com/zBaymax/EIMG/raw/main/Dataset"
 DATASET = download.Remote(
-    "dataset.zip", f"{_BASE}/dataset.zip", "df0ce0e2eb01d63eb1ca0c83866cca9d94f91df1109a8062dfb9d1b9627cdfad"
+    "dataset.zip", f"{_BASE}/dataset.zip", "df0ce0e2eb01d63eb1ca0c83866cca9d94f91df1109a8062dfb9d1b9627cdfad",
+    ENV_VAR,
 )
 LABELS = download.Remote(
-    "labels.xlsx", f"{_BASE}/labels.xlsx", "fc560398d356d73fb741974b8ce11aa1ca018bae7ec31ed8f11e9c21e8a4dca4"
+    "labels.xlsx", f"{_BASE}/labels.xlsx", "fc560398d356d73fb741974b8ce11aa1ca018bae7ec31ed8f11e9c21e8a4dca4",
+    ENV_VAR,
 )
 MIDI_SUFFIXES = (".mid", ".midi")
 

@@ -19,7 +19,7 @@ from img2music_tf.errors import UserError
 
 ENV_VAR = "IMG2MUSIC_EMOTION6_SOURCE"
 ARCHIVE = download.Remote(
-    "Emotion6.zip", "http://chenlab.ece.cornell.edu/people/kuanchuan/publications/Emotion6.zip", None
+    "Emotion6.zip", "http://chenlab.ece.cornell.edu/people/kuanchuan/publications/Emotion6.zip", None, ENV_VAR
 )
 KNOWN_SHA256 = {
     "32a1c4affa29e32d7279040c4739de366b6e2097af508ad461b8c8e1e2ae3c45": "Emotion6-320px.zip (images downscaled to 320 px)",

@@ -29,6 +29,7 @@ from typing import Iterable, Sequence
 import keras
 import numpy as np
 
+from img2music_tf.data.items import VA_MAX, VA_MIN
 from img2music_tf.errors import UserError
 from img2music_tf.files import atomic_path, check_zip, ensure_writable_dir, write_json
 
@@ -36,6 +37,17 @@ NOTE_FIELDS = ("onset", "pitch", "duration", "velocity")
 MODEL_FILE = "va_predictor.keras"
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
+EXTRAPOLATED = f"* outside {VA_MIN:g}-{VA_MAX:g}: the predictor extrapolates"  # the footnote of `marked`
+
+
+def extrapolated(value: float) -> bool:
+    """Whether a predicted valence or arousal lies outside the 1-9 scale of the ratings it learnt from."""
+    return not VA_MIN <= value <= VA_MAX
+
+
+def marked(value: float, decimals: int = 2) -> str:
+    """A predicted valence or arousal, not clipped, with '*' when `extrapolated` (footnote `EXTRAPOLATED`)."""
+    return f"{value:.{decimals}f}" + ("*" if extrapolated(value) else "")
 
 
 @dataclass(frozen=True)
