@@ -25,6 +25,7 @@ MIDI_DATA = download.Remote(
     "midiData.txt",
     f"https://raw.githubusercontent.com/SourajaKundu/Emotion-Guided-Image-to-Music-Generation/{COMMIT}/midiData.txt",
     "d8bb7966912d58ee07f0357f2da5bd88a6cb3c2b851d7a6745ccc27be47d7717",
+    ENV_VAR,
 )
 LAST_PAIR_ID = 3000  # pair ids run 0001-3000; the ids missing from midiData.txt were held out (test + val)
 
