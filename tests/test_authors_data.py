@@ -65,7 +65,7 @@ def test_load_reads_the_environment_variable(tmp_path, monkeypatch):
     monkeypatch.setenv(authors.ENV_VAR, str(tmp_path))
     assert len(authors.load().pairs) == 4
     monkeypatch.setenv(authors.ENV_VAR, str(tmp_path / "missing"))
-    with pytest.raises(UserError, match=f"from {authors.ENV_VAR}.*does not exist"):
+    with pytest.raises(UserError, match=rf"from \${authors.ENV_VAR}.*does not exist"):
         authors.load()
 
 
