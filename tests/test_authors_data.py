@@ -127,7 +127,7 @@ def test_published_file_figures(authors_source):
     assert uses[:5] == [1, 1, 1, 1, 11] and uses[-1] == 104
     vocabulary = {token for song in songs for token in song.tokens}
     kinds = Counter(parse_token(token).kind for token in vocabulary)  # every token reads
-    assert len(vocabulary) == 977 and max(len(song.tokens) for song in songs) == 235  # 236 is the padded length in their code
+    assert len(vocabulary) == 977 and max(len(song.tokens) for song in songs) == 235  # 236 words with the pair id
     assert kinds == {"chord": 458, "note": 440, "tempo": 38, "rest": 35, "time": 4, "start": 1, "end": 1}
 
 

@@ -136,6 +136,23 @@ def test_time_signature_at_one_offset_is_the_last_parts(tmp_path):
     assert encode_midi(steady)[2] == "4/4@time"
 
 
+def test_bars_made_up_to_a_horizon_give_the_tokens_of_a_full_parse(tmp_path, monkeypatch):
+    """Issue 14: music21 makes bars in quadratic time, so encoding first makes them only up to
+    HORIZON_BEATS and widens it until the bars the tokens read are all there; notes after it still
+    count for the key (here c# minor only through bars 5-28, so the piece moves to A minor)."""
+    from img2music_tf import tokens
+
+    upper = [(60 + (i % 3) * 4, i, 1) for i in range(11)] + [(60, 11, 1.25), (64, 11, 1.25), (67, 11, 1.25)]
+    upper += [(72, 12.25, 3.75)] + [(p, 16 + 4 * k, 4) for k, p in enumerate([66, 68, 71, 73, 75, 76] * 4)]
+    lower = [(c, 2 * k, 2) for k, c in enumerate([48, 43] * 8)] + [(52, 16 + 2 * k, 2) for k in range(48)]
+    path = make_type1_midi(tmp_path / "long.mid", [([(0, 4, 4), (20, 3, 4)], upper), ([], lower)])
+    full = encode_midi(path)  # 112 beats: below the default horizon, nothing is cut
+    assert full[2:5] == ["3/4@time", "A-4@1.0", "A-3@2.0"] and len(full) == 40
+    for horizon in (4.0, 12.0, 30.0):  # 4 and 12 need widening (bar 8 ends at beat 29)
+        monkeypatch.setattr(tokens, "HORIZON_BEATS", horizon)
+        assert encode_midi(path) == full
+
+
 @pytest.mark.parametrize("pitch_classes, expected", [
     ([0, 4, 7], [0, 4, 7]),
     ([9, 0, 4], [9, 0, 4]),
