@@ -32,8 +32,8 @@ setup: $(BIN)/img2music  ## create .venv and install the package with its test t
 test: setup  ## fast test suite (tiny presets, no downloads; a few minutes on 2 cores)
 	$(BIN)/pytest -q
 
-test-integration: setup  ## tests on the mirrored EIMG and Emotion6 data
-	$(BIN)/pytest -q -m integration
+test-integration: setup  ## tests on the mirrored EIMG, Emotion6 and authors' data (the slow ones run in test-slow)
+	$(BIN)/pytest -q -m "integration and not slow"
 
 test-slow: setup  ## slow tests (longer training runs)
 	$(BIN)/pytest -q -m slow

@@ -5,7 +5,7 @@ Each file's tokens (or why it failed) are cached under
 `cache_version()` (tokenizer version + music21 version), so a second run reads
 JSON instead of parsing MIDI. Uncached files are tokenised by `workers`
 processes (music21 parsing is CPU-bound, and slow: about 0.2-0.5 s a file).
-The report gives the figures FIDELITY.md quotes for the authors' 2884 songs.
+The report gives, beside ours, the authors' figures for their 2884 pairs (docs/fidelity.md, row "vocabulary counts").
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from img2music_tf.tokens import TOKENIZER_VERSION, TokenizeError, encode_midi, p
 
 MIDI_SUFFIXES = (".mid", ".midi")
 TOKEN_KINDS = ("note", "chord", "rest", "tempo", "time")
-# The authors' figures (FIDELITY.md "Tokens"), printed beside ours; FIDELITY.md says longest 236, but the
-# longest line of their midiData.txt holds 235 tokens after its pair id (236 words with the id).
+# The authors' figures (docs/fidelity.md, row "vocabulary counts"), printed beside ours; 236 is often quoted as the
+# longest, but the longest line of their midiData.txt holds 235 tokens after its pair id (236 words with the id).
 AUTHORS = {"tokenised": 2884, "files": 3000, "vocabulary": 977, "longest": 235, "median": 80,
            "distinct": {"note": 440, "chord": 458, "rest": 35, "tempo": 38, "time": 4}}
 

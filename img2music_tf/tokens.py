@@ -3,7 +3,7 @@
 A sequence reads `<start> <bpm>@tempo <ratio>@time events... <end>` where an
 event is a note `E-5@1/3`, a chord of normal-order pitch classes `0.4.7@0.25`
 or a rest `r@1.5`; the part after `@` is music21's own quarterLength string
-(fractions included). See docs/FIDELITY.md "Tokens" and the paper, Sec. 3.3.2.
+(fractions included). See docs/fidelity.md, rows "tokens" and "token ids", and the paper, Sec. 3.3.2.
 
 Encoding follows the authors' `midiData.txt` (their training pairs, already
 tokenised; `data/authors.py` reads it): 69 of its 70 distinct songs are
@@ -106,7 +106,7 @@ class Event:
 
 
 def encode_midi(path: str | Path) -> list[str]:
-    """Tokenise one MIDI file the authors' way (FIDELITY.md "Tokens"); raise TokenizeError."""
+    """Tokenise one MIDI file the authors' way (docs/fidelity.md, row "tokens"); raise TokenizeError."""
     import music21
 
     path = Path(path)
