@@ -4,9 +4,10 @@ The skeleton is shared: check that the image weights can be had, prepare the dat
 (`pipeline.prepare_data`), train the music VA predictor once per fidelity, train every preset for
 every seed (finished runs are reused, interrupted ones resume; with `Settings.existing_only`, as
 after the GPU queue, absent runs are named missing instead), then write `<out>/<name>.json` and
-`.md`. What differs by the artefact's kind is a `Kind` hook: a "table" generates greedily for the test images and scores
-the music (`pipeline.generate_test_music`, `metrics.aggregate_pieces`); "curves" keeps the loss
-history and draws it. `img2music reproduce` and `reproduce/*.py` call `run_artefact`.
+`.md`. What differs by the artefact's kind is a `Kind` hook: a "table" generates greedily for the
+test images and scores the music (`pipeline.generate_test_music`, `metrics.aggregate_pieces`);
+"curves" keeps the loss history and draws it. `img2music reproduce` and `reproduce/*.py` call
+`run_artefact`.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 
 import keras
 import pytest
@@ -44,6 +45,22 @@ def test_the_budget_starts_only_runs_that_can_finish():
     assert budget.refuses(4000).startswith("estimated 110 s")
     budget.deadline -= 200
     assert budget.refuses(1).startswith("no time left")
+
+
+def test_a_run_stops_as_soon_as_its_epochs_say_it_cannot_finish(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(gpu_run, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
+    entry = gpu_queue.Entry(VA_RUN, 0, epochs=15, snapshot_epochs=(15,), rows=(), features="", run_info={}, cost=1)
+    budget = gpu_run.Budget(60 + gpu_run.RESERVE_S)
+    watch = gpu_run.RunWatch(entry, None, [], None, 32, budget, gpu_run.Compilations())
+    watch.set_model(types.SimpleNamespace(stop_training=False))
+    clock[0] = 3.0
+    watch.on_epoch_end(0)  # 14 more epochs of 3 s: 42 s + the final decoding (guessed 3 s) < 57 s left
+    assert watch.model.stop_training is False and watch.stopped is None
+    clock[0] = 8.0
+    watch.on_epoch_end(1)  # 13 more epochs of 5 s: 65 s + 5 s > 52 s left
+    assert watch.model.stop_training is True and watch.stopped.startswith("stopped after epoch 2: 13 more epoch(s)")
+    assert watch.epoch_seconds == [3.0, 5.0]
 
 
 def test_run_folders_are_named_after_the_backend(tmp_path):
