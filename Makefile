@@ -5,14 +5,19 @@ BIN := $(VENV)/bin
 SCALE ?= smoke
 SEEDS ?= 1
 FIDELITY ?= paper
+WEIGHTS ?=
 DATA ?= authors
+BUDGET ?= 540
+OUT ?= gpu/results
+RESULTS ?= gpu/results
 SHARED ?= ../shared/data
-JAX_TESTS ?= tests/test_models.py tests/test_presets.py tests/test_losses.py tests/test_va_predictor.py tests/test_batches.py tests/test_train.py
+JAX_TESTS ?= tests/test_models.py tests/test_presets.py tests/test_losses.py tests/test_va_predictor.py tests/test_batches.py tests/test_train.py tests/test_gpu_queue.py
+WEIGHTS_OPTION = $(if $(WEIGHTS),--image-weights $(WEIGHTS))
 export IMG2MUSIC_EIMG_SOURCE ?= $(SHARED)/eimg
 export IMG2MUSIC_EMOTION6_SOURCE ?= $(SHARED)/emotion6/Emotion6-320px.zip
 export IMG2MUSIC_AUTHORS_SOURCE ?= $(SHARED)/authors/midiData.txt
 
-.PHONY: help setup data test test-integration test-slow test-jax demo table1 table2 figure3 regimes bench
+.PHONY: help setup data test test-integration test-slow test-jax demo table1 table2 figure3 regimes bench paper-gpu-pack paper-gpu paper-gpu-merge
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -38,7 +43,7 @@ test-integration: setup  ## tests on the mirrored EIMG, Emotion6 and authors' da
 test-slow: setup  ## slow tests (longer training runs)
 	$(BIN)/pytest -q -m slow
 
-test-jax: setup  ## model tests under the JAX backend (installs the [jax] extra)
+test-jax: setup  ## model, training and GPU-queue tests under the JAX backend (installs the [jax] extra)
 	$(BIN)/pip install -q -e ".[jax]"
 	KERAS_BACKEND=jax $(BIN)/pytest -q $(JAX_TESTS)
 
@@ -49,17 +54,30 @@ demo: setup  ## main job: train a small model on the built-in data and make musi
 	$(BIN)/img2music demo --out out/demo
 
 # Paper artefacts (do not run these with -j: they share run folders under runs/reproduce).
-table1: setup  ## Table 1 (5 models, 2 epochs) -> results/table1.json/.md  (DATA=authors|eimg SCALE=smoke|paper SEEDS=N FIDELITY=paper|code)
-	$(BIN)/img2music reproduce table1 --data $(DATA) --scale $(SCALE) --seeds $(SEEDS) --fidelity $(FIDELITY)
+table1: setup  ## Table 1 (5 models, 2 epochs) -> results/table1.json/.md  (DATA=authors|eimg SCALE=smoke|paper SEEDS=N FIDELITY=paper|code WEIGHTS=imagenet|none)
+	$(BIN)/img2music reproduce table1 --data $(DATA) --scale $(SCALE) --seeds $(SEEDS) --fidelity $(FIDELITY) $(WEIGHTS_OPTION)
 
 table2: setup  ## Table 2 (with/without VA loss, 15 epochs) -> results/table2.json/.md
-	$(BIN)/img2music reproduce table2 --data $(DATA) --scale $(SCALE) --seeds $(SEEDS) --fidelity $(FIDELITY)
+	$(BIN)/img2music reproduce table2 --data $(DATA) --scale $(SCALE) --seeds $(SEEDS) --fidelity $(FIDELITY) $(WEIGHTS_OPTION)
 
 figure3: setup  ## Figure 3 (loss per epoch, LSTM vs Trans_enc3_dec3 + VA loss) -> results/figure3.png/.json/.md
-	$(BIN)/img2music reproduce figure3 --data $(DATA) --scale $(SCALE) --seeds $(SEEDS) --fidelity $(FIDELITY)
+	$(BIN)/img2music reproduce figure3 --data $(DATA) --scale $(SCALE) --seeds $(SEEDS) --fidelity $(FIDELITY) $(WEIGHTS_OPTION)
 
 regimes: setup  ## the paper's tables beside ours in both data regimes -> results/regimes.md (after table1/table2 DATA=authors and DATA=eimg)
 	$(BIN)/python reproduce/regimes.py
+
+# The GPU queue (README, "Paper scale on a GPU"): pack here, run on a JAX-only GPU machine, merge here.
+paper-gpu-pack: SCALE = paper
+paper-gpu-pack: setup  ## CPU: all the GPU does not need + the queue -> gpu/pack, wheels -> gpu/wheels (SCALE=paper DATA=authors|eimg WEIGHTS=...)
+	$(BIN)/img2music gpu wheels --out gpu/wheels
+	$(BIN)/img2music gpu pack --scale $(SCALE) --data $(DATA) --seeds $(SEEDS) --fidelity $(FIDELITY) $(WEIGHTS_OPTION) --out gpu/pack
+
+paper-gpu:  ## GPU machine (JAX, no TensorFlow, no internet): install gpu/wheels, run the queue -> $(OUT)/results.json (BUDGET=540 s)
+	$(PYTHON) -m pip install -q --no-index --no-deps --upgrade --target gpu/site gpu/wheels/*.whl
+	KERAS_BACKEND=jax PYTHONPATH=$(CURDIR):$(CURDIR)/gpu/site $(PYTHON) -m img2music_tf gpu run --pack gpu/pack --budget-s $(BUDGET) --out $(OUT)
+
+paper-gpu-merge: setup  ## CPU: the GPU's results (RESULTS=dir) -> run folders, results/table1|table2|figure3
+	$(BIN)/img2music gpu merge $(RESULTS)
 
 bench: setup  ## benchmarks: tokenising EIMG, one training step with/without the VA term -> results/bench_*
 	$(BIN)/python reproduce/bench_tokenize.py

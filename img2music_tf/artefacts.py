@@ -1,11 +1,13 @@
 """Reproducing one paper artefact (`experiments.ARTEFACTS`) end to end: `run_artefact`.
 
-The skeleton is shared: prepare the data once (`pipeline.prepare_data`), train the music VA
-predictor once per fidelity, train every preset for every seed (finished runs are reused,
-interrupted ones resume), then write `<out>/<name>.json` and `.md`. What differs by the
-artefact's kind is a `Kind` hook: a "table" generates greedily for the test images and scores
-the music (`pipeline.generate_test_music`, `metrics.aggregate_pieces`); "curves" keeps the loss
-history and draws it. `img2music reproduce` and `reproduce/*.py` call `run_artefact`.
+The skeleton is shared: check that the image weights can be had, prepare the data once
+(`pipeline.prepare_data`), train the music VA predictor once per fidelity, train every preset for
+every seed (finished runs are reused, interrupted ones resume; with `Settings.existing_only`, as
+after the GPU queue, absent runs are named missing instead), then write `<out>/<name>.json` and
+`.md`. What differs by the artefact's kind is a `Kind` hook: a "table" generates greedily for the
+test images and scores the music (`pipeline.generate_test_music`, `metrics.aggregate_pieces`);
+"curves" keeps the loss history and draws it. `img2music reproduce` and `reproduce/*.py` call
+`run_artefact`.
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ def shown(path: Path | str) -> str:
     return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
+def _keras_backend() -> str:
+    import keras
+
+    return keras.backend.backend()
+
+
 @dataclass(frozen=True)
 class Settings:
     """One reproduction: its sizes (`scale`, with any command-line overrides) and what is not a size."""
@@ -47,6 +55,8 @@ class Settings:
     fidelity: str
     test_pieces: int | None = None  # None: the whole test split
     va_predictor: Path | None = None  # None: one trained once per fidelity under `data_root`
+    backend: str = dataclasses.field(default_factory=_keras_backend)  # the runs' Keras backend (in run names)
+    existing_only: bool = False  # True: score the finished runs present, name the others missing (train none)
 
     @property
     def data_root(self) -> Path:
@@ -60,7 +70,7 @@ class Settings:
         songs = self.scale.max_songs or "all"
         weights = self.scale.image_weights
         weights = weights if weights in ("imagenet", "none") else Path(weights).stem
-        name = f"{preset}_{self.fidelity}_songs{songs}_{weights}_seed{seed}"
+        name = f"{preset}_{self.fidelity}_songs{songs}_{weights}_{self.backend}_seed{seed}"
         return self.data_root / "runs" / self.scale.name / name
 
     def epochs(self, artefact: Artefact) -> int:
@@ -81,16 +91,22 @@ class Settings:
             "max_songs": self.scale.max_songs,
             "test_pieces": self.test_pieces,
             "va_predictor": shown(self.va_predictor) if self.va_predictor else None,
+            "backend": self.backend,
         }
+
+    def feature_specs(self, presets) -> set:
+        """The image features the presets take at these settings."""
+        from img2music_tf.presets import get_preset
+
+        return {get_preset(preset, scale=self.scale, fidelity=self.fidelity).image_features for preset in presets}
 
 
 class Context:
-    """What the runs of one artefact share: settings, prepared data, VA predictor, reference metrics."""
+    """What the runs of the artefacts share: settings, prepared data, VA predictor, reference metrics."""
 
-    def __init__(self, artefact: Artefact, settings: Settings):
+    def __init__(self, settings: Settings):
         from img2music_tf.presets import FIDELITIES
 
-        self.artefact = artefact
         self.settings = settings
         music, images = DATA_SOURCES[settings.data]
         self.prepared = pipeline.prepare_data(music, images, settings.data_root / "prepared", settings.scale)
@@ -134,7 +150,7 @@ class Kind:
     """What an artefact kind adds to `run_artefact`'s skeleton."""
 
     per_run: Callable[[Context, Path, int], dict]  # (context, run folder, epoch read) -> extra fields of the record
-    finish: Callable[[Context, dict], dict]  # {preset: [run records]} -> the result's kind-specific fields
+    finish: Callable[[Context, Artefact, dict], dict]  # {preset: [run records]} -> the result's kind-specific fields
     write: Callable[[dict, Path], list[Path]]  # the result -> files written besides <name>.json
 
 
@@ -156,10 +172,9 @@ def _score_run(context: Context, run_dir: Path, epoch: int) -> dict:
     }
 
 
-def _table_result(context: Context, records: dict) -> dict:
+def _table_result(context: Context, artefact: Artefact, records: dict) -> dict:
     from img2music_tf import metrics
 
-    artefact = context.artefact
     return {
         "reference": {
             "metrics": list(metrics.METRIC_NAMES),
@@ -179,11 +194,10 @@ def _write_table(result: dict, out: Path) -> list[Path]:
     return [write_text(out / f"{result['artefact']}.md", report.render_table(result))]
 
 
-def _curves_result(context: Context, records: dict) -> dict:
-    epochs = context.artefact.epochs
+def _curves_result(context: Context, artefact: Artefact, records: dict) -> dict:
     return {
-        "paper_endpoints": {preset: {"epoch_1": first, f"epoch_{epochs}": last}
-                            for preset, (first, last) in context.artefact.paper.items()},
+        "paper_endpoints": {preset: {"epoch_1": first, f"epoch_{artefact.epochs}": last}
+                            for preset, (first, last) in artefact.paper.items()},
         "curves": records,
     }
 
@@ -208,37 +222,48 @@ KINDS = {
 def run_artefact(artefact: Artefact, settings: Settings) -> dict:
     """Train every preset of `artefact` for every seed, apply its kind's hook, write its files; return the result."""
     from img2music_tf.experiments import trained_preset, training_plan
+    from img2music_tf.models.image_encoder import check_weights
     from img2music_tf.presets import get_preset
-    from img2music_tf.run_folder import HISTORY_FILE, RunInfo, read_history
+    from img2music_tf.run_folder import HISTORY_FILE, RunInfo, is_finished, read_history, read_timings, trained_epochs
 
     started = time.perf_counter()
+    check_weights(settings.feature_specs(artefact.presets), settings.scale.image_weights)
     kind = KINDS[artefact.kind]
-    context = Context(artefact, settings)
+    context = Context(settings)
     epochs = settings.epochs(artefact)
     plan = training_plan(settings.scale.epochs)
     records: dict[str, list[dict]] = {}
+    missing: list[str] = []
     for preset in artefact.presets:
         trained = trained_preset(preset)
         config = get_preset(trained, scale=settings.scale, fidelity=settings.fidelity, epochs=plan[trained][-1])
-        records[preset] = []
+        runs = []
         for seed in settings.seeds:
             run_dir = settings.run_dir(trained, seed)
+            if settings.existing_only and not (is_finished(run_dir) and trained_epochs(run_dir) >= config.epochs):
+                print(f"{preset}: no finished run of {trained} (seed {seed}) in {run_dir}: missing")
+                continue
             print(f"{preset}: epoch {epochs} of {trained} ({settings.scale.name} scale, {config.epochs} epochs, "
                   f"seed {seed}) -> {run_dir}")
             pipeline.train_model(context.prepared, config, run_dir, seed=seed,
                                  image_weights=settings.scale.image_weights, va_predictor=context.va_predictor,
                                  max_songs=settings.scale.max_songs, existing="reuse", snapshot_epochs=plan[trained])
             history = read_history(run_dir / HISTORY_FILE)[:epochs]
-            records[preset].append({
+            runs.append({
                 "seed": seed,
                 "run": shown(run_dir),
                 "trained_preset": trained,
                 "epoch": epochs,
                 "run_config": RunInfo.read(run_dir).to_dict(),
+                "timings": read_timings(run_dir),
                 "history": history,
                 "train_seconds": round(sum(row["seconds"] or 0.0 for row in history), 1),
                 **kind.per_run(context, run_dir, epochs),
             })
+        if runs:
+            records[preset] = runs
+        if len(runs) < len(settings.seeds):
+            missing.append(preset)
     result = {
         "artefact": artefact.name,
         "title": artefact.title,
@@ -246,8 +271,8 @@ def run_artefact(artefact: Artefact, settings: Settings) -> dict:
         "environment": environment(),
         "data": context.data_record(),
         "va_predictor": shown(context.va_predictor),
-        **kind.finish(context, records),
-        "missing_at_paper_scale": [] if settings.scale.name == "paper" else list(artefact.presets),
+        **kind.finish(context, artefact, records),
+        "missing_at_paper_scale": missing if settings.scale.name == "paper" else list(artefact.presets),
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
     written = [*kind.write(result, settings.out), write_json(settings.out / f"{artefact.name}.json", result)]

@@ -72,6 +72,12 @@ def padded_length(n_ids: int, max_len: int, bucket: int | None = BUCKET) -> int:
     return min(round_up(max(n_ids - 1, 1), bucket), max_len)
 
 
+def batch_shape(n_ids: int, max_len: int, bucket: int | None = BUCKET,
+                batch_bucket: int | None = None) -> tuple[int, int]:
+    """(rows, prefix length) of the batch of a song of `n_ids` ids, as `song_samples` lays it out."""
+    return round_up(n_ids - 1, batch_bucket), padded_length(n_ids, max_len, bucket)
+
+
 def song_samples(
     ids: Sequence[int], max_len: int, bucket: int | None = BUCKET, batch_bucket: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -82,11 +88,11 @@ def song_samples(
     are padding rows (prefix ids[:1], target `PAD_ID`).
     """
     ids = [int(i) for i in ids]
-    rows = round_up(len(ids) - 1, batch_bucket)
+    rows, length = batch_shape(len(ids), max_len, bucket, batch_bucket)
     prefixes = [ids[:i] for i in range(1, len(ids))] + [ids[:1]] * (rows - (len(ids) - 1))
     targets = np.full(rows, PAD_ID, dtype=np.int32)  # (B,)
     targets[: len(ids) - 1] = ids[1:]
-    return pad_prefixes(prefixes, padded_length(len(ids), max_len, bucket)), targets
+    return pad_prefixes(prefixes, length), targets
 
 
 def epoch_order(n_songs: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:

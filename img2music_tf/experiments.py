@@ -14,7 +14,8 @@ score the music; "curves": plot the loss per epoch). A new artefact is one entry
 Each distinct model is trained once (`training_plan`): a row whose preset trains to the same
 weights as another's (`SAME_WEIGHTS`) reads that preset's run, and a shorter row reads a
 longer run's snapshot, since no schedule depends on the epoch count (the song order of an
-epoch depends only on seed and epoch). So all three artefacts need five trainings, not nine.
+epoch depends only on seed and epoch). So all three artefacts need five trainings, not nine;
+`queue_order` ranks them by the table rows they serve, for a GPU window that may end early.
 """
 
 from __future__ import annotations
@@ -166,3 +167,15 @@ def training_plan(epochs_override: int | None = None) -> dict[str, tuple[int, ..
         for preset in artefact.presets:
             plan.setdefault(trained_preset(preset), set()).add(epochs_override or artefact.epochs)
     return {preset: tuple(sorted(epochs)) for preset, epochs in plan.items()}
+
+
+def rows_served(trained: str) -> list[str]:
+    """The artefact rows ("table2/Trans_enc3_dec3") that read the run of the trained preset `trained`."""
+    return [f"{artefact.name}/{preset}" for artefact in ARTEFACTS.values() for preset in artefact.presets
+            if trained_preset(preset) == trained]
+
+
+def queue_order(plan: dict[str, tuple[int, ...]]) -> list[str]:
+    """The presets of `plan`, those whose run serves the most artefact rows first (ties in plan order):
+    Trans_enc3_dec3_VA_Loss (4 rows), LSTM_enc2 (2), then the presets of Table 1 only."""
+    return sorted(plan, key=lambda preset: -len(rows_served(preset)))

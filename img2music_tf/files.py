@@ -115,6 +115,41 @@ def staged_files(folder: str | os.PathLike, last: str) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
+def replaced_folder(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty hidden folder beside `target` to fill; on success it replaces `target` (and all it held)
+    at once, so `target` is always either the old folder or the complete new one. On failure it is removed."""
+    target = Path(target)
+    with _removed_if_failed(target.parent):
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+        except OSError as error:
+            raise UserError(f"cannot write {target}: {_reason(target, error)}") from None
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700; give the folder normal permissions
+        old = staging.with_suffix(".old")
+        try:
+            try:
+                yield staging
+            except UserError as error:  # name the outputs where they were going, not the hidden folder
+                raise UserError(str(error).replace(str(staging), str(target))) from None
+            if target.exists():
+                os.replace(target, old)
+            try:
+                os.replace(staging, target)
+            except BaseException:
+                if old.exists():  # put the old folder back
+                    os.replace(old, target)
+                raise
+        except OSError as error:
+            if error.errno not in DISK_ERRORS:
+                raise
+            raise UserError(f"cannot write {target}: {os.strerror(error.errno)}") from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+            shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
 def _removed_if_failed(folder: Path) -> Iterator[None]:
     """If the block fails, remove `folder` and those of its parents that did not exist before it, while empty."""
     created = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first

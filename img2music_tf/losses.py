@@ -70,23 +70,26 @@ class VALoss:
     Ticks are int32: a sequence may span up to about 200,000 beats. Rows stay in
     token order (chord notes by pitch), which is muspy's (onset, pitch) order
     as long as every sounding token lasts at least one predictor tick.
+
+    `tables` (from `token_tables(vocabulary)`) may be given when they were computed elsewhere: building
+    them decodes tokens with music21, which a machine that only trains need not have.
     """
 
-    def __init__(self, vocabulary, predictor: VAPredictor):
+    def __init__(self, vocabulary, predictor: VAPredictor, tables: dict | None = None):
         self.vocabulary = vocabulary
         self.predictor = predictor
         config = predictor.config
         scale = math.gcd(config.resolution, token_language.MUSIC21_TICKS_PER_QUARTER)
         self.tick_numerator = config.resolution // scale
         self.tick_denominator = token_language.MUSIC21_TICKS_PER_QUARTER // scale
-        tables = _token_tables(vocabulary)
+        tables = token_tables(vocabulary) if tables is None else tables
         self.pitch_table = ops.convert_to_tensor(tables["pitches"], "int32")  # (V, K)
         self.count_table = ops.convert_to_tensor(tables["counts"], "int32")  # (V,)
         self.length_table = ops.convert_to_tensor(tables["lengths"], "int32")  # (V,)
         self.advance_table = ops.convert_to_tensor(tables["advances"], "int32")  # (V,)
         self.velocity_table = ops.convert_to_tensor(tables["velocities"], "int32")  # (V,)
         self.max_chord = tables["pitches"].shape[1]
-        self.lead_in = tables["lead_in"]
+        self.lead_in = int(tables["lead_in"])
 
     def _ticks(self, fine):
         """music21 ticks -> predictor ticks, rounded like muspy's `adjust_resolution`."""
@@ -185,8 +188,13 @@ class SoftVALoss(VALoss):
         return ops.mean(ops.abs(true_va - soft_va))
 
 
-def _token_tables(vocabulary) -> dict:
-    """Per vocabulary id, in music21 ticks: sorted pitches (V, K), their count, length, time move, velocity.
+VA_TERMS = {"argmax": VALoss, "soft": SoftVALoss}
+"""`presets.ModelConfig.va_term` -> the loss class: the paper's term, or the differentiable one (ours)."""
+
+
+def token_tables(vocabulary) -> dict:
+    """Per vocabulary id, in music21 ticks: sorted pitches (V, K), their count, length, time move, velocity
+    (NumPy arrays; `lead_in` an int), for `VALoss`.
 
     Each token is decoded alone by `tokens.tokens_to_notes`, followed by a probe
     note whose onset shows how far the token moved the time; `lead_in` is where

@@ -107,28 +107,27 @@ def generate_test_music(prepared, run_dir: str | Path, songs: dict[str, list[str
 
     Each piece records its ids, the image's and the paired music's VA, its tokens and most frequent
     token (a collapsed model repeats one), the longest token run it shares with a song the run trained
-    on (`memorisation`; `songs` are the run's training songs, `trained_songs`), its MIDI file (relative to `run_dir`), the three quality metrics and, with a
-    VA predictor, the generated music's predicted VA. `epoch`: the run's net after that epoch
-    (default: its last).
+    on (`memorisation`; `songs` are the run's training songs, `trained_songs`), its MIDI file (relative to
+    `run_dir`), the three quality metrics and, with a VA predictor, the generated music's predicted VA.
+    `epoch`: the run's net after that epoch (default: its last). A run trained elsewhere brings the tokens
+    its net generated for the test images (`run_folder.read_test_tokens`): they are used as they are.
     """
     from tqdm import tqdm
 
     from img2music_tf import metrics, tokens
-    from img2music_tf.generate import GenerationConfig, generate_tokens
     from img2music_tf.memorisation import TrainingSongs
     from img2music_tf.models.va_predictor import VAPredictor
-    from img2music_tf.run_folder import load_run, trained_epochs
+    from img2music_tf.run_folder import read_test_tokens, trained_epochs
 
     run_dir = Path(run_dir)
-    run = load_run(run_dir, epoch)
+    epoch = epoch or trained_epochs(run_dir)
     index = TrainingSongs(songs)
     pairs = prepared.pairs_in("test")[:n_pieces]
     # Greedy decoding is deterministic, so test pieces that share an image share its music: decode each image once.
     images = dict(sorted({pair.image.id: pair.image.path for pair in pairs}.items()))
-    features = run.image_features(list(images.values()))  # (I, F)
-    generation = GenerationConfig(max_len=run.config.max_len)
-    music = dict(zip(images, generate_tokens(run.model, features, run.vocabulary, generation)))
-    midi_dir = run_dir / "test_midi" / f"epoch-{epoch or trained_epochs(run_dir):03d}"
+    stored = read_test_tokens(run_dir, epoch)
+    music = _decode_test_images(run_dir, epoch, images) if stored is None else _stored_music(run_dir, stored, images)
+    midi_dir = run_dir / "test_midi" / f"epoch-{epoch:03d}"
     pieces = []
     for pair in tqdm(pairs, desc="metrics", unit="piece", leave=False):
         sequence = music[pair.image.id]
@@ -151,6 +150,26 @@ def generate_test_music(prepared, run_dir: str | Path, songs: dict[str, list[str
         for piece, va in zip(pieces, generated):
             piece["generated_music_va"] = [float(v) for v in va]
     return pieces
+
+
+def _decode_test_images(run_dir: Path, epoch: int, images: dict) -> dict[str, list[str]]:
+    """{image id: greedy tokens} of the run's net after `epoch` for the images {id: path}."""
+    from img2music_tf.generate import GenerationConfig, generate_tokens
+    from img2music_tf.run_folder import load_run
+
+    run = load_run(run_dir, epoch)
+    features = run.image_features(list(images.values()))  # (I, F)
+    generation = GenerationConfig(max_len=run.config.max_len)
+    return dict(zip(images, generate_tokens(run.model, features, run.vocabulary, generation)))
+
+
+def _stored_music(run_dir: Path, stored: dict[str, list[str]], images: dict) -> dict[str, list[str]]:
+    """The stored tokens of the images {id: path}; a UserError when the run brought none for some."""
+    missing = sorted(set(images) - set(stored))
+    if missing:
+        raise UserError(f"{run_dir} brought no generated tokens for test image(s) {', '.join(missing[:3])}: "
+                        "it was trained for another test split; pack and run it again")
+    return {image: stored[image] for image in images}
 
 
 def most_common_token(sequence: list[str]) -> list:

@@ -90,7 +90,8 @@ def render_table(result: dict) -> str:
         f"greedily. Data: {data['sources']['music']} music + {data['sources']['images']} images (the paper "
         "paired EIMG music with EMID images, which are not downloadable). "
         f"{env['backend']} {env['backend_version']} (Keras {env['keras']}) on {env['device']}; "
-        f"wall time {result['wall_seconds']:.0f} s for the whole script (finished runs are reused).",
+        f"wall time {result['wall_seconds']:.0f} s for the whole script (finished runs are reused)."
+        + _trained_elsewhere([seed for row in result["rows"].values() for seed in row["seeds"]]),
         "",
         "Cells: mean over the pieces [95% interval: Student t for the metrics, percentile bootstrap for "
         "Music_Quality_Loss, which is computed from the metric means as in the paper]. Music_Quality_Loss is "
@@ -117,17 +118,32 @@ def render_table(result: dict) -> str:
     lines += _shared_run_lines(result)
     lines += _memorisation_lines(result)
     lines += _alignment_lines(result)
-    lines += ["", "## Runs", "", "| Model | Seed | Training (s) | Generation + metrics (s) | Final training loss | Run folder |",
-              "|---|---|---|---|---|---|"]
+    lines += ["", "## Runs", "", "| Model | Seed | Trained on | Training (s) | Generation + metrics (s) | "
+              "Final training loss | Run folder |", "|---|---|---|---|---|---|---|"]
     for preset, row in result["rows"].items():
         for seed in row["seeds"]:
             final = seed["history"][-1]["loss"] if seed["history"] else math.nan
-            lines.append(f"| {preset} | {seed['seed']} | {seed['train_seconds']:.0f} | "
+            device = seed["timings"]["device"] if seed.get("timings") else "here"
+            lines.append(f"| {preset} | {seed['seed']} | {device} | {seed['train_seconds']:.0f} | "
                          f"{seed['generate_and_score_seconds']:.0f} | {_number(final)} | `{seed['run']}` |")
-    if result["missing_at_paper_scale"]:
-        lines += ["", f"**Missing at paper scale:** {', '.join(result['missing_at_paper_scale'])} - no GPU was "
-                  "available in this session; run `make " + result["artefact"] + " SCALE=paper` on a GPU."]
+    lines += _missing_lines(result, ", ".join(result["missing_at_paper_scale"]))
     return "\n".join(lines) + "\n"
+
+
+def _trained_elsewhere(runs: list[dict]) -> str:
+    """A sentence naming the devices of runs trained elsewhere (the GPU queue), or nothing."""
+    devices = sorted({run["timings"]["device"] for run in runs if run.get("timings")})
+    return (f" Merged runs were trained on {', '.join(devices)} by the GPU queue, which also decoded their test "
+            "tokens; their music files, metrics and VA were made here.") if devices else ""
+
+
+def _missing_lines(result: dict, what: str) -> list[str]:
+    """The rows (or curves) that have no paper-scale run yet, and the commands that make them."""
+    if not result["missing_at_paper_scale"]:
+        return []
+    return ["", f"**Missing at paper scale:** {what} - not trained at paper scale yet: run `make "
+            f"{result['artefact']} SCALE=paper` on a GPU, or the GPU queue (`make paper-gpu-pack`, "
+            "`make paper-gpu` on the GPU machine, `make paper-gpu-merge`; README, \"Paper scale on a GPU\")."]
 
 
 def _collapse_lines(result: dict) -> list[str]:
@@ -299,7 +315,8 @@ def render_curves(result: dict) -> str:
         f"{songs_line(data, [r['run_config'] for runs in result['curves'].values() for r in runs])}. {env['backend']} "
         f"{env['backend_version']} on {env['device']}; wall time {result['wall_seconds']:.0f} s (finished runs "
         "are reused, e.g. Table 2's Trans_enc3_dec3_VA_Loss run). The VA term enters the total with "
-        "lambda_va, so the proposed model's curve is almost all cross-entropy.",
+        "lambda_va, so the proposed model's curve is almost all cross-entropy."
+        + _trained_elsewhere([run for runs in result["curves"].values() for run in runs]),
         "",
         "| Model | Source | Total loss, epoch 1 | Total loss, last epoch | Validation loss, last epoch |",
         "|---|---|---|---|---|",
@@ -311,9 +328,7 @@ def render_curves(result: dict) -> str:
         lines.append(f"| {LABELS[preset]} | ours, {settings['scale']} (mean of {len(runs)} seed(s)) | "
                      f"{train[:, 0].mean():.2f} | {train[:, -1].mean():.2f} (epoch {train.shape[1]}) | "
                      f"{val[:, -1].mean():.2f} |")
-    if result["missing_at_paper_scale"]:
-        lines += ["", f"**Missing at paper scale:** both curves ({', '.join(result['missing_at_paper_scale'])}) - "
-                  "no GPU was available in this session; run `make figure3 SCALE=paper` on a GPU."]
+    lines += _missing_lines(result, f"the curve(s) of {', '.join(result['missing_at_paper_scale'])}")
     return "\n".join(lines) + "\n"
 
 

@@ -6,6 +6,11 @@ final net), `history.csv` (one row per epoch), `checkpoint/last.npz` (written by
 epoch) and, for the epochs asked for, `snapshots/epoch-NNN.keras` (the net after that epoch).
 `load_run` reads a finished folder into a `Run`, ready for generation; `check_run_folder` keeps
 two trainings from mixing in one folder.
+
+A run trained elsewhere (the GPU queue, `gpu_queue`) comes back without weights: its folder holds
+`test_tokens/epoch-NNN.json` (the test images' greedy tokens after that epoch) instead of the
+`.keras` files, which is enough to score it (`pipeline.generate_test_music`) and counts as finished,
+and `timings.json` (where and how fast it trained).
 """
 
 from __future__ import annotations
@@ -32,8 +37,10 @@ RUN_CONFIG_FILE = "config.json"
 VOCABULARY_FILE = "vocabulary.json"
 MODEL_FILE = "model.keras"
 HISTORY_FILE = "history.csv"
+TIMINGS_FILE = "timings.json"
 CHECKPOINT_FILE = Path("checkpoint") / "last.npz"
 SNAPSHOT_FOLDER = Path("snapshots")
+TEST_TOKENS_FOLDER = Path("test_tokens")
 HISTORY_COLUMNS = (
     "epoch",
     "loss",
@@ -113,6 +120,36 @@ def snapshot_file(epoch: int) -> Path:
     return SNAPSHOT_FOLDER / f"epoch-{epoch:03d}.keras"
 
 
+def test_tokens_file(epoch: int) -> Path:
+    """Where a run trained elsewhere keeps its test images' generated tokens after `epoch`, relative to
+    the run folder."""
+    return TEST_TOKENS_FOLDER / f"epoch-{epoch:03d}.json"
+
+
+def write_test_tokens(folder: str | Path, epoch: int, tokens: dict[str, list[str]]) -> Path:
+    """Write {image id: tokens} generated after `epoch` into the run folder (one line of tokens per image)."""
+    return write_json(Path(folder) / test_tokens_file(epoch),
+                      {"epoch": epoch, "images": {image: " ".join(seq) for image, seq in tokens.items()}})
+
+
+def read_test_tokens(folder: str | Path, epoch: int) -> dict[str, list[str]] | None:
+    """{image id: tokens} stored for `epoch` (`write_test_tokens`), or None when the run has none."""
+    path = Path(folder) / test_tokens_file(epoch)
+    if not path.is_file():
+        return None
+    try:
+        images = json.loads(path.read_text(encoding="utf-8"))["images"]
+        return {image: line.split() for image, line in images.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise UserError(f"cannot read the generated tokens {path} ({error}); merge the run again") from None
+
+
+def read_timings(folder: str | Path) -> dict | None:
+    """`timings.json` of a run trained elsewhere (device, versions, seconds per epoch, compilations), else None."""
+    path = Path(folder) / TIMINGS_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
 def trained_epochs(folder: str | Path) -> int:
     """Epochs a finished run trained (rows of its history)."""
     return len(read_history(Path(folder) / HISTORY_FILE)) if (Path(folder) / HISTORY_FILE).is_file() else 0
@@ -131,8 +168,12 @@ def save_model(net, path: str | Path) -> Path:
 
 
 def is_finished(folder: str | Path) -> bool:
-    """True when `folder` holds a finished run (its final model is written last)."""
-    return (Path(folder) / MODEL_FILE).is_file() and (Path(folder) / RUN_CONFIG_FILE).is_file()
+    """True when `folder` holds a finished run: config.json and its final model (written last), or, for a run
+    trained elsewhere, the test tokens of its last epoch."""
+    folder = Path(folder)
+    if not (folder / RUN_CONFIG_FILE).is_file():
+        return False
+    return (folder / MODEL_FILE).is_file() or (folder / test_tokens_file(trained_epochs(folder))).is_file()
 
 
 def check_run_folder(out_dir: Path, info: RunInfo, resume: bool, overwrite: bool) -> None:
@@ -205,6 +246,9 @@ def load_run(out_dir: str | Path, epoch: int | None = None) -> Run:
 
     out_dir = Path(out_dir)
     missing = [name for name in (RUN_CONFIG_FILE, VOCABULARY_FILE, MODEL_FILE) if not (out_dir / name).is_file()]
+    if missing == [MODEL_FILE] and (out_dir / TEST_TOKENS_FOLDER).is_dir():
+        raise UserError(f"{out_dir} was trained elsewhere and holds its test images' generated tokens, not its "
+                        "weights: it can be scored, not run on other pictures")
     if missing:
         raise UserError(f"{out_dir} is not a finished run folder (missing {', '.join(missing)}); "
                         f"train one with `img2music train --out {out_dir}`")

@@ -39,7 +39,7 @@ from img2music_tf.batches import BUCKET, Song, SongBatches
 from img2music_tf.corpus import tokenize_paths
 from img2music_tf.errors import UserError
 from img2music_tf.files import atomic_path, output_dir
-from img2music_tf.losses import SoftVALoss, VALoss
+from img2music_tf.losses import VA_TERMS
 from img2music_tf.models.image_encoder import FeatureScaling, extract_features
 from img2music_tf.models.img2music import build_model
 from img2music_tf.models.va_predictor import VAPredictor
@@ -193,6 +193,7 @@ def fit_songs(
     verbose: int = 1,
     bucket: int | None = BUCKET,
     snapshot_epochs: Sequence[int] = (),
+    callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> list[dict]:
     """Train a compiled trainer for `epochs` epochs (one song per batch); return the history rows.
 
@@ -203,7 +204,8 @@ def fit_songs(
     Where the step is XLA-compiled (JAX; TensorFlow on a GPU), which compiles one
     program per batch shape, batch rows are padded to buckets too, so a few
     compilations serve every song; TensorFlow on a CPU runs one graph for all
-    shapes, where padding rows would only cost time.
+    shapes, where padding rows would only cost time. `callbacks` run after the
+    epoch's history row and checkpoint are written (e.g. decoding at some epochs).
     """
     out_dir = Path(out_dir)
     rows: list[dict] = []
@@ -225,7 +227,7 @@ def fit_songs(
             validation_data=val,
             epochs=epochs,
             initial_epoch=done,
-            callbacks=[EpochCheckpoint(out_dir, seed, rows, snapshot_epochs)],
+            callbacks=[EpochCheckpoint(out_dir, seed, rows, snapshot_epochs), *callbacks],
             shuffle=False,
             verbose=verbose,
         )
@@ -243,6 +245,94 @@ class RunResult:
     history: list[dict]
     songs: dict[str, int]  # songs trained on / validated on
     dropped: list[dict]  # {"id", "split", "reason"} of songs that failed to tokenise
+
+
+@dataclass(frozen=True)
+class TrainingSongs:
+    """A run's songs as token ids: the vocabulary of the training split, the (pair, ids) of every training
+    and validation song, and what was left out. The same for every preset trained on the same data."""
+
+    vocabulary: Vocabulary
+    train: list[tuple]  # (data.pairing.Pair, token ids)
+    val: list[tuple]  # validation songs; their tokens unknown to the vocabulary are left out
+    dropped: list[dict]  # {"id", "split", "reason"} of songs that failed to tokenise
+    val_tokens_unknown: int
+
+    @property
+    def pairs(self) -> list:
+        """The training pairs, then the validation pairs: the order `songs` expects features in."""
+        return [pair for pair, _ in self.train + self.val]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {"train": len(self.train), "val": len(self.val), "val_tokens_unknown": self.val_tokens_unknown}
+
+    def songs(self, features: np.ndarray) -> tuple[list[Song], list[Song]]:
+        """Training and validation `Song`s, given the image feature (N, F) of each of `pairs`."""
+        pairs = self.train + self.val
+        songs = [Song(pair.music.id, feature, tuple(ids)) for (pair, ids), feature in zip(pairs, features)]
+        return songs[: len(self.train)], songs[len(self.train) :]
+
+    def run_info(self, info: RunInfo) -> RunInfo:
+        """`info` completed with what the data says: the vocabulary size, song counts, dropped songs."""
+        model = dataclasses.replace(info.model, vocab_size=len(self.vocabulary))
+        return dataclasses.replace(info, model=model, songs=self.counts, dropped=self.dropped,
+                                   vocabulary_sha256=self.vocabulary.sha256)
+
+
+def tokenised_songs(prepared, max_songs: int | None = None, verbose: int = 1) -> TrainingSongs:
+    """The first `max_songs` training songs and all validation songs of a `PreparedData`, tokenised, with the
+    vocabulary built from the training split only (validation tokens unknown to it are left out and counted)."""
+    train_tokens, dropped = tokenize_pairs(prepared.pairs_in("train")[:max_songs], "train", prepared.tokens, verbose)
+    val_tokens, val_dropped = tokenize_pairs(prepared.pairs_in("val"), "val", prepared.tokens, verbose)
+    if not train_tokens:
+        raise UserError(f"no training song of {prepared.out} could be tokenised ({len(dropped)} failed)")
+    vocabulary = Vocabulary.build(tokens for _, tokens in train_tokens)
+    unknown = sum(token not in vocabulary for _, tokens in val_tokens for token in tokens)
+    return TrainingSongs(
+        vocabulary=vocabulary,
+        train=[(pair, vocabulary.encode(tokens)) for pair, tokens in train_tokens],
+        val=[(pair, vocabulary.encode(t for t in tokens if t in vocabulary)) for pair, tokens in val_tokens],
+        dropped=dropped + val_dropped,
+        val_tokens_unknown=unknown,
+    )
+
+
+def run_info(prepared, config: ModelConfig, seed: int, image_weights, va_predictor_dir, max_songs: int | None,
+             backend: str | None = None) -> RunInfo:
+    """A run's config.json before its data is read (`TrainingSongs.run_info` completes it); `backend`
+    defaults to Keras' current one."""
+    return RunInfo(
+        model=config,
+        seed=seed,
+        backend=backend or keras.backend.backend(),
+        keras=keras.__version__,
+        image_weights=str(image_weights),
+        data=_data_source(prepared),
+        va_predictor=None if va_predictor_dir is None else str(Path(va_predictor_dir).resolve()),
+        max_songs=max_songs,
+    )
+
+
+def feature_scaling(train_features: np.ndarray, image_weights) -> FeatureScaling | None:
+    """The standardisation of image features a run applies: with a random CNN (weights `none`), each dimension's
+    mean and standard deviation over the training pairs (otherwise every picture looks the same); None with
+    real CNN weights (the paper's path)."""
+    return FeatureScaling.fit(train_features) if str(image_weights).lower() == "none" else None
+
+
+def fit_model(config: ModelConfig, train_songs: Sequence[Song], val_songs: Sequence[Song], out_dir: Path,
+              seed: int = 0, va_loss=None, resume: bool = False, verbose: int = 1,
+              snapshot_epochs: Sequence[int] = (), callbacks: Sequence[keras.callbacks.Callback] = ()):
+    """Build the net of `config` from `seed`, compile it with the paper's loss (`va_loss`: a `losses.VALoss`
+    or None) and train it with `fit_songs`; return (the trained net, the history rows)."""
+    with _dtype_policy("mixed_bfloat16" if config.mixed_precision else "float32"):
+        keras.utils.set_random_seed(seed)  # after loading the predictor: the net's weights do not depend on it
+        net = build_model(config)
+        trainer = compile_trainer(Img2MusicTrainer(net, va_loss, config.lambda_va, config.lambda_cc), config)
+        history = fit_songs(trainer, train_songs, val_songs, config.max_len, config.epochs, out_dir, seed,
+                            resume, verbose, snapshot_epochs=snapshot_epochs, callbacks=callbacks)
+    return trainer.net, history
 
 
 def train_run(
@@ -278,66 +368,35 @@ def train_run(
             "(train one with `img2music va train --out DIR`)"
         )
     with output_dir(out_dir) as out_dir:  # a run that fails before writing anything leaves no empty folder
-        info = RunInfo(
-            model=config,
-            seed=seed,
-            backend=keras.backend.backend(),
-            keras=keras.__version__,
-            image_weights=str(image_weights),
-            data=_data_source(prepared),
-            va_predictor=None if va_predictor_dir is None else str(Path(va_predictor_dir).resolve()),
-            max_songs=max_songs,
-        )
+        info = run_info(prepared, config, seed, image_weights, va_predictor_dir, max_songs)
         check_run_folder(out_dir, info, resume, overwrite)
 
-        train_pairs = prepared.pairs_in("train")[:max_songs]
-        val_pairs = prepared.pairs_in("val")
-        train_tokens, dropped = tokenize_pairs(train_pairs, "train", prepared.tokens, verbose)
-        val_tokens, val_dropped = tokenize_pairs(val_pairs, "val", prepared.tokens, verbose)
-        dropped += val_dropped
-        if not train_tokens:
-            raise UserError(f"no training song of {prepared.out} could be tokenised ({len(dropped)} failed)")
-        vocabulary = Vocabulary.build(tokens for _, tokens in train_tokens)
-        config = dataclasses.replace(config, vocab_size=len(vocabulary))
-        unknown = sum(token not in vocabulary for _, tokens in val_tokens for token in tokens)
-
-        pairs = [pair for pair, _ in train_tokens + val_tokens]
+        data = tokenised_songs(prepared, max_songs, verbose)
+        info = data.run_info(info)
+        config = info.model
         features = extract_features(
-            [pair.image.path for pair in pairs], config.image_features, weights=image_weights, seed=seed,
+            [pair.image.path for pair in data.pairs], config.image_features, weights=image_weights, seed=seed,
             progress=verbose > 0,
         )  # (N, F)
-        scaling = None
-        if str(image_weights).lower() == "none":  # random CNN: standardise, or every picture looks the same
-            scaling = FeatureScaling.fit(features[: len(train_tokens)])
+        scaling = feature_scaling(features[: len(data.train)], image_weights)
+        if scaling is not None:
             features = scaling.apply(features)
-        songs = [
-            Song(pair.music.id, feature, tuple(vocabulary.encode(t for t in tokens if t in vocabulary)))
-            for (pair, tokens), feature in zip(train_tokens + val_tokens, features)
-        ]
-        train_songs, val_songs = songs[: len(train_tokens)], songs[len(train_tokens) :]
-        counts = {"train": len(train_songs), "val": len(val_songs), "val_tokens_unknown": unknown}
-        info = dataclasses.replace(info, model=config, songs=counts, dropped=dropped,
-                                   vocabulary_sha256=vocabulary.sha256,
-                                   feature_scaling=None if scaling is None else dataclasses.asdict(scaling))
+            info = dataclasses.replace(info, feature_scaling=dataclasses.asdict(scaling))
+        train_songs, val_songs = data.songs(features)
+        vocabulary = data.vocabulary
         if resume and Vocabulary.load(out_dir / VOCABULARY_FILE) != vocabulary:
             raise UserError(f"cannot resume {out_dir}: its vocabulary differs from this data's (was it re-prepared?)")
         vocabulary.save(out_dir / VOCABULARY_FILE)
         info.write(out_dir)
         if verbose:
-            print(f"training {config.name} on {len(train_songs)} songs ({len(dropped)} dropped), "
+            print(f"training {config.name} on {len(train_songs)} songs ({len(data.dropped)} dropped), "
                   f"validating on {len(val_songs)}; vocabulary {len(vocabulary)} ids; run folder {out_dir}")
 
-        va_predictor = VAPredictor.load(va_predictor_dir) if config.va_loss else None
-        with _dtype_policy("mixed_bfloat16" if config.mixed_precision else "float32"):
-            keras.utils.set_random_seed(seed)  # after loading the predictor: the net's weights do not depend on it
-            net = build_model(config)
-            va_term = SoftVALoss if config.va_term == "soft" else VALoss
-            va_loss = va_term(vocabulary, va_predictor) if va_predictor else None
-            trainer = compile_trainer(Img2MusicTrainer(net, va_loss, config.lambda_va, config.lambda_cc), config)
-            history = fit_songs(trainer, train_songs, val_songs, config.max_len, config.epochs, out_dir, seed,
-                                resume, verbose, snapshot_epochs=snapshot_epochs)
-        save_model(trainer.net, out_dir / MODEL_FILE)
-        return RunResult(out_dir, config, trainer.net, vocabulary, history, counts, dropped)
+        va_loss = VA_TERMS[config.va_term](vocabulary, VAPredictor.load(va_predictor_dir)) if config.va_loss else None
+        net, history = fit_model(config, train_songs, val_songs, out_dir, seed, va_loss, resume, verbose,
+                                 snapshot_epochs)
+        save_model(net, out_dir / MODEL_FILE)
+        return RunResult(out_dir, config, net, vocabulary, history, data.counts, data.dropped)
 
 
 @contextlib.contextmanager

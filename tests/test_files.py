@@ -129,3 +129,30 @@ def test_check_zip_catches_truncated_and_foreign_files(tmp_path):
     for name in ("half.keras", "text.keras"):
         with pytest.raises(UserError, match=f"{name} is damaged or incomplete"):
             files.check_zip(tmp_path / name)
+
+
+def test_replaced_folder_swaps_the_whole_folder_or_nothing(tmp_path, monkeypatch):
+    target = tmp_path / "pack"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with pytest.raises(KeyboardInterrupt):
+        with files.replaced_folder(target) as staging:
+            (staging / "new.txt").write_text("new")
+            raise KeyboardInterrupt
+    assert [p.name for p in tmp_path.iterdir()] == ["pack"] and [p.name for p in target.iterdir()] == ["old.txt"]
+    real_replace = files.os.replace
+
+    def full_when_moving_in(source, destination):
+        if files.Path(destination) == target and files.Path(source).suffix == ".tmp":
+            _disk_full()
+        real_replace(source, destination)
+
+    monkeypatch.setattr(files.os, "replace", full_when_moving_in)
+    with pytest.raises(UserError, match=f"cannot write {target}: No space left"):
+        with files.replaced_folder(target) as staging:
+            (staging / "new.txt").write_text("new")
+    assert [p.name for p in tmp_path.iterdir()] == ["pack"] and [p.name for p in target.iterdir()] == ["old.txt"]
+    monkeypatch.setattr(files.os, "replace", real_replace)
+    with files.replaced_folder(target) as staging:
+        (staging / "new.txt").write_text("new")
+    assert [p.name for p in tmp_path.iterdir()] == ["pack"] and [p.name for p in target.iterdir()] == ["new.txt"]

@@ -64,3 +64,20 @@ def test_the_checksum_follows_the_tokens_in_id_order():
     tokens = ["<pad>", "<end>", "<start>", "A", "B"]
     assert Vocabulary(tokens).sha256 == Vocabulary(list(tokens)).sha256
     assert Vocabulary(tokens).sha256 != Vocabulary(tokens[:3] + ["B", "A"]).sha256
+
+
+def test_a_run_trained_elsewhere_brings_tokens_counts_as_finished_and_cannot_generate(run):
+    """The GPU queue's runs come back as test tokens without weights: finished for the reproduction, scored
+    from the tokens, and a one-line error for `generate`, which needs the net."""
+    (run / run_folder.MODEL_FILE).unlink()
+    run_folder.write_history(run / run_folder.HISTORY_FILE, [{"epoch": 1, "loss": 5.0, "seconds": 1.0}])
+    assert not run_folder.is_finished(run)
+    tokens = {"img1": ["<start>", "C4@1.0", "<end>"], "img2": ["<start>", "<end>"]}
+    run_folder.write_test_tokens(run, 1, tokens)
+    assert run_folder.is_finished(run) and run_folder.read_test_tokens(run, 1) == tokens
+    assert run_folder.read_test_tokens(run, 2) is None
+    with pytest.raises(UserError, match="holds its test images' generated tokens, not its weights"):
+        run_folder.load_run(run)
+    (run / run_folder.test_tokens_file(1)).write_text('{"images": 3}')
+    with pytest.raises(UserError, match="cannot read the generated tokens"):
+        run_folder.read_test_tokens(run, 1)

@@ -7,11 +7,9 @@ from pathlib import Path
 
 
 def add_parser(subparsers) -> None:
-    from img2music_tf.artefacts import DATA_SOURCES, REPO
-    from img2music_tf.experiments import ARTEFACTS, REPRODUCTION_SCALES, SCALES
-    from img2music_tf.presets import FIDELITIES
+    from img2music_tf.artefacts import REPO
+    from img2music_tf.experiments import ARTEFACTS
 
-    smoke = SCALES["smoke"]
     parser = subparsers.add_parser(
         "reproduce",
         help="reproduce a table or figure of the paper (train, generate, score, write results/)",
@@ -27,7 +25,32 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("artefact", choices=tuple(ARTEFACTS), metavar="ARTEFACT",
                         help=f"which artefact: {', '.join(ARTEFACTS)}")
-    parser.add_argument("--scale", choices=REPRODUCTION_SCALES, default="smoke",
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="folder for ARTEFACT.json, .md and plots (default: results/DATA/ of the repository)")
+    add_settings_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from img2music_tf.artefacts import run_artefact
+    from img2music_tf.experiments import ARTEFACTS
+
+    from img2music_tf.artefacts import REPO
+
+    out = Path(args.out) if args.out else REPO / "results" / args.data
+    run_artefact(ARTEFACTS[args.artefact], settings_from_args(args, out))
+    return 0
+
+
+def add_settings_options(parser, scale: str = "smoke") -> None:
+    """The options that make a reproduction's `artefacts.Settings` (shared with `img2music gpu pack`);
+    `scale` is the default --scale."""
+    from img2music_tf.artefacts import DATA_SOURCES, REPO
+    from img2music_tf.experiments import REPRODUCTION_SCALES, SCALES
+    from img2music_tf.presets import FIDELITIES
+
+    smoke = SCALES["smoke"]
+    parser.add_argument("--scale", choices=REPRODUCTION_SCALES, default=scale,
                         help="paper: the paper's model sizes on every training song (meant for a GPU); smoke: the "
                              f"small presets on {smoke.max_songs} training songs (minutes on a 2-core CPU); "
                              "tiny: for the tests (default: %(default)s)")
@@ -41,8 +64,6 @@ def add_parser(subparsers) -> None:
                              "song (2961 distinct) paired with its nearest Emotion6 image, a harder task "
                              "(IMG2MUSIC_EIMG_SOURCE and IMG2MUSIC_EMOTION6_SOURCE may name local copies); builtin: "
                              "the built-in demo set (default: %(default)s)")
-    parser.add_argument("--out", default=None, metavar="DIR",
-                        help="folder for ARTEFACT.json, .md and plots (default: results/DATA/ of the repository)")
     parser.add_argument("--work", default=str(REPO / "runs" / "reproduce"), metavar="DIR",
                         help="folder for the prepared data, the VA predictor and the run folders, reused by later "
                              "runs and by the other artefacts (default: runs/reproduce/ of the repository)")
@@ -62,28 +83,28 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--va-predictor", default=None, metavar="DIR",
                         help="a trained music VA predictor folder (default: one trained once per fidelity on the "
                              "training split into WORK/.../va_predictor-FIDELITY)")
-    parser.set_defaults(run=run)
 
 
-def run(args) -> int:
-    from img2music_tf.artefacts import REPO, Settings, run_artefact
+def settings_from_args(args, out: Path, **fields):
+    """The `artefacts.Settings` of the options of `add_settings_options`, writing into `out`; a one-line
+    UserError for a count below 1."""
+    from img2music_tf.artefacts import Settings
     from img2music_tf.errors import UserError
-    from img2music_tf.experiments import ARTEFACTS, SCALES
+    from img2music_tf.experiments import SCALES
 
     for name in ("seeds", "epochs", "max_songs", "test_pieces"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
     scale = SCALES[args.scale].replace(image_weights=args.image_weights, epochs=args.epochs, max_songs=args.max_songs)
-    settings = Settings(
+    return Settings(
         scale=scale,
         seeds=tuple(range(args.seeds)),
         data=args.data,
-        out=Path(args.out) if args.out else REPO / "results" / args.data,
+        out=Path(out),
         work=Path(args.work),
         fidelity=args.fidelity,
         test_pieces=args.test_pieces,
         va_predictor=Path(args.va_predictor) if args.va_predictor else None,
+        **fields,
     )
-    run_artefact(ARTEFACTS[args.artefact], settings)
-    return 0

@@ -123,6 +123,16 @@ def build_cnn(spec: FeatureSpec, weights: str | os.PathLike | None = "imagenet",
     return cnn
 
 
+def check_weights(specs: Iterable[FeatureSpec], weights: str | os.PathLike | None) -> None:
+    """A UserError now, before minutes of other work, when `weights` cannot be had for the CNN of every spec:
+    ImageNet weights are read from Keras' cache or downloaded into it (offline: the error and `OFFLINE_HINT`),
+    a weights file must exist; random weights always can."""
+    if _normalise_weights(weights) != "imagenet":
+        return
+    for encoder, layer in sorted({(spec.encoder, spec.layer) for spec in specs}):
+        build_cnn(FeatureSpec(encoder, layer), "imagenet")
+
+
 def load_image(path: str | os.PathLike, image_size: int, resize: str = "bilinear") -> np.ndarray:
     """Read an image with Pillow as RGB (`data.checks.to_rgb`: alpha on white, 16-bit scaled) at (S, S, 3) float32."""
     from PIL import Image

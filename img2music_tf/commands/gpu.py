@@ -1,0 +1,125 @@
+"""`img2music gpu pack|wheels|run|merge`: paper-scale runs through a GPU lent in short windows (`gpu_queue`,
+`gpu_run`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(subparsers) -> None:
+    from img2music_tf.artefacts import REPO
+    from img2music_tf.commands.reproduce import add_settings_options
+    from img2music_tf.experiments import training_plan
+    from img2music_tf.gpu_queue import FEATURE_DTYPES, PACK_LIMIT_MIB, RESULTS_FILE
+
+    parser = subparsers.add_parser(
+        "gpu",
+        help="train the paper-scale runs on a GPU in one short call: pack here, run there, merge here",
+        description=(
+            "Paper-scale rows need a GPU, which may come for minutes, without TensorFlow or internet. So:\n"
+            "  1. gpu pack   (here, CPU): prepared data, vocabulary, songs as ids, image features, the music VA "
+            "predictor and its lookup tables, reference metrics, and the queue of trainings (the runs that serve "
+            "the most table rows first) into one folder;\n"
+            "  2. gpu wheels (here, needs PyPI): the wheels the GPU machine lacks for Keras on JAX;\n"
+            "  3. gpu run    (GPU, KERAS_BACKEND=jax): trains the queue within a time budget, decodes the test "
+            f"images at the snapshot epochs, writes OUT/{RESULTS_FILE};\n"
+            "  4. gpu merge  (here): turns the results into run folders (generated tokens instead of weights) and "
+            "renders Table 1, Table 2 and Figure 3 from every run present, naming the missing rows."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="make paper-gpu-pack; make paper-gpu OUT=DIR (on the GPU machine); make paper-gpu-merge RESULTS=DIR",
+    )
+    steps = parser.add_subparsers(dest="gpu_command", required=True, metavar="STEP")
+
+    pack = steps.add_parser(
+        "pack", help="prepare everything the GPU does not need, and the queue, into one folder (CPU)",
+        description="Do on the CPU all that the GPU does not need, for the settings of `img2music reproduce`, and "
+                    f"write the queue of trainings into --out (replaced at once; at most {PACK_LIMIT_MIB} MiB, so "
+                    "that it travels with the repository). ImageNet weights that cannot be had fail first.",
+        epilog="example: img2music gpu pack --scale paper --data eimg --image-weights none   (= make paper-gpu-pack)",
+    )
+    pack.add_argument("--out", default=str(REPO / "gpu" / "pack"), metavar="DIR",
+                      help="the pack folder (default: gpu/pack/ of the repository)")
+    pack.add_argument("--feature-dtype", choices=FEATURE_DTYPES, default="float32",
+                      help="how the image features are stored: float32 (exactly the CPU's) or float16 (half the "
+                           "size, for large features) (default: %(default)s)")
+    pack.add_argument("--presets", nargs="+", default=None, metavar="PRESET",
+                      help="queue only these of the trained presets (" + ", ".join(training_plan()) + "), e.g. "
+                           "for a short window (default: all, the ones serving the most table rows first)")
+    add_settings_options(pack, scale="paper")
+    pack.set_defaults(run=run_pack)
+
+    wheels = steps.add_parser(
+        "wheels", help="download the wheels a JAX-only GPU machine lacks for Keras (needs PyPI)",
+        description="Download this Keras and tqdm with their dependencies as wheels for the GPU machine's Python, "
+                    "less the packages it has (NumPy, h5py, ml_dtypes, SciPy, JAX), into --out.",
+    )
+    wheels.add_argument("--out", default=str(REPO / "gpu" / "wheels"), metavar="DIR",
+                        help="the wheels folder (default: gpu/wheels/ of the repository)")
+    wheels.add_argument("--python-version", default="3.12", help="the GPU machine's Python (default: %(default)s)")
+    wheels.add_argument("--platform", default="manylinux2014_x86_64",
+                        help="the GPU machine's wheel platform (default: %(default)s)")
+    wheels.set_defaults(run=run_wheels)
+
+    run = steps.add_parser(
+        "run", help="train the packed queue within a time budget and decode the test images (GPU, JAX)",
+        description="Train the packed runs in queue order under KERAS_BACKEND=jax with the code of CPU training. "
+                    "A run starts only when the pace of the runs before it says it can finish in the seconds left, "
+                    "and stops as soon as its epochs say it cannot; only finished runs are merged. After each "
+                    f"snapshot epoch the test images are decoded greedily. OUT/{RESULTS_FILE} (history, tokens, "
+                    "timings, device) is rewritten after every run. Weights are not kept.",
+        epilog="example: KERAS_BACKEND=jax img2music gpu run --pack gpu/pack --budget-s 540 --out $OUT",
+    )
+    run.add_argument("--pack", default=str(REPO / "gpu" / "pack"), metavar="DIR",
+                     help="a folder written by `gpu pack` (default: gpu/pack/ of the repository)")
+    run.add_argument("--budget-s", type=float, default=540.0, metavar="SECONDS",
+                     help="wall-clock seconds the queue may take, writing included (default: %(default)s)")
+    run.add_argument("--out", required=True, metavar="DIR", help=f"folder for {RESULTS_FILE}")
+    run.add_argument("--jax-cache", default="/tmp/img2music_tf-jax-cache", metavar="DIR",
+                     help="JAX's persistent compilation cache (default: %(default)s)")
+    run.set_defaults(run=run_queue)
+
+    merge = steps.add_parser(
+        "merge", help="turn the GPU's results into run folders and render the tables and figure (CPU)",
+        description="Write each run the GPU finished as a run folder at the reproduction's own path (config.json, "
+                    "vocabulary.json, history.csv, timings.json, test_tokens/epoch-NNN.json instead of weights), "
+                    "then render Table 1, Table 2 and Figure 3 from every run present: the tokens become MIDI, "
+                    "muspy metrics and predicted VA as for a run trained here. Rows without a run are named missing.",
+        epilog="example: img2music gpu merge gpu/results   (= make paper-gpu-merge RESULTS=gpu/results)",
+    )
+    merge.add_argument("results", metavar="RESULTS_DIR", help=f"the folder holding the GPU's {RESULTS_FILE}")
+    merge.add_argument("--out", default=str(REPO / "results"), metavar="DIR",
+                       help="folder for the artefacts' .json, .md and .png (default: results/ of the repository)")
+    merge.add_argument("--work", default=None, metavar="DIR",
+                       help="the reproduction's work folder (default: the one the pack was made with)")
+    merge.set_defaults(run=run_merge)
+
+
+def run_pack(args) -> int:
+    from img2music_tf.commands.reproduce import settings_from_args
+    from img2music_tf.gpu_queue import pack
+
+    pack(settings_from_args(args, Path(args.out), backend="jax"), Path(args.out), args.feature_dtype, args.presets)
+    return 0
+
+
+def run_wheels(args) -> int:
+    from img2music_tf.gpu_queue import download_wheels
+
+    download_wheels(Path(args.out), args.python_version, args.platform)
+    return 0
+
+
+def run_queue(args) -> int:
+    from img2music_tf.gpu_run import run_queue
+
+    run_queue(Path(args.pack), Path(args.out), args.budget_s, Path(args.jax_cache))
+    return 0
+
+
+def run_merge(args) -> int:
+    from img2music_tf.gpu_queue import merge
+
+    merge(Path(args.results), Path(args.out), Path(args.work) if args.work else None)
+    return 0

@@ -1,0 +1,215 @@
+"""The GPU queue (`img2music gpu pack|run|merge`): pack on the CPU, run with JAX alone, merge into the tables.
+
+End to end at scale "tiny" on the built-in data (under KERAS_BACKEND=jax, `make test-jax`): the pack
+queues the Trans_enc3_dec3_VA_Loss run, the queue runs in a process where TensorFlow, music21,
+muspy, pretty_midi and Pillow cannot be imported (the GPU machine has none of them), and the merge
+renders the three artefacts from it. The run equals a CPU training of the same preset with the same
+seed (`pipeline.train_model`), history and greedy music alike; the tables' numbers are the CPU
+pipeline's from the same tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import types
+
+import keras
+import pytest
+
+from conftest import REPO
+from img2music_tf import cli, gpu_queue, gpu_run, pipeline
+from img2music_tf.artefacts import Settings
+from img2music_tf.errors import UserError
+from img2music_tf.experiments import ARTEFACTS, SCALES, queue_order, training_plan
+
+VA_RUN = "Trans_enc3_dec3_VA_Loss"
+PACK = ["--scale", "tiny", "--data", "builtin", "--epochs", "1", "--image-weights", "none"]
+NOT_ON_THE_GPU = ("tensorflow", "music21", "muspy", "pretty_midi", "PIL", "sklearn", "matplotlib")
+jax_only = pytest.mark.skipif(keras.backend.backend() != "jax", reason="the GPU queue runs under KERAS_BACKEND=jax")
+
+
+def test_the_queue_starts_with_the_runs_that_serve_the_most_rows():
+    assert queue_order(training_plan()) == [VA_RUN, "LSTM_enc2", "Trans_enc3_dec3_Inception", "Trans_enc4",
+                                            "Trans_enc2_dec2"]
+
+
+def test_the_budget_starts_only_runs_that_can_finish():
+    budget = gpu_run.Budget(100 + gpu_run.RESERVE_S)
+    assert budget.estimate(1000) is None and budget.refuses(10**9) is None  # nothing measured: the first run starts
+    budget.learn(cost=1000, steady=20.0, fixed=30.0)  # 0.02 s per unit, 30 s of compiling and decoding
+    assert budget.estimate(2000) == pytest.approx(70.0)
+    assert budget.refuses(2000) is None
+    assert budget.refuses(4000).startswith("estimated 110 s")
+    budget.deadline -= 200
+    assert budget.refuses(1).startswith("no time left")
+
+
+def test_a_run_stops_as_soon_as_its_epochs_say_it_cannot_finish(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(gpu_run, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
+    entry = gpu_queue.Entry(VA_RUN, 0, epochs=15, snapshot_epochs=(15,), rows=(), features="", run_info={}, cost=1)
+    budget = gpu_run.Budget(60 + gpu_run.RESERVE_S)
+    watch = gpu_run.RunWatch(entry, None, [], None, 32, budget, gpu_run.Compilations())
+    watch.set_model(types.SimpleNamespace(stop_training=False))
+    clock[0] = 3.0
+    watch.on_epoch_end(0)  # 14 more epochs of 3 s: 42 s + the final decoding (guessed 3 s) < 57 s left
+    assert watch.model.stop_training is False and watch.stopped is None
+    clock[0] = 8.0
+    watch.on_epoch_end(1)  # 13 more epochs of 5 s: 65 s + 5 s > 52 s left
+    assert watch.model.stop_training is True and watch.stopped.startswith("stopped after epoch 2: 13 more epoch(s)")
+    assert watch.epoch_seconds == [3.0, 5.0]
+
+
+def test_run_folders_are_named_after_the_backend(tmp_path):
+    settings = Settings(scale=SCALES["tiny"], seeds=(0,), data="builtin", out=tmp_path, work=tmp_path,
+                        fidelity="paper", backend="jax")
+    assert settings.run_dir(VA_RUN, 0).name == f"{VA_RUN}_paper_songs8_none_jax_seed0"
+    default = Settings(scale=SCALES["tiny"], seeds=(0,), data="builtin", out=tmp_path, work=tmp_path, fidelity="paper")
+    assert default.backend == keras.backend.backend()
+
+
+def test_unavailable_imagenet_weights_fail_before_any_other_work(tmp_path, monkeypatch, capsys):
+    from img2music_tf.models import image_encoder
+
+    def offline(spec, weights, seed=0):
+        raise UserError(f"cannot get the ImageNet weights of {spec.encoder} (offline); {image_encoder.OFFLINE_HINT}")
+
+    def too_late(*args, **kwargs):
+        raise AssertionError("the data was prepared before the weights were checked")
+
+    monkeypatch.setattr(image_encoder, "build_cnn", offline)
+    monkeypatch.setattr(pipeline, "prepare_data", too_late)
+    imagenet = [*PACK[:4], "--image-weights", "imagenet", "--work", str(tmp_path / "work")]
+    assert cli.main(["reproduce", "table1", *imagenet, "--out", str(tmp_path)]) == 2
+    assert cli.main(["gpu", "pack", *imagenet, "--out", str(tmp_path / "pack")]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 2 and all("cannot get the ImageNet weights of" in line for line in errors)
+    assert sorted(path.name for path in tmp_path.iterdir()) == []
+
+
+def test_bad_queue_inputs_are_one_line(tmp_path, capsys):
+    assert cli.main(["gpu", "pack", *PACK, "--presets", "Trans_enc3_dec3", "--out", str(tmp_path / "p"),
+                     "--work", str(tmp_path)]) == 2
+    assert cli.main(["gpu", "merge", str(tmp_path)]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert "Trans_enc3_dec3 is not trained by any artefact; choose from LSTM_enc2" in errors[0]
+    assert "cannot read the GPU's results" in errors[1] and len(errors) == 2
+
+
+def test_the_makefile_passes_the_image_weights_and_runs_the_queue_without_setup():
+    def dry_run(*args):
+        return subprocess.run(["make", "-n", "-B", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout
+
+    assert "--image-weights none" in dry_run("table1", "SCALE=paper", "WEIGHTS=none")
+    assert "--image-weights" not in dry_run("table1")
+    gpu = dry_run("paper-gpu", "OUT=/tmp/out")
+    assert "--target gpu/site gpu/wheels/*.whl" in gpu and "KERAS_BACKEND=jax" in gpu and "--out /tmp/out" in gpu
+    assert "venv" not in gpu  # the GPU machine has no internet for `make setup`
+
+
+@pytest.fixture(scope="module")
+def queue(tmp_path_factory):
+    """Pack (tiny, built-in data, the VA-loss run only), run the queue in a process without the CPU-only
+    libraries, merge into results/."""
+    root = tmp_path_factory.mktemp("gpu_queue")
+    work, pack, out = root / "work", root / "pack", root / "gpu_out"
+    assert cli.main(["gpu", "pack", *PACK, "--presets", VA_RUN, "--work", str(work), "--out", str(pack)]) == 0
+    program = f"""
+import sys
+
+class NotOnTheGPU:  # imports of these fail, as on a machine that lacks them
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {NOT_ON_THE_GPU!r}:
+            raise ImportError(name + " is not on the GPU machine")
+
+sys.meta_path.insert(0, NotOnTheGPU())
+from img2music_tf.cli import main
+sys.exit(main(["gpu", "run", "--pack", {str(pack)!r}, "--budget-s", "600", "--out", {str(out)!r},
+               "--jax-cache", {str(root / "jax-cache")!r}]))
+"""
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(REPO)}
+    ran = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=600)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert cli.main(["gpu", "merge", str(out), "--out", str(root / "results")]) == 0
+    results = json.loads((out / gpu_queue.RESULTS_FILE).read_text())
+    tables = {name: json.loads((root / "results" / f"{name}.json").read_text()) for name in ARTEFACTS}
+    return {"root": root, "pack": pack, "results": results, "tables": tables}
+
+
+@jax_only
+def test_the_pack_holds_what_the_gpu_needs_and_is_small(queue):
+    pack = queue["pack"]
+    assert sorted(path.name for path in pack.iterdir()) == sorted([
+        gpu_queue.QUEUE_FILE, "vocabulary.json", gpu_queue.SONGS_FILE, gpu_queue.FEATURES_FILE,
+        gpu_queue.VA_PREDICTOR_FOLDER, gpu_queue.VA_TABLES_FILE])
+    (entry,) = json.loads((pack / gpu_queue.QUEUE_FILE).read_text())["entries"]
+    assert (entry["preset"], entry["epochs"], entry["snapshot_epochs"]) == (VA_RUN, 1, [1])
+    assert "table2/Trans_enc3_dec3" in entry["rows"] and entry["cost"] > 0
+    assert gpu_queue._mib(pack) < gpu_queue.PACK_LIMIT_MIB  # noqa: SLF001
+
+
+@jax_only
+def test_the_queue_runs_without_the_cpu_only_libraries_and_reports_timings(queue):
+    results = queue["results"]
+    (run,) = results["runs"]
+    assert run["finished"] and run["stopped"] is None and results["not_started"] == []
+    test_images = json.loads((queue["pack"] / gpu_queue.QUEUE_FILE).read_text())["test_images"]
+    assert sorted(run["tokens"]["1"]) == test_images
+    assert all(line.split()[0] == "<start>" for line in run["tokens"]["1"].values())
+    timings = run["timings"]
+    assert timings["compilations"] > 0 and len(timings["epoch_seconds"]) == 1 and "1" in timings["decode_seconds"]
+    assert results["environment"]["backend"] == "jax" and results["environment"]["device"]
+    assert run["history"][0]["va_loss"] is not None  # L_VA logged from the packed predictor and tables
+
+
+@jax_only
+def test_the_merge_renders_every_artefact_from_the_runs_present(queue):
+    tables = queue["tables"]
+    assert set(tables["table2"]["rows"]) == {"Trans_enc3_dec3", VA_RUN}
+    assert set(tables["table1"]["rows"]) == {"Trans_enc3_dec3_VGG"}
+    assert set(tables["figure3"]["curves"]) == {VA_RUN}
+    (seed,) = tables["table2"]["rows"][VA_RUN]["seeds"]
+    assert seed["timings"]["device"] == queue["results"]["environment"]["device"]
+    tokens = queue["results"]["runs"][0]["tokens"]["1"]
+    assert {piece["image_id"]: piece["tokens"] for piece in seed["pieces"]} == {
+        piece["image_id"]: tokens[piece["image_id"]] for piece in seed["pieces"]}
+    markdown = (queue["root"] / "results" / "table1.md").read_text()
+    assert "| Trans_enc3_dec3_VGG | ours, tiny |" in markdown and "| LSTM_enc2 | ours" not in markdown
+    assert "Missing at paper scale:** LSTM_enc2" in markdown and "by the GPU queue" in markdown
+
+
+@jax_only
+def test_the_gpu_run_equals_a_cpu_training_of_the_same_preset(queue, tmp_path):
+    """The same code, seed and inputs: the CPU pipeline trains the same weights (same history) and, from the
+    music it generates, gives the numbers the merged table shows."""
+    import jax
+
+    from img2music_tf.metrics import aggregate_pieces
+    from img2music_tf.run_folder import HISTORY_FILE, RunInfo, read_history
+
+    (run,) = queue["results"]["runs"]
+    table = queue["tables"]["table2"]
+    (seed,) = table["rows"][VA_RUN]["seeds"]
+    settings = gpu_queue.settings_from_record(queue["results"]["settings"], tmp_path)
+    prepared = pipeline.prepare_data("builtin", "builtin", settings.data_root / "prepared", settings.scale)
+    va_predictor = settings.data_root / "va_predictor-paper"
+    info = RunInfo.from_dict(run["run_info"])
+    jax.config.update("jax_compilation_cache_dir", str(queue["root"] / "jax-cache"))  # the queue's programs
+    try:
+        cpu_run = pipeline.train_model(prepared, info.model, tmp_path / "cpu_run", seed=info.seed,
+                                       image_weights="none", va_predictor=va_predictor, max_songs=info.max_songs,
+                                       verbose=0)
+    finally:
+        jax.config.update("jax_compilation_cache_dir", None)
+    for cpu_row, gpu_row in zip(read_history(cpu_run / HISTORY_FILE), run["history"], strict=True):
+        for column in ("loss", "cross_entropy", "va_loss", "val_loss"):
+            assert cpu_row[column] == pytest.approx(gpu_row[column], rel=1e-5), column
+    songs = pipeline.trained_songs(prepared, info.max_songs)
+    pieces = pipeline.generate_test_music(prepared, cpu_run, songs, va_predictor)
+    assert [p["tokens"] for p in pieces] == [p["tokens"] for p in seed["pieces"]]
+    assert [p["metrics"] for p in pieces] == [p["metrics"] for p in seed["pieces"]]
+    expected = aggregate_pieces(pieces, tuple(table["reference"]["training_music"]))
+    assert expected["all"]["music_quality_loss"] == pytest.approx(seed["aggregate"]["all"]["music_quality_loss"])
