@@ -343,6 +343,8 @@ def render_regimes(tables: dict[str, dict[str, dict]]) -> str:
     training song, distinct pieces over distinct test images, and the final training cross-entropy
     beside the unigram baseline; seed 0 of each run.
     """
+    from img2music_tf.experiments import ARTEFACTS
+
     regimes = list(tables)
     lines = [
         "# The paper's tables in both data regimes",
@@ -359,7 +361,8 @@ def render_regimes(tables: dict[str, dict[str, dict]]) -> str:
                   "| Model | Source | Scale | Pieces | Music_Quality_Loss | Copies | Distinct pieces / images | "
                   "Final cross-entropy / unigram baseline |",
                   "|---|---|---|---|---|---|---|---|"]
-        for preset in first["rows"]:
+        order = ARTEFACTS[artefact].presets if artefact in ARTEFACTS else tuple(first["rows"])  # the paper's order
+        for preset in order:
             for paper_row in first["paper"].get(preset, []):
                 lines.append(f"| {preset} | {paper_row['source']} | paper | | "
                              f"{_number(paper_row.get('music_quality_loss'))} | | | |")
