@@ -292,6 +292,13 @@ def plot_curves(result: dict, target: Path) -> Path:
     axes.set_ylabel("total loss (cross-entropy + lambda_va * VA loss)")
     axes.set_title(f"{result['title']}\n{settings['scale']} scale, image weights '{settings['image_weights']}', "
                    f"seeds {settings['seeds']}", fontsize=9)
+    return save_plot(figure, axes, target)
+
+
+def save_plot(figure, axes, target: Path) -> Path:
+    """Grid and legend on `axes`, then the figure as a PNG at `target`, atomically; the figure is closed."""
+    import matplotlib.pyplot as plt
+
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7)
     figure.tight_layout()

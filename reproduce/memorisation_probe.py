@@ -128,7 +128,7 @@ def plot(result: dict, target: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from img2music_tf.files import atomic_path
+    from img2music_tf.report import save_plot
 
     figure, axes = plt.subplots(figsize=(6.5, 4))
     losses = [row["cross_entropy"] for row in result["rows"]]
@@ -140,13 +140,7 @@ def plot(result: dict, target: Path) -> Path:
     axes.set_xlabel("training cross-entropy (nats; training goes right)")
     axes.set_ylabel("share of greedy pieces that copy a song")
     axes.set_title("Memorisation probe: authors' pairs", fontsize=9)
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize=7)
-    figure.tight_layout()
-    with atomic_path(target) as tmp:
-        figure.savefig(tmp, format="png", dpi=120)
-    plt.close(figure)
-    return target
+    return save_plot(figure, axes, target)
 
 
 if __name__ == "__main__":
