@@ -17,7 +17,7 @@ export IMG2MUSIC_EIMG_SOURCE ?= $(SHARED)/eimg
 export IMG2MUSIC_EMOTION6_SOURCE ?= $(SHARED)/emotion6/Emotion6-320px.zip
 export IMG2MUSIC_AUTHORS_SOURCE ?= $(SHARED)/authors/midiData.txt
 
-.PHONY: help setup data test test-integration test-slow test-jax demo table1 table2 figure3 regimes bench paper-gpu-pack paper-gpu paper-gpu-merge
+.PHONY: help setup data test test-integration test-slow test-jax demo table1 table2 figure3 pretrained regimes bench paper-gpu-pack paper-gpu paper-gpu-merge
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -62,6 +62,12 @@ table2: setup  ## Table 2 (with/without VA loss, 15 epochs) -> results/table2.js
 
 figure3: setup  ## Figure 3 (loss per epoch, LSTM vs Trans_enc3_dec3 + VA loss) -> results/figure3.png/.json/.md
 	$(BIN)/img2music reproduce figure3 --data $(DATA) --scale $(SCALE) --seeds $(SEEDS) --fidelity $(FIDELITY) $(WEIGHTS_OPTION)
+
+pretrained: setup  ## the model shipped in the package: train (about 15 min on 2 cores), measure, copy -> img2music_tf/pretrained_model, results/pretrained.md
+	$(BIN)/img2music data prepare --music eimg --images emotion6 --out runs/pretrained/data
+	$(BIN)/img2music train --data runs/pretrained/data --preset Trans_enc3_dec3 --scale smoke --epochs 12 --max-songs 300 \
+	  --image-weights none --seed 0 --force --out runs/pretrained/run
+	$(BIN)/python reproduce/pretrained.py --run runs/pretrained/run --data runs/pretrained/data
 
 regimes: setup  ## the paper's tables beside ours in both data regimes -> results/regimes.md (after table1/table2 DATA=authors and DATA=eimg)
 	$(BIN)/python reproduce/regimes.py

@@ -323,3 +323,36 @@ def test_generate_refuses_an_earlier_set_unless_force(tiny_run, tmp_path, capsys
     assert "--image-weights imagenet" in printed
     assert sorted(p.name for p in out.iterdir()) == ["a-pianoroll.png", "a.mid", "summary.json"]
     assert '"method": "sample"' in (out / "summary.json").read_text()
+
+
+def test_generate_without_run_uses_the_shipped_model_and_makes_notes(tmp_path, capsys):
+    """The README's first promise to a user with a photo: no training, no --run, music with notes."""
+    import json
+
+    from PIL import Image
+
+    from img2music_tf import cli
+    from img2music_tf.pretrained import DEFAULT_GENERATION, MODEL_FOLDER
+
+    if not (MODEL_FOLDER / "model.keras").is_file():
+        pytest.skip("no model shipped in this checkout (make pretrained)")
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (80, 60), (30, 120, 200)).save(photo)
+    assert cli.main(["generate", str(photo), "--out", str(tmp_path / "music"), "--no-wav"]) == 0
+    summary = json.loads((tmp_path / "music" / "summary.json").read_text())
+    assert summary["generation"]["method"] == DEFAULT_GENERATION["method"] == "sample"
+    assert summary["pieces"][0]["n_notes"] > 0
+    assert "random weights" in capsys.readouterr().out
+
+
+def test_generate_without_run_and_without_a_shipped_model_says_how(tmp_path, monkeypatch, capsys):
+    from PIL import Image
+
+    from img2music_tf import cli, pretrained
+
+    monkeypatch.setattr(pretrained, "MODEL_FOLDER", tmp_path / "nothing")
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (8, 8)).save(photo)
+    assert cli.main(["generate", str(photo), "--out", str(tmp_path / "music")]) == 2
+    assert "--run RUN_DIR" in capsys.readouterr().err
+    assert not (tmp_path / "music").exists()

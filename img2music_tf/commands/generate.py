@@ -1,4 +1,4 @@
-"""`img2music generate IMAGE... --run RUN_DIR --out DIR`: a MIDI, WAV and piano roll per picture."""
+"""`img2music generate IMAGE... --out DIR [--run RUN_DIR]`: a MIDI, WAV and piano roll per picture."""
 
 from __future__ import annotations
 
@@ -11,23 +11,27 @@ def add_parser(subparsers) -> None:
         help="make music from pictures with a trained run",
         description=(
             "Generate one piece of music per image with a trained run folder (from `img2music train` "
-            "or `img2music demo`). For each image IMAGE.jpg it writes IMAGE.mid, IMAGE.wav (FluidSynth, "
+            "or `img2music demo`), or without --run with the model shipped in the package (a small model trained "
+            "on EIMG + Emotion6 with a random picture CNN, see the README's model card). For each image IMAGE.jpg it writes IMAGE.mid, IMAGE.wav (FluidSynth, "
             "General MIDI piano) and IMAGE-pianoroll.png into --out, prints each piece's predicted "
             "valence/arousal (1-9; a value outside, where the predictor extrapolates, is marked '*') beside "
-            "the image's when known, and writes summary.json. Decoding is greedy (the paper's method) unless "
-            "--method sample. An --out that holds an earlier set is refused unless --force."
+            "the image's when known, and writes summary.json. Decoding is greedy (the paper's method) with --run, "
+            "and seeded top-10 sampling with the shipped model (whose greedy music collapses), unless --method. An --out that holds an earlier set is refused unless --force."
         ),
     )
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="picture files (JPEG, PNG, ...)")
-    parser.add_argument("--run", required=True, metavar="RUN_DIR", dest="run_dir",
-                        help="trained run folder (config.json, vocabulary.json, model.keras)")
+    parser.add_argument("--run", metavar="RUN_DIR", dest="run_dir",
+                        help="trained run folder (config.json, vocabulary.json, model.keras); without it, the "
+                             "model shipped in the package")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    parser.add_argument("--method", choices=("greedy", "sample"), default="greedy",
-                        help="greedy argmax (the paper's method; default) or seeded sampling")
+    parser.add_argument("--method", choices=("greedy", "sample"), default=None,
+                        help="greedy argmax (the paper's method; the default with --run) or seeded sampling (the "
+                             "default with the shipped model)")
     parser.add_argument("--temperature", type=float, default=1.0,
                         help="sampling temperature for --method sample (default: 1.0)")
-    parser.add_argument("--top-k", type=int, default=0,
-                        help="sample among the k most probable tokens; 0 = all (default)")
+    parser.add_argument("--top-k", type=int, default=None,
+                        help="sample among the k most probable tokens; 0 = all (default: 0 with --run, 10 with the "
+                             "shipped model)")
     parser.add_argument("--max-len", type=int, default=None,
                         help="longest sequence in tokens (default: the run's max_len, 236 at paper scale)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
@@ -52,7 +56,16 @@ def run(args) -> int:
     from img2music_tf.run_folder import RunInfo
 
     image_va = known_image_va(args.images, args.image_va, args.image_va_csv, args.image_va_rule)
-    generation = dict(method=args.method, temperature=args.temperature, top_k=args.top_k, seed=args.seed)
+    given = {"method": args.method, "top_k": args.top_k}
+    if args.run_dir is None:  # the shipped model, with the decoding its measurement chose
+        from img2music_tf.pretrained import DEFAULT_GENERATION, model_folder
+
+        args.run_dir = model_folder()
+        defaults = DEFAULT_GENERATION
+    else:
+        defaults = {"method": "greedy", "top_k": 0}
+    generation = {**defaults, "temperature": args.temperature, "seed": args.seed,
+                  **{key: value for key, value in given.items() if value is not None}}
     if args.max_len is not None:
         generation["max_len"] = args.max_len
     pieces = music_from_images(

@@ -1,0 +1,26 @@
+"""The trained model shipped inside the package: `img2music generate photo.jpg --out DIR` needs no training.
+
+`make pretrained` (`python reproduce/pretrained.py`) trains it from EIMG + Emotion6 on a 2-core CPU
+and copies the run's config.json, vocabulary.json and model.keras into `MODEL_FOLDER`; the README's
+model card gives its data, size, image weights (`none`) and figures on the 100 test images. Greedy
+decoding collapses at this size (one repeated token for every picture), so its default decoding is
+the seeded top-k sampling in `DEFAULT_GENERATION`, chosen by measurement (results/pretrained.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from img2music_tf.errors import UserError
+
+MODEL_FOLDER = Path(__file__).resolve().parent / "pretrained_model"
+DEFAULT_GENERATION = {"method": "sample", "top_k": 10, "temperature": 1.0, "seed": 0}
+SHIPPED_FILES = ("config.json", "vocabulary.json", "model.keras", "history.csv")
+
+
+def model_folder() -> Path:
+    """The shipped run folder, or a UserError saying how to get one."""
+    if not (MODEL_FOLDER / "model.keras").is_file():
+        raise UserError("this installation ships no trained model: pass --run RUN_DIR (train one with "
+                        "`img2music train` or `img2music demo`), or build one with `make pretrained`")
+    return MODEL_FOLDER
