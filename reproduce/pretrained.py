@@ -2,7 +2,8 @@
 
 `make pretrained` trains Trans_enc3_dec3 at smoke scale on the first 300 EIMG + Emotion6 training pairs for
 12 epochs (image weights `none`, about 15 minutes on 2 CPU cores) into runs/pretrained/run, then runs this
-script, which decodes the 100 test images greedily and by seeded top-10 sampling, counts pieces with notes,
+script, which decodes the 100 test images greedily and by seeded top-k sampling (k = 3, 5, 10, 20), counts
+pieces with notes,
 pieces that are one repeated token, distinct pieces and copies of a training song, writes
 results/pretrained.json and .md (the README's model card), and copies config.json, vocabulary.json,
 model.keras and history.csv into the package.
@@ -45,7 +46,9 @@ def main() -> int:
     test = prepared.pairs_in("test")
     images = dict(sorted({pair.image.id: pair.image.path for pair in test}.items()))
     features = run.image_features(list(images.values()), progress=False)  # (I, F)
-    methods = {"greedy": {"method": "greedy"}, "sampled (default)": DEFAULT_GENERATION}
+    methods = {"greedy": {"method": "greedy"},
+               **{f"top-{k} sampling{' (default)' if DEFAULT_GENERATION['top_k'] == k else ''}":
+                  {**DEFAULT_GENERATION, "top_k": k} for k in (3, 5, 10, 20)}}
     rows = {}
     for label, generation in methods.items():
         config = GenerationConfig(**{**generation, "max_len": run.config.max_len})
