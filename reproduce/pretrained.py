@@ -32,7 +32,7 @@ def main() -> int:
     from img2music_tf import pipeline, tokens
     from img2music_tf.data.prepare import load_prepared
     from img2music_tf.environment import environment
-    from img2music_tf.files import write_json, write_text
+    from img2music_tf.files import atomic_path, write_json, write_text
     from img2music_tf.generate import GenerationConfig, generate_tokens
     from img2music_tf.memorisation import TrainingSongs
     from img2music_tf.metrics import unigram_cross_entropy
@@ -81,7 +81,8 @@ def main() -> int:
     write_text(args.out / "pretrained.md", render(result))
     MODEL_FOLDER.mkdir(exist_ok=True)
     for name in SHIPPED_FILES:
-        shutil.copy2(args.run / name, MODEL_FOLDER / name)
+        with atomic_path(MODEL_FOLDER / name) as tmp:  # never a half-copied model in the package
+            shutil.copyfile(args.run / name, tmp)
     print(f"wrote {args.out / 'pretrained.md'}; shipped {', '.join(SHIPPED_FILES)} into {MODEL_FOLDER}")
     return 0
 
