@@ -25,8 +25,8 @@ def add_parser(subparsers) -> None:
                              "model shipped in the package")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--method", choices=("greedy", "sample"), default=None,
-                        help="greedy argmax (the paper's method; the default with --run) or seeded sampling (the "
-                             "default with the shipped model)")
+                        help="greedy argmax (the paper's method) or seeded sampling (default: greedy with --run, "
+                             "sample with the shipped model)")
     parser.add_argument("--temperature", type=float, default=1.0,
                         help="sampling temperature for --method sample (default: 1.0)")
     parser.add_argument("--top-k", type=int, default=None,
