@@ -8,9 +8,9 @@ inputs are the same, and trains the two models again):
    built-in training music, used by the VA loss and to score the generated music.
 3. `run/`: the image-to-music model (preset `Trans_enc3_dec3_VA_Loss`, the paper's
    proposed model, at the `demo` scale of `experiments.SCALES`) trained on the training pairs.
-4. `music/greedy/` and `music/sampled/`: music for a few test pictures, decoded
-   greedily (the paper's method) and by seeded top-k sampling: .mid, .wav,
-   piano-roll .png, summary.json. After minutes of training, greedy decoding
+4. `music/sampled/` and `music/greedy/`: music for a few test pictures, decoded
+   by seeded top-k sampling (shown first) and greedily (the paper's method): .mid,
+   .wav, piano-roll .png, summary.json. After minutes of training, greedy decoding
    often repeats one token (even a rest: silence), the collapse the paper reports
    for its weaker models; sampling shows what the model has learned.
 
@@ -72,10 +72,11 @@ def run_demo(config: DemoConfig, out: str | Path) -> list:
     pipeline.train_model(data, model_config, out / "run", seed=config.seed, image_weights=scale.image_weights,
                          va_predictor=va_dir, max_songs=scale.max_songs, existing="overwrite")
 
-    _step(4, f"music for {config.n_generate} test picture(s): greedy (the paper's method) and top-k sampling")
+    _step(4, f"music for {config.n_generate} test picture(s): top-k sampling first, then greedy (the paper's "
+             "method), which after minutes of training repeats one token for every picture")
     pairs = data.pairs_in("test")
     images = list(dict.fromkeys(pair.image for pair in pairs))[: config.n_generate]
-    methods = {"greedy": {}, "sampled": {"method": "sample", "top_k": config.sample_top_k}}
+    methods = {"sampled": {"method": "sample", "top_k": config.sample_top_k}, "greedy": {}}
     pieces = []
     for name, generation in methods.items():
         print(f"{name}:")
