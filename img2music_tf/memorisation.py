@@ -107,3 +107,15 @@ class TrainingSongs:
         song = self.ids[self.song_of_position[self.first_end[best_state]]] if best else None
         share = best / len(piece) if piece else 0.0
         return Copy(song, best, share, best >= MIN_RUN or (best > 0 and share >= MIN_SHARE))
+
+    def summarize(self, pieces: Sequence[Sequence[str]]) -> dict:
+        """Of decoded token sequences: how many copy a training song (and which songs), how many are distinct,
+        and how many are at most one repeated token (a collapsed decoder)."""
+        copies = [self.longest_run(piece) for piece in pieces]
+        return {
+            "pieces": len(pieces),
+            "copied": sum(copy.copied for copy in copies),
+            "songs_copied": sorted({copy.song for copy in copies if copy.copied}),
+            "distinct_pieces": len({tuple(piece) for piece in pieces}),
+            "one_token_pieces": sum(len(set(events(piece))) <= 1 for piece in pieces),
+        }

@@ -66,15 +66,7 @@ def main() -> int:
             features = run.image_features(list(distinct.values()), progress=False)  # (I, F)
             pieces = generate_tokens(run.model, features, run.vocabulary, GenerationConfig(max_len=config.max_len),
                                      progress=False)
-            copies = [index.longest_run(piece) for piece in pieces]
-            row[label] = {
-                "pieces": len(pieces),
-                "copied": sum(copy.copied for copy in copies),
-                "songs_copied": sorted({copy.song for copy in copies if copy.copied}),
-                "distinct_pieces": len({tuple(piece) for piece in pieces}),
-                "one_token_pieces": sum(len(set(piece[1:-1] if piece[-1] == "<end>" else piece[1:])) <= 1
-                                        for piece in pieces),
-            }
+            row[label] = index.summarize(pieces)
         rows.append(row)
         print(f"epoch {epoch}: cross-entropy {row['cross_entropy']:.3f}; "
               + "; ".join(f"{label}: {row[label]['copied']}/{row[label]['pieces']} copies, "

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,12 +55,9 @@ def main() -> int:
         notes = [len(tokens.tokens_to_notes(piece)) for piece in pieces]
         rows[label] = {
             "generation": generation,
-            "pieces": len(pieces),
             "with_notes": sum(n > 0 for n in notes),
             "notes_median": sorted(notes)[len(notes) // 2],
-            "one_token": sum(len(Counter(t for t in piece if t not in ("<start>", "<end>"))) <= 1 for piece in pieces),
-            "distinct": len({tuple(piece) for piece in pieces}),
-            "copies": sum(index.longest_run(piece).copied for piece in pieces),
+            **index.summarize(pieces),
         }
     history = read_history(args.run / HISTORY_FILE)
     result = {
@@ -105,8 +101,8 @@ def render(result: dict) -> str:
         "|---|---|---|---|---|---|",
     ]
     for label, row in result["decoding"].items():
-        lines.append(f"| {label} | {row['with_notes']} / {row['pieces']} | {row['notes_median']} | {row['one_token']} | "
-                     f"{row['distinct']} | {row['copies']} |")
+        lines.append(f"| {label} | {row['with_notes']} / {row['pieces']} | {row['notes_median']} | "
+                     f"{row['one_token_pieces']} | {row['distinct_pieces']} | {row['copied']} |")
     return "\n".join(lines) + "\n"
 
 

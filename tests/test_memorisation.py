@@ -60,3 +60,12 @@ def test_a_collapsed_piece_copies_only_if_a_song_repeats_that_token_as_long(repe
     index = TrainingSongs({"rests": ["r@1.0"] * repeats + ["C4@1.0"] * 20})
     copy = index.longest_run(["<start>", *["r@1.0"] * 100, "<end>"])
     assert copy.run == repeats and not copy.copied
+
+
+def test_summarize_counts_copies_distinct_and_one_token_pieces():
+    song = [f"E{k}@0.5" for k in range(MIN_RUN + 2)]
+    index = TrainingSongs({"s": ["<start>", *song, "<end>"]})
+    pieces = [["<start>", *song, "<end>"], ["<start>", *song, "<end>"], ["<start>", "r@1.0", "r@1.0", "<end>"],
+              ["<start>", "<end>"]]
+    summary = index.summarize(pieces)
+    assert summary == {"pieces": 4, "copied": 2, "songs_copied": ["s"], "distinct_pieces": 3, "one_token_pieces": 2}
