@@ -233,6 +233,7 @@ def run_artefact(artefact: Artefact, settings: Settings) -> dict:
     epochs = settings.epochs(artefact)
     plan = training_plan(settings.scale.epochs)
     records: dict[str, list[dict]] = {}
+    scored: dict[tuple[Path, int], dict] = {}  # rows that read the same run at the same epoch are scored once
     missing: list[str] = []
     for preset in artefact.presets:
         trained = trained_preset(preset)
@@ -249,6 +250,8 @@ def run_artefact(artefact: Artefact, settings: Settings) -> dict:
                                  image_weights=settings.scale.image_weights, va_predictor=context.va_predictor,
                                  max_songs=settings.scale.max_songs, existing="reuse", snapshot_epochs=plan[trained])
             history = read_history(run_dir / HISTORY_FILE)[:epochs]
+            if (run_dir, epochs) not in scored:
+                scored[(run_dir, epochs)] = kind.per_run(context, run_dir, epochs)
             runs.append({
                 "seed": seed,
                 "run": shown(run_dir),
@@ -258,7 +261,7 @@ def run_artefact(artefact: Artefact, settings: Settings) -> dict:
                 "timings": read_timings(run_dir),
                 "history": history,
                 "train_seconds": round(sum(row["seconds"] or 0.0 for row in history), 1),
-                **kind.per_run(context, run_dir, epochs),
+                **scored[(run_dir, epochs)],
             })
         if runs:
             records[preset] = runs
