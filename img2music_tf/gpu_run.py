@@ -140,7 +140,8 @@ class Budget:
 
 class RunWatch(keras.callbacks.Callback):
     """During one run: decodes the test images greedily after each snapshot epoch, times every epoch apart
-    from its compilations and decoding, and stops the run as soon as its remaining epochs cannot finish."""
+    from its compilations and decoding, and stops the run as soon as its remaining epochs cannot finish,
+    unless its next snapshot epoch still can (the run then stops there, partial)."""
 
     def __init__(self, entry: Entry, features: np.ndarray, image_ids: list[str], vocabulary, max_len: int,
                  budget: Budget, compilations: Compilations):
@@ -169,14 +170,24 @@ class RunWatch(keras.callbacks.Callback):
         self.steady_seconds.append(max(wall - (compiled - self._mark[1]) - decoding, 0.0))
         self._mark = (now, compiled)
         left_epochs = self.entry.epochs - done
-        left_decodes = sum(e > done for e in self.entry.snapshot_epochs)
+        if not left_epochs:
+            return
         decode_guess = max(self.decode_seconds.values(), default=self.steady_seconds[-1])
-        needed = left_epochs * self.steady_seconds[-1] + left_decodes * decode_guess
-        if left_epochs and needed > self.budget.left():
-            self.stopped = (f"stopped after epoch {done}: {left_epochs} more epoch(s) need about {needed:.0f} s, "
-                            f"{self.budget.left():.0f} s left")
-            print(f"{self.entry.preset}: {self.stopped}")
-            self.model.stop_training = True
+        needed = self._seconds_to(self.entry.epochs, done, decode_guess)
+        if needed <= self.budget.left():
+            return
+        upcoming = [e for e in self.entry.snapshot_epochs if done < e < self.entry.epochs]
+        if upcoming and self._seconds_to(upcoming[0], done, decode_guess) <= self.budget.left():
+            return  # a partial run still serves the rows of its snapshots (Table 1 reads epoch 2 of a 15-epoch run)
+        self.stopped = (f"stopped after epoch {done}: {left_epochs} more epoch(s) need about {needed:.0f} s, "
+                        f"{self.budget.left():.0f} s left")
+        print(f"{self.entry.preset}: {self.stopped}")
+        self.model.stop_training = True
+
+    def _seconds_to(self, epoch: int, done: int, decode_guess: float) -> float:
+        """Seconds from the end of epoch `done` to the end of `epoch`, its snapshot decodings included."""
+        decodes = sum(done < e <= epoch for e in self.entry.snapshot_epochs)
+        return (epoch - done) * self.steady_seconds[-1] + decodes * decode_guess
 
 
 def run_queue(pack_dir: Path, out: Path, budget_s: float, jax_cache: Path | None = None) -> dict:

@@ -63,6 +63,23 @@ def test_a_run_stops_as_soon_as_its_epochs_say_it_cannot_finish(monkeypatch):
     assert watch.epoch_seconds == [3.0, 5.0]
 
 
+
+def test_a_run_that_cannot_finish_goes_on_to_a_snapshot_epoch_that_fits(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(gpu_run, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
+    entry = gpu_queue.Entry(VA_RUN, 0, epochs=15, snapshot_epochs=(2, 15), rows=(), features="", run_info={}, cost=1)
+    budget = gpu_run.Budget(30 + gpu_run.RESERVE_S)
+    monkeypatch.setattr(gpu_run, "generate_tokens", lambda *args, **kwargs: [])  # decoding takes no time here
+    watch = gpu_run.RunWatch(entry, None, [], None, 32, budget, gpu_run.Compilations())
+    watch.set_model(types.SimpleNamespace(stop_training=False, net=None))
+    watch.decode_seconds[0] = 1.0  # the guess for the epoch-2 decoding
+    clock[0] = 10.0
+    watch.on_epoch_end(0)  # 15 epochs cannot finish in 20 s, but epoch 2 (10 s + 1 s decoding) can
+    assert watch.model.stop_training is False and watch.stopped is None
+    clock[0] = 21.0
+    watch.on_epoch_end(1)  # epoch 2 reached, its snapshot taken; 13 more epochs cannot finish in 9 s
+    assert watch.model.stop_training is True and watch.stopped.startswith("stopped after epoch 2: 13 more epoch(s)")
+
 def test_run_folders_are_named_after_the_backend(tmp_path):
     settings = Settings(scale=SCALES["tiny"], seeds=(0,), data="builtin", out=tmp_path, work=tmp_path,
                         fidelity="paper", backend="jax")
