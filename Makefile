@@ -82,7 +82,7 @@ paper-gpu:  ## GPU machine (JAX, no TensorFlow, no internet): install gpu/wheels
 	$(PYTHON) -m pip install -q --no-index --no-deps --upgrade --target gpu/site gpu/wheels/*.whl
 	KERAS_BACKEND=jax PYTHONPATH=$(CURDIR):$(CURDIR)/gpu/site $(PYTHON) -m img2music_tf gpu run --pack gpu/pack --budget-s $(BUDGET) --out $(OUT)
 
-paper-gpu-merge: setup  ## CPU: the GPU's results (RESULTS=dir) -> run folders, results/table1|table2|figure3
+paper-gpu-merge: setup  ## CPU: the GPU's results (RESULTS=dir or its results.json) -> run folders, results/<data>/paper/table1|table2|figure3
 	$(BIN)/img2music gpu merge $(RESULTS)
 
 bench: setup  ## benchmarks: tokenising EIMG, one training step with/without the VA term -> results/bench_*

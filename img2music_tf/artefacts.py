@@ -24,6 +24,7 @@ from img2music_tf import pipeline
 from img2music_tf.environment import environment
 from img2music_tf.experiments import Artefact, Scale
 from img2music_tf.files import write_json, write_text
+from img2music_tf.run_folder import holds_epoch, trained_epochs
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_SOURCES = {"authors": ("authors", "emotion6"), "eimg": ("eimg", "emotion6"), "builtin": ("builtin", "builtin")}
@@ -150,6 +151,7 @@ class Kind:
     """What an artefact kind adds to `run_artefact`'s skeleton."""
 
     per_run: Callable[[Context, Path, int], dict]  # (context, run folder, epoch read) -> extra fields of the record
+    present: Callable[[Path, int], bool]  # (run folder, epoch read) -> can a run trained elsewhere serve the row
     finish: Callable[[Context, Artefact, dict], dict]  # {preset: [run records]} -> the result's kind-specific fields
     write: Callable[[dict, Path], list[Path]]  # the result -> files written besides <name>.json
 
@@ -211,8 +213,11 @@ def _write_curves(result: dict, out: Path) -> list[Path]:
 
 
 KINDS = {
-    "table": Kind(per_run=_score_run, finish=_table_result, write=_write_table),
-    "curves": Kind(per_run=lambda context, run_dir, epoch: {}, finish=_curves_result, write=_write_curves),
+    "table": Kind(per_run=_score_run, present=lambda run_dir, epoch: holds_epoch(run_dir, epoch),
+                  finish=_table_result, write=_write_table),
+    # a run stopped early still draws the epochs it trained; the curve says it is partial
+    "curves": Kind(per_run=lambda context, run_dir, epoch: {}, present=lambda run_dir, epoch: trained_epochs(run_dir) > 0,
+                   finish=_curves_result, write=_write_curves),
 }
 
 
@@ -224,7 +229,7 @@ def run_artefact(artefact: Artefact, settings: Settings) -> dict:
     from img2music_tf.experiments import trained_preset, training_plan
     from img2music_tf.models.image_encoder import check_weights
     from img2music_tf.presets import get_preset
-    from img2music_tf.run_folder import HISTORY_FILE, RunInfo, is_finished, read_history, read_timings, trained_epochs
+    from img2music_tf.run_folder import HISTORY_FILE, RunInfo, read_history, read_timings
 
     started = time.perf_counter()
     check_weights(settings.feature_specs(artefact.presets), settings.scale.image_weights)
@@ -241,14 +246,17 @@ def run_artefact(artefact: Artefact, settings: Settings) -> dict:
         runs = []
         for seed in settings.seeds:
             run_dir = settings.run_dir(trained, seed)
-            if settings.existing_only and not (is_finished(run_dir) and trained_epochs(run_dir) >= config.epochs):
-                print(f"{preset}: no finished run of {trained} (seed {seed}) in {run_dir}: missing")
-                continue
-            print(f"{preset}: epoch {epochs} of {trained} ({settings.scale.name} scale, {config.epochs} epochs, "
-                  f"seed {seed}) -> {run_dir}")
-            pipeline.train_model(context.prepared, config, run_dir, seed=seed,
-                                 image_weights=settings.scale.image_weights, va_predictor=context.va_predictor,
-                                 max_songs=settings.scale.max_songs, existing="reuse", snapshot_epochs=plan[trained])
+            if settings.existing_only:
+                if not kind.present(run_dir, epochs):
+                    print(f"{preset}: no run of {trained} (seed {seed}) with epoch {epochs} in {run_dir}: missing")
+                    continue
+            else:
+                print(f"{preset}: epoch {epochs} of {trained} ({settings.scale.name} scale, {config.epochs} epochs, "
+                      f"seed {seed}) -> {run_dir}")
+                pipeline.train_model(context.prepared, config, run_dir, seed=seed,
+                                     image_weights=settings.scale.image_weights, va_predictor=context.va_predictor,
+                                     max_songs=settings.scale.max_songs, existing="reuse",
+                                     snapshot_epochs=plan[trained])
             history = read_history(run_dir / HISTORY_FILE)[:epochs]
             if (run_dir, epochs) not in scored:
                 scored[(run_dir, epochs)] = kind.per_run(context, run_dir, epochs)
@@ -260,6 +268,8 @@ def run_artefact(artefact: Artefact, settings: Settings) -> dict:
                 "run_config": RunInfo.read(run_dir).to_dict(),
                 "timings": read_timings(run_dir),
                 "history": history,
+                "epochs_trained": trained_epochs(run_dir),  # fewer than the run's epochs: stopped early (GPU queue)
+                "epochs_planned": config.epochs,
                 "train_seconds": round(sum(row["seconds"] or 0.0 for row in history), 1),
                 **scored[(run_dir, epochs)],
             })

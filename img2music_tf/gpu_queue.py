@@ -208,28 +208,33 @@ def download_wheels(out: Path, python_version: str = "3.12", platform: str = "ma
 # ---------------------------------------------------------------- merge (CPU)
 
 
-def merge(results_dir: Path, out: Path, work: Path | None = None) -> list[dict]:
-    """Run folders from the GPU's results (finished runs only), then every artefact rendered into `out` from
-    the runs present; returns the artefacts' results."""
+def merge(results_dir: Path, out: Path | None = None, work: Path | None = None) -> list[dict]:
+    """Run folders from the GPU's results (`results_dir`: its folder, or a copy of its results.json), then every artefact rendered into `out` (default
+    results/<data>/<scale>/) from the runs present; returns the artefacts' results.
+
+    A run the window stopped early is merged too: its history draws a partial curve, and the test tokens of
+    the snapshot epochs it reached serve their rows (Table 1 reads epoch 2 of the 15-epoch runs)."""
     from img2music_tf.artefacts import run_artefact
     from img2music_tf.experiments import ARTEFACTS
     from img2music_tf.run_folder import (HISTORY_FILE, MODEL_FILE, TIMINGS_FILE, RunInfo, write_history,
                                          write_test_tokens)
     from img2music_tf.vocabulary import Vocabulary
 
-    path = Path(results_dir) / RESULTS_FILE
+    path = Path(results_dir) / RESULTS_FILE if Path(results_dir).is_dir() else Path(results_dir)
     try:
         results = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise UserError(f"cannot read the GPU's results {path} ({error})") from None
     if results.get("format") != FORMAT:
         raise UserError(f"{path} was written by another version ({results.get('format')}): run the queue again")
-    settings = settings_from_record(results["settings"], out, work)
+    record = results["settings"]
+    out = out or REPO / "results" / record["data"] / record["scale"]["name"]
+    settings = settings_from_record(record, out, work)
     vocabulary = Vocabulary(results["vocabulary"])
     for run in results["runs"]:
         run_dir = settings.run_dir(run["preset"], run["seed"])
-        if not run["finished"]:
-            print(f"{run['preset']} seed {run['seed']}: not finished on the GPU ({run['stopped']}), left out")
+        if not run["history"]:
+            print(f"{run['preset']} seed {run['seed']}: no epoch finished on the GPU ({run['stopped']}), left out")
             continue
         if (run_dir / MODEL_FILE).is_file():
             print(f"{run['preset']} seed {run['seed']}: {run_dir} holds a run trained here, kept")
@@ -241,8 +246,10 @@ def merge(results_dir: Path, out: Path, work: Path | None = None) -> list[dict]:
             for epoch, tokens in run["tokens"].items():
                 write_test_tokens(folder, int(epoch), {image: line.split() for image, line in tokens.items()})
             write_json(folder / TIMINGS_FILE, {**run["timings"], "device": results["environment"]["device"],
-                                               "environment": results["environment"]})
-        print(f"{run['preset']} seed {run['seed']}: merged into {run_dir}")
+                                               "stopped": run["stopped"], "environment": results["environment"]})
+        state = "" if run["finished"] else (f", partial: {len(run['history'])} epoch(s), test tokens of epoch(s) "
+                                            f"{', '.join(run['tokens']) or 'none'} ({run['stopped']})")
+        print(f"{run['preset']} seed {run['seed']}: merged into {run_dir}{state}")
     for entry in results["not_started"]:
         print(f"{entry['preset']} seed {entry['seed']}: not started on the GPU ({entry['reason']})")
     return [run_artefact(artefact, settings) for artefact in ARTEFACTS.values()]

@@ -68,6 +68,8 @@ def _pieces(label: str, n: int, with_notes: int | None = None) -> str:
 
 def songs_line(data: dict, run_configs: list[dict]) -> str:
     """How many training songs the runs used (songs that failed to tokenise are dropped by train_run)."""
+    if not run_configs:
+        return f"no run yet ({data['split']['train']} training songs offered)"
     used = sorted({run["songs"]["train"] for run in run_configs})
     dropped = sorted({sum(d["split"] == "train" for d in run["dropped"]) for run in run_configs})
     return (f"{'/'.join(map(str, used))} of the {data['split']['train']} training songs "
@@ -133,8 +135,16 @@ def render_table(result: dict) -> str:
 def _trained_elsewhere(runs: list[dict]) -> str:
     """A sentence naming the devices of runs trained elsewhere (the GPU queue), or nothing."""
     devices = sorted({run["timings"]["device"] for run in runs if run.get("timings")})
+    if not devices:
+        return ""
+    stopped = sorted({f"{run['trained_preset']} seed {run['seed']} trained {run['epochs_trained']} of its "
+                      f"{run['epochs_planned']} epochs" for run in runs
+                      if run.get("epochs_trained", run.get("epochs_planned")) != run.get("epochs_planned")})
     return (f" Merged runs were trained on {', '.join(devices)} by the GPU queue, which also decoded their test "
-            "tokens; their music files, metrics and VA were made here.") if devices else ""
+            "tokens at the snapshot epochs; their music files, metrics and VA were made here."
+            + (f" Stopped early, when the GPU window ran out: {'; '.join(stopped)}; a table row reads the "
+               "snapshot epoch it needs, which equals that epoch of a finished run, and a curve ends where "
+               "training stopped." if stopped else ""))
 
 
 def _missing_lines(result: dict, what: str) -> list[str]:
@@ -263,8 +273,10 @@ def paper_endpoints(result: dict, preset: str) -> tuple[float, int, float]:
 
 
 def loss_matrix(runs: list[dict], column: str) -> np.ndarray:
-    """(seeds, epochs) of one history column; NaN where a value is missing."""
-    return np.array([[np.nan if row[column] is None else row[column] for row in r["history"]] for r in runs], float)
+    """(seeds, epochs) of one history column; NaN where a value is missing or a run stopped early."""
+    epochs = max(len(r["history"]) for r in runs)
+    values = [[np.nan if row[column] is None else row[column] for row in r["history"]] for r in runs]
+    return np.array([row + [np.nan] * (epochs - len(row)) for row in values], float)
 
 
 def plot_curves(result: dict, target: Path) -> Path:
@@ -281,8 +293,9 @@ def plot_curves(result: dict, target: Path) -> Path:
             losses = loss_matrix(runs, column)  # (S, E)
             epochs = np.arange(1, losses.shape[1] + 1)
             if len(runs) > 1:
-                axes.fill_between(epochs, losses.min(axis=0), losses.max(axis=0), color=colour, alpha=0.15)
-            axes.plot(epochs, losses.mean(axis=0), style, color=colour, marker="o", markersize=3,
+                axes.fill_between(epochs, np.nanmin(losses, axis=0), np.nanmax(losses, axis=0), color=colour,
+                                  alpha=0.15)
+            axes.plot(epochs, np.nanmean(losses, axis=0), style, color=colour, marker="o", markersize=3,
                       label=f"{label}, ours ({suffix})")
         first, last_epoch, last = paper_endpoints(result, preset)
         axes.plot([1, last_epoch], [first, last], ":", color=colour, marker="x", markersize=9,
@@ -333,8 +346,8 @@ def render_curves(result: dict) -> str:
         lines.append(f"| {LABELS[preset]} | paper | {first:.2f} | {last:.2f} (epoch {last_epoch}) | |")
         train, val = loss_matrix(runs, "loss"), loss_matrix(runs, "val_loss")  # (S, E)
         lines.append(f"| {LABELS[preset]} | ours, {settings['scale']} (mean of {len(runs)} seed(s)) | "
-                     f"{train[:, 0].mean():.2f} | {train[:, -1].mean():.2f} (epoch {train.shape[1]}) | "
-                     f"{val[:, -1].mean():.2f} |")
+                     f"{np.nanmean(train[:, 0]):.2f} | {np.nanmean(train[:, -1]):.2f} (epoch {train.shape[1]}) | "
+                     f"{np.nanmean(val[:, -1]):.2f} |")
     lines += _missing_lines(result, f"the curve(s) of {', '.join(result['missing_at_paper_scale'])}")
     return "\n".join(lines) + "\n"
 

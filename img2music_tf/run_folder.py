@@ -176,6 +176,18 @@ def is_finished(folder: str | Path) -> bool:
     return (folder / MODEL_FILE).is_file() or (folder / test_tokens_file(trained_epochs(folder))).is_file()
 
 
+def holds_epoch(folder: str | Path, epoch: int) -> bool:
+    """True when the run can give its test music after `epoch`: the test tokens a run trained elsewhere
+    brought for that epoch (a run stopped early brings those of its snapshot epochs), a snapshot of that
+    epoch, or its final model when it ended there."""
+    folder = Path(folder)
+    if not (folder / RUN_CONFIG_FILE).is_file():
+        return False
+    if (folder / test_tokens_file(epoch)).is_file() or (folder / snapshot_file(epoch)).is_file():
+        return True
+    return (folder / MODEL_FILE).is_file() and trained_epochs(folder) == epoch
+
+
 def check_run_folder(out_dir: Path, info: RunInfo, resume: bool, overwrite: bool) -> None:
     """Refuse to mix runs: resume only the same run (epochs may grow); never overwrite one by accident.
 

@@ -10,8 +10,10 @@ pipeline's from the same tokens.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import shutil
 import subprocess
 import sys
 import types
@@ -196,6 +198,25 @@ def test_the_merge_renders_every_artefact_from_the_runs_present(queue):
     markdown = (queue["root"] / "results" / "table1.md").read_text()
     assert "| Trans_enc3_dec3_VGG | ours, tiny |" in markdown and "| LSTM_enc2 | ours" not in markdown
     assert "Missing at paper scale:** LSTM_enc2" in markdown and "by the GPU queue" in markdown
+
+
+@jax_only
+def test_a_run_stopped_early_draws_its_curve_and_names_the_rows_it_cannot_serve(queue, tmp_path):
+    """The window ran out after epoch 1 of 2, before the snapshot epoch 2: the run is merged, Figure 3 draws
+    its one epoch and says it stopped, and the tables name their rows missing instead of scoring epoch 1."""
+    results = copy.deepcopy(queue["results"])
+    results["settings"]["scale"]["epochs"] = 2  # the run was planned for 2 epochs
+    (run,) = results["runs"]
+    run.update(finished=False, stopped="stopped after epoch 1: 1 more epoch(s) need about 9 s, 3 s left")
+    (tmp_path / gpu_queue.RESULTS_FILE).write_text(json.dumps(results))
+    work = shutil.copytree(queue["root"] / "work", tmp_path / "work")
+    tables = {result["artefact"]: result for result in gpu_queue.merge(tmp_path, tmp_path / "results", work)}
+    assert tables["table1"]["rows"] == {} and tables["table2"]["rows"] == {}
+    (curve,) = tables["figure3"]["curves"][VA_RUN]
+    assert (curve["epochs_trained"], curve["epochs_planned"], len(curve["history"])) == (1, 2, 1)
+    markdown = (tmp_path / "results" / "figure3.md").read_text()
+    assert f"Stopped early, when the GPU window ran out: {VA_RUN} seed 0 trained 1 of its 2 epochs" in markdown
+    assert (tmp_path / "results" / "figure3.png").stat().st_size > 0
 
 
 @jax_only

@@ -81,3 +81,18 @@ def test_a_run_trained_elsewhere_brings_tokens_counts_as_finished_and_cannot_gen
     (run / run_folder.test_tokens_file(1)).write_text('{"images": 3}')
     with pytest.raises(UserError, match="cannot read the generated tokens"):
         run_folder.read_test_tokens(run, 1)
+
+
+def test_a_run_holds_the_epochs_whose_music_it_can_give(run):
+    """Its last epoch (final model), a snapshot's epoch, or an epoch whose test tokens it brought; no other."""
+    last = run_folder.trained_epochs(run)
+    assert run_folder.holds_epoch(run, last) and not run_folder.holds_epoch(run, last + 1)
+    (run / run_folder.MODEL_FILE).unlink()
+    assert not run_folder.holds_epoch(run, last)
+    run_folder.write_test_tokens(run, last + 2, {"img1": ["<start>", "<end>"]})  # a GPU run stopped later
+    assert run_folder.holds_epoch(run, last + 2)
+    (run / run_folder.snapshot_file(last + 1)).parent.mkdir(exist_ok=True)
+    (run / run_folder.snapshot_file(last + 1)).write_bytes(b"")
+    assert run_folder.holds_epoch(run, last + 1)
+    (run / run_folder.RUN_CONFIG_FILE).unlink()
+    assert not run_folder.holds_epoch(run, last + 1)

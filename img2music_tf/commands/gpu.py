@@ -66,7 +66,7 @@ def add_parser(subparsers) -> None:
         "run", help="train the packed queue within a time budget and decode the test images (GPU, JAX)",
         description="Train the packed runs in queue order under KERAS_BACKEND=jax with the code of CPU training. "
                     "A run starts only when the pace of the runs before it says it can finish in the seconds left, "
-                    "and stops as soon as its epochs say it cannot; only finished runs are merged. After each "
+                    "and stops as soon as its epochs say it cannot (after its next snapshot epoch, when that still fits). After each "
                     f"snapshot epoch the test images are decoded greedily. OUT/{RESULTS_FILE} (history, tokens, "
                     "timings, device) is rewritten after every run. Weights are not kept.",
         epilog="example: KERAS_BACKEND=jax img2music gpu run --pack gpu/pack --budget-s 540 --out $OUT",
@@ -82,15 +82,18 @@ def add_parser(subparsers) -> None:
 
     merge = steps.add_parser(
         "merge", help="turn the GPU's results into run folders and render the tables and figure (CPU)",
-        description="Write each run the GPU finished as a run folder at the reproduction's own path (config.json, "
-                    "vocabulary.json, history.csv, timings.json, test_tokens/epoch-NNN.json instead of weights), "
+        description="Write each run the GPU trained (one stopped early too: its epochs and snapshots) as a run "
+                    "folder at the reproduction's own path (config.json, vocabulary.json, history.csv, timings.json, "
+                    "test_tokens/epoch-NNN.json instead of weights), "
                     "then render Table 1, Table 2 and Figure 3 from every run present: the tokens become MIDI, "
                     "muspy metrics and predicted VA as for a run trained here. Rows without a run are named missing.",
         epilog="example: img2music gpu merge gpu/results   (= make paper-gpu-merge RESULTS=gpu/results)",
     )
-    merge.add_argument("results", metavar="RESULTS_DIR", help=f"the folder holding the GPU's {RESULTS_FILE}")
-    merge.add_argument("--out", default=str(REPO / "results"), metavar="DIR",
-                       help="folder for the artefacts' .json, .md and .png (default: results/ of the repository)")
+    merge.add_argument("results", metavar="RESULTS", help=f"the folder holding the GPU's {RESULTS_FILE}, or a copy of "
+                                                           "that file (e.g. results/gpu/<date>-<device>-<data>.json)")
+    merge.add_argument("--out", default=None, metavar="DIR",
+                       help="folder for the artefacts' .json, .md and .png (default: results/<data>/<scale>/ of the "
+                            "repository, e.g. results/authors/paper/)")
     merge.add_argument("--work", default=None, metavar="DIR",
                        help="the reproduction's work folder (default: the one the pack was made with)")
     merge.set_defaults(run=run_merge)
@@ -121,5 +124,5 @@ def run_queue(args) -> int:
 def run_merge(args) -> int:
     from img2music_tf.gpu_queue import merge
 
-    merge(Path(args.results), Path(args.out), Path(args.work) if args.work else None)
+    merge(Path(args.results), Path(args.out) if args.out else None, Path(args.work) if args.work else None)
     return 0
