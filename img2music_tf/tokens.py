@@ -110,6 +110,8 @@ def encode_midi(path: str | Path) -> list[str]:
     import music21
 
     path = Path(path)
+    if path.is_dir():
+        raise TokenizeError(f"{path} is a folder, not a MIDI file (`img2music tokens report` reads folders)")
     if not path.is_file():
         raise TokenizeError(f"no such MIDI file: {path}")
     horizon = HORIZON_BEATS

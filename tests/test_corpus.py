@@ -99,3 +99,5 @@ def test_cli_report_encode_decode(midi_folder, tmp_path, capsys):
 
     assert main(["tokens", "encode", str(tmp_path / "missing.mid")]) == 2
     assert "no such MIDI file" in capsys.readouterr().err
+    assert main(["tokens", "encode", str(midi_folder)]) == 2
+    assert capsys.readouterr().err.strip().endswith("is a folder, not a MIDI file (`img2music tokens report` reads folders)")

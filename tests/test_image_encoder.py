@@ -203,17 +203,22 @@ def test_a_damaged_cache_file_is_a_cache_miss_and_is_rebuilt(pictures, count_bui
     assert np.load(cached[0]).shape == (512,)  # and written again
 
 
-def test_features_command_on_a_folder_or_into_a_file(tmp_path, pictures, capsys):
+def test_features_command_on_a_folder_or_into_a_file(tmp_path, pictures, capsys, monkeypatch):
     from img2music_tf import cli
+    from img2music_tf.models import image_encoder
 
     options = ["--image-weights", "none", "--image-size", "32"]
     assert cli.main(["models", "features", str(tmp_path), "--out", str(tmp_path / "f.npy"), *options]) == 2
     assert capsys.readouterr().err.strip().endswith(f"{tmp_path} is a folder, not an image file")
     (tmp_path / "somefile.txt").write_text("x")
     out = tmp_path / "somefile.txt" / "x.npy"
+    monkeypatch.setattr(image_encoder, "extract_features", None)  # an unwritable --out fails before any feature
     assert cli.main(["models", "features", str(pictures[0]), "--out", str(out), *options]) == 2
-    assert capsys.readouterr().err.splitlines()[-1] == (
-        f"img2music: error: cannot write {out}: {tmp_path / 'somefile.txt'} is a file, not a folder")
+    assert capsys.readouterr().err.splitlines()[-1] == (f"img2music: error: cannot write to output folder "
+                                                        f"{out.parent}: {out.parent} is a file, not a folder")
+    (tmp_path / "features.npy").mkdir()
+    assert cli.main(["models", "features", str(pictures[0]), "--out", str(tmp_path / "features.npy"), *options]) == 2
+    assert capsys.readouterr().err.strip().endswith("features.npy is a folder; name the .npy file to write")
 
 
 def test_standardising_random_features_spreads_the_pictures(pictures):

@@ -72,16 +72,19 @@ def run_features(args: argparse.Namespace) -> int:
     import numpy as np
 
     from img2music_tf.errors import UserError
-    from img2music_tf.files import atomic_path
+    from img2music_tf.files import atomic_path, output_dir
     from img2music_tf.models.image_encoder import extract_features
     from img2music_tf.presets import feature_spec
 
     if args.out.suffix != ".npy":
         raise UserError(f"--out must end in .npy, got {args.out}")
+    if args.out.is_dir():
+        raise UserError(f"--out {args.out} is a folder; name the .npy file to write")
     spec = feature_spec(args.encoder, args.fidelity, args.image_size)
-    features = extract_features(args.images, spec, weights=args.image_weights, seed=args.seed)
-    with atomic_path(args.out) as tmp, open(tmp, "wb") as handle:
-        np.save(handle, features)
+    with output_dir(args.out.parent):  # an unwritable --out fails before the features are computed
+        features = extract_features(args.images, spec, weights=args.image_weights, seed=args.seed)
+        with atomic_path(args.out) as tmp, open(tmp, "wb") as handle:
+            np.save(handle, features)
     print(f"wrote {features.shape[0]} x {features.shape[1]} {args.encoder} features to {args.out}")
     return 0
 
