@@ -59,6 +59,7 @@ def measure(args) -> int:
     from img2music_tf.environment import environment
     from img2music_tf.experiments import SCALES
     from img2music_tf.files import atomic_path, write_json, write_text
+    from img2music_tf.generate import compiled_step
     from img2music_tf.memorisation import TrainingSongs
     from img2music_tf.metrics import unigram_cross_entropy
     from img2music_tf.models.va_predictor import VAPredictor
@@ -79,9 +80,9 @@ def measure(args) -> int:
                                                    run.config.va_batchnorm)
     predictor = VAPredictor.load(predictor_folder)
 
-    rows = {}
+    rows, step = {}, compiled_step(run.model)
     for label, generation in decodings(DEFAULT_GENERATION).items():
-        pieces = decode(run, features, generation)
+        pieces = decode(run, step, features, generation)
         rows[label] = {"generation": generation, **index.summarize(pieces),
                        **score(pieces, list(images), image_va, predictor)}
     history = read_history(folder / HISTORY_FILE)
@@ -140,11 +141,12 @@ def decodings(default: dict) -> dict[str, dict]:
     }
 
 
-def decode(run, features, generation: dict) -> list[list[str]]:
+def decode(run, step, features, generation: dict) -> list[list[str]]:
+    """The pieces of `generation` for the features (I, F), decoded with `step` (`generate.compiled_step`)."""
     from img2music_tf.generate import GenerationConfig, generate_tokens
 
     config = GenerationConfig(**{**generation, "max_len": run.config.max_len})
-    return generate_tokens(run.model, features, run.vocabulary, config, progress=False)
+    return generate_tokens(step, features, run.vocabulary, config, progress=False)
 
 
 def score(pieces: list[list[str]], image_ids: list[str], image_va, predictor) -> dict:

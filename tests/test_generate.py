@@ -102,6 +102,33 @@ def test_padding_to_the_current_length_gives_the_music_of_padding_to_max_len(nam
         assert bucketed == full and list(map(len, full)) == [config.max_len] * 3
 
 
+def test_compiled_step_gives_the_models_numbers_and_music_with_one_trace():
+    """`compiled_step` (what `music_from_images` decodes with) equals Keras' predict_on_batch, traced once."""
+    from img2music_tf.generate import compiled_step
+    from img2music_tf.models.img2music import build_model
+    from img2music_tf.presets import get_preset
+
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("compiled_step compiles on TensorFlow only")
+    keras.utils.set_random_seed(SEED)
+    config = get_preset("Trans_enc3_dec3", scale="tiny", vocab_size=V, max_len=40)
+    model = build_model(config)
+    step = compiled_step(model)
+    features = np.random.default_rng(SEED).normal(size=(3, config.image_dim)).astype("float32")
+    tokens = np.random.default_rng(SEED).integers(0, V, size=(3, 9)).astype("int32")
+    tokens[:, -1] = START  # a prefix that is all padding is never fed
+    inputs = {"image": features, "tokens": tokens}
+    np.testing.assert_array_equal(step.predict_on_batch(inputs), np.asarray(model.predict_on_batch(inputs)))
+    for method in ("greedy", "sample"):
+        generation = GenerationConfig(method=method, max_len=config.max_len, seed=SEED)
+        never = V  # no end: every piece runs through 5 prefix lengths of 8
+        assert generate_ids(step, features, START, never, generation, progress=False, bucket=8) == generate_ids(
+            model, features, START, never, generation, progress=False, bucket=8)
+    assert step.function.experimental_get_tracing_count() == 1
+
+
 def test_batched_greedy_equals_one_by_one():
     model = random_model()
     features = np.random.default_rng(SEED).normal(size=(6, F)).astype("float32")
