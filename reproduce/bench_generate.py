@@ -178,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
+    if args.before and not args.before.is_file():
+        parser.error(f"--before {args.before}: no such file")
     before = json.loads(args.before.read_text(encoding="utf-8")) if args.before else None
 
     from img2music_tf.environment import environment
