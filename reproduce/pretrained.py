@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--va-predictor", type=Path, default=WORK / "va_predictor-paper",
                         help="music VA predictor folder (trained there on the prepared training music if empty)")
     parser.add_argument("--out", type=Path, default=REPO / "results")
+    parser.add_argument("--bench", type=Path, default=REPO / "results" / "bench_generate.json",
+                        help="the speed record to quote (reproduce/bench_generate.py), if it exists")
     args = parser.parse_args(argv)
 
     from img2music_tf.errors import UserError
@@ -100,6 +102,7 @@ def measure(args) -> int:
         "test_pairs": len(test),
         "va_predictor": predictor_summary(predictor_folder, test),
         "decoding": rows,
+        "speed": read_speed(args.bench),
         "environment": environment(),
     }
     write_json(args.out / "pretrained.json", result)
@@ -212,6 +215,19 @@ def predictor_summary(folder: Path, test_pairs) -> dict:
     }
 
 
+def read_speed(path: Path) -> dict | None:
+    """The figures of a bench_generate.json record quoted by the card (None when there is none): start-up,
+    each picture's total as a process's first and as a later one, and the CLI's wall time."""
+    import json
+
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text(encoding="utf-8"))
+    wanted = ("start-up: process", "first: total", "later: total", "--out DIR: wall", "pictures: wall")
+    return {"record": shown(path), "commit": record["commit"], "repeats": record["repeats"],
+            "figures": {name: row for name, row in record["figures"].items() if any(w in name for w in wanted)}}
+
+
 def shown(path: Path) -> str:
     """A path relative to the repository when inside it (the record does not name the checkout's place)."""
     path = Path(path).resolve()
@@ -284,6 +300,19 @@ def render(result: dict) -> str:
         f"For scale: the test images and the EIMG music paired with them by emotion differ by "
         f"{paired['valence']:.2f} / {paired['arousal']:.2f} / {paired['overall']:.2f} (V / A / mean, labels).",
     ]
+    speed = result["speed"]
+    if speed:
+        lines += [
+            "",
+            f"Speed on this CPU ([{speed['record']}]({Path(speed['record']).with_suffix('.md').name}), commit "
+            f"`{speed['commit'][:7]}`, median of {speed['repeats']} rounds of fresh processes; `load`: the "
+            "1-minute load average on 2 cores, above 2 other work slowed every figure):",
+            "",
+            "| figure | seconds | load |",
+            "|---|---|---|",
+            *(f"| {name} | {row['median']:.2f} ({row['min']:.2f}-{row['max']:.2f}) | {row['load']:.1f} |"
+              for name, row in speed["figures"].items()),
+        ]
     return "\n".join(lines) + "\n"
 
 

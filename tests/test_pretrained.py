@@ -33,7 +33,8 @@ def tiny(tmp_path_factory):
     pipeline.train_model(data, config, root / "run", seed=SEED, image_weights="none", max_songs=scale.max_songs,
                          verbose=0)
     shipped = sorted((path.name, path.stat().st_mtime_ns) for path in (root / "run").iterdir())
-    argv = ["--data", str(root / "data"), "--va-predictor", str(root / "va"), "--out", str(root / "results")]
+    argv = ["--data", str(root / "data"), "--va-predictor", str(root / "va"), "--out", str(root / "results"),
+            "--bench", str(root / "no-bench.json")]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pretrained, "MODEL_FOLDER", root / "run")
         assert script().main(["--measure-only", *argv]) == 0
@@ -48,7 +49,7 @@ def test_every_decoding_reports_notes_metrics_and_emotion_alignment(tiny):
 
     result, rows = tiny["result"], tiny["result"]["decoding"]
     labels = list(script().decodings(DEFAULT_GENERATION))  # greedy, top-k with one try, the shipped default
-    assert result["measure_only"] is True and result["va_predictor"]["shipped"] is False
+    assert result["measure_only"] is True and result["va_predictor"]["shipped"] is False and result["speed"] is None
     assert sorted(rows) == sorted(labels) and rows[labels[-1]]["generation"] == DEFAULT_GENERATION
     for row in rows.values():
         assert row["pieces"] == result["test_images"] >= row["with_notes"]
@@ -65,6 +66,19 @@ def test_every_decoding_reports_notes_metrics_and_emotion_alignment(tiny):
     assert rows[labels[-1]]["with_notes"] >= one_try["with_notes"]  # the note rule keeps every piece with notes
     for words in (*labels, "Music_Quality_Loss", "pitch entropy", "alignment, own music", "not shipped"):
         assert words in tiny["markdown"]
+
+
+def test_the_card_quotes_the_speed_record(tmp_path):
+    record = {"commit": "abc1234", "repeats": 5, "figures": {
+        name: {"median": 1.0, "min": 0.5, "max": 2.0, "n": 5, "load": 1.5}
+        for name in ("start-up: process (interpreter, imports, model load)", "start-up: imports",
+                     "x (23 tokens), first: decode", "x (23 tokens), first: total", "x (23 tokens), later: total",
+                     "`img2music generate` x --out DIR: wall")}}
+    (tmp_path / "bench_generate.json").write_text(json.dumps(record))
+    speed = script().read_speed(tmp_path / "bench_generate.json")
+    assert list(speed["figures"]) == ["start-up: process (interpreter, imports, model load)",
+                                      "x (23 tokens), first: total", "x (23 tokens), later: total",
+                                      "`img2music generate` x --out DIR: wall"]
 
 
 def test_measuring_a_run_ships_it_into_the_package(tiny, tmp_path, monkeypatch):
