@@ -224,8 +224,10 @@ def read_speed(path: Path) -> dict | None:
         return None
     record = json.loads(path.read_text(encoding="utf-8"))
     wanted = ("start-up: process", "first: total", "later: total", "--out DIR: wall", "pictures: wall")
+    rank = {name: min(i for i, w in enumerate(wanted) if w in name) for name in record["figures"]
+            if any(w in name for w in wanted)}  # start-up, first pictures, later pictures, the CLI
     return {"record": shown(path), "commit": record["commit"], "repeats": record["repeats"],
-            "figures": {name: row for name, row in record["figures"].items() if any(w in name for w in wanted)}}
+            "figures": {name: record["figures"][name] for name in sorted(rank, key=lambda n: (rank[n], n))}}
 
 
 def shown(path: Path) -> str:

@@ -118,7 +118,7 @@ def build_cnn(spec: FeatureSpec, weights: str | os.PathLike | None = "imagenet",
         except Exception as error:  # h5py and Keras raise many types for a file that does not fit
             raise UserError(f"cannot load {spec.encoder} weights from {weights}: {error}") from None
     if include_top:
-        cnn = keras.Model(cnn.inputs, cnn.get_layer("fc2").output, name="vgg16_fc2")
+        cnn = keras.Model(cnn.input, cnn.get_layer("fc2").output, name="vgg16_fc2")  # one input, not a list
     cnn.trainable = False
     return cnn
 
