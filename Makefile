@@ -17,7 +17,7 @@ export IMG2MUSIC_EIMG_SOURCE ?= $(SHARED)/eimg
 export IMG2MUSIC_EMOTION6_SOURCE ?= $(SHARED)/emotion6/Emotion6-320px.zip
 export IMG2MUSIC_AUTHORS_SOURCE ?= $(SHARED)/authors/midiData.txt
 
-.PHONY: help setup data test test-integration test-slow test-jax demo table1 table2 figure3 pretrained regimes bench paper-gpu-pack paper-gpu paper-gpu-merge
+.PHONY: help setup data test test-integration test-slow test-jax demo table1 table2 figure3 pretrained pretrained-measure bench-generate regimes bench paper-gpu-pack paper-gpu paper-gpu-merge
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -68,6 +68,13 @@ pretrained: setup  ## the model shipped in the package: train (about 15 min on 2
 	$(BIN)/img2music train --data runs/pretrained/data --preset Trans_enc3_dec3 --scale smoke --epochs 12 --max-songs 300 \
 	  --image-weights none --seed 0 --force --out runs/pretrained/run
 	$(BIN)/python reproduce/pretrained.py --run runs/pretrained/run --data runs/pretrained/data
+
+pretrained-measure: setup  ## measure the shipped model again, no training (about 4 min) -> results/pretrained.md/.json
+	$(BIN)/img2music data prepare --music eimg --images emotion6 --out runs/pretrained/data
+	$(BIN)/python reproduce/pretrained.py --measure-only --data runs/pretrained/data
+
+bench-generate: setup  ## one picture -> MIDI + WAV + piano roll: start-up and per-picture seconds -> results/bench_generate.md
+	$(BIN)/python reproduce/bench_generate.py
 
 regimes: setup  ## the paper's tables beside ours in both data regimes -> results/regimes.md (after table1/table2 DATA=authors and DATA=eimg)
 	$(BIN)/python reproduce/regimes.py

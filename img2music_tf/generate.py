@@ -44,6 +44,8 @@ class GenerationConfig:
         probable tokens when top_k > 0).
     max_len: longest sequence in tokens, `<start>` and `<end>` included.
     seed: drives sampling only; greedy output does not depend on it.
+    tries: seeds a sampled piece may use to get a note (`generate_tokens`): a piece with none is sampled
+        again, alone, with seed + 1, seed + 2, ...; 1 = no second try. Greedy ignores it (same piece).
     """
 
     method: str = "greedy"
@@ -51,6 +53,7 @@ class GenerationConfig:
     top_k: int = 0
     max_len: int = 236
     seed: int = 0
+    tries: int = 1
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -61,6 +64,8 @@ class GenerationConfig:
             raise UserError(f"top-k must be >= 0, got {self.top_k}")
         if self.max_len < 2:
             raise UserError(f"max-len must be >= 2 (room for <start> and one token), got {self.max_len}")
+        if self.tries < 1:
+            raise UserError(f"tries must be >= 1, got {self.tries}")
 
 
 def next_token_ids(probs: np.ndarray, config: GenerationConfig, rngs) -> np.ndarray:
@@ -124,13 +129,57 @@ def generate_ids(
     return sequences
 
 
+@dataclasses.dataclass(frozen=True)
+class CompiledStep:
+    """A net's next-token probabilities as one TensorFlow function traced once for every batch size and prefix
+    length: Keras' `predict_on_batch` traces again for the second prefix length and costs more per call than
+    a step of a small net on a CPU. The same numbers (tested); `compiled_step` makes one."""
+
+    function: object  # tf.function of {"image": (B, F), "tokens": (B, T)} -> (B, V)
+
+    def predict_on_batch(self, inputs: dict) -> np.ndarray:
+        return self.function(inputs).numpy()  # (B, V)
+
+
+def compiled_step(model):
+    """`model` for `generate_ids`: a `CompiledStep` on TensorFlow; the model itself on other backends."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return model
+    import tensorflow as tf
+
+    spec = {"image": tf.TensorSpec((None, model.input["image"].shape[-1]), tf.float32),
+            "tokens": tf.TensorSpec((None, None), tf.int32)}
+    return CompiledStep(tf.function(lambda inputs: model(inputs, training=False), input_signature=[spec]))
+
+
 def generate_tokens(model, features: np.ndarray, vocabulary, config: GenerationConfig = GenerationConfig(),
                     prefix_len: int | None = None, progress: bool = True) -> list[list[str]]:
-    """`generate_ids` with the ids of `vocabulary`, decoded to token strings."""
-    sequences = generate_ids(
-        model, features, vocabulary.start_id, vocabulary.end_id, config, prefix_len=prefix_len, progress=progress
-    )
-    return [vocabulary.decode(ids) for ids in sequences]
+    """`generate_ids` with the ids of `vocabulary`, decoded to token strings.
+
+    The note rule (sampling only): a piece without a note (`<end>` before any, or rests only) is sampled
+    again from its picture alone with seed + 1, then seed + 2, ..., until it has one or `config.tries`
+    seeds are used; the last try is kept either way. A piece with notes is never re-sampled: this is
+    rejection sampling, from the model's music given that it has notes (exactly so with unlimited tries).
+    A lone picture's second try is what `--seed` + 1 gives it.
+    """
+    from img2music_tf.tokens import tokens_to_notes
+
+    def decode(rows: np.ndarray, seed: int, bar: bool) -> list[list[str]]:
+        sequences = generate_ids(model, rows, vocabulary.start_id, vocabulary.end_id,
+                                 dataclasses.replace(config, seed=seed), prefix_len=prefix_len, progress=bar)
+        return [vocabulary.decode(ids) for ids in sequences]
+
+    features = np.asarray(features)  # (N, F)
+    pieces = decode(features, config.seed, progress)
+    if config.method == "sample":
+        for i in range(len(pieces)):
+            for seed in range(config.seed + 1, config.seed + config.tries):
+                if len(tokens_to_notes(pieces[i])):
+                    break
+                pieces[i] = decode(features[i : i + 1], seed, False)[0]
+    return pieces
 
 
 # --- pictures in, music files out -----------------------------------------------------------
@@ -229,9 +278,8 @@ def music_from_images(
         predictor = load_va_predictor(va_predictor_dir)
 
         features = run.image_features(images, progress=progress)  # (N, F)
-        sequences = generate_tokens(
-            run.model, features, run.vocabulary, generation, prefix_len=run.config.max_len, progress=progress
-        )
+        sequences = generate_tokens(compiled_step(run.model), features, run.vocabulary, generation,
+                                    prefix_len=run.config.max_len, progress=progress)
 
         pieces = []
         stems = output_stems(images)

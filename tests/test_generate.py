@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from conftest import SEED
@@ -100,6 +102,33 @@ def test_padding_to_the_current_length_gives_the_music_of_padding_to_max_len(nam
         assert bucketed == full and list(map(len, full)) == [config.max_len] * 3
 
 
+def test_compiled_step_gives_the_models_numbers_and_music_with_one_trace():
+    """`compiled_step` (what `music_from_images` decodes with) equals Keras' predict_on_batch, traced once."""
+    from img2music_tf.generate import compiled_step
+    from img2music_tf.models.img2music import build_model
+    from img2music_tf.presets import get_preset
+
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("compiled_step compiles on TensorFlow only")
+    keras.utils.set_random_seed(SEED)
+    config = get_preset("Trans_enc3_dec3", scale="tiny", vocab_size=V, max_len=40)
+    model = build_model(config)
+    step = compiled_step(model)
+    features = np.random.default_rng(SEED).normal(size=(3, config.image_dim)).astype("float32")
+    tokens = np.random.default_rng(SEED).integers(0, V, size=(3, 9)).astype("int32")
+    tokens[:, -1] = START  # a prefix that is all padding is never fed
+    inputs = {"image": features, "tokens": tokens}
+    np.testing.assert_array_equal(step.predict_on_batch(inputs), np.asarray(model.predict_on_batch(inputs)))
+    for method in ("greedy", "sample"):
+        generation = GenerationConfig(method=method, max_len=config.max_len, seed=SEED)
+        never = V  # no end: every piece runs through 5 prefix lengths of 8
+        assert generate_ids(step, features, START, never, generation, progress=False, bucket=8) == generate_ids(
+            model, features, START, never, generation, progress=False, bucket=8)
+    assert step.function.experimental_get_tracing_count() == 1
+
+
 def test_batched_greedy_equals_one_by_one():
     model = random_model()
     features = np.random.default_rng(SEED).normal(size=(6, F)).astype("float32")
@@ -134,7 +163,64 @@ def test_top_k_restricts_sampling_to_the_k_most_probable():
     assert set(greedy.tolist()) == {2}
 
 
-@pytest.mark.parametrize("bad", [dict(method="beam"), dict(temperature=0), dict(top_k=-1), dict(max_len=1)])
+class CoinModel:
+    """Each next token is `<end>`, a rest or a note with the given probabilities, whatever the input."""
+
+    def __init__(self, vocabulary, end, rest, note):
+        self.probs = np.zeros(len(vocabulary), "float32")  # (V,)
+        self.probs[[vocabulary.end_id, *vocabulary.encode(["r@1.0", "C4@1.0"])]] = end, rest, note
+
+    def predict_on_batch(self, inputs):
+        return np.tile(self.probs, (len(inputs["tokens"]), 1))  # (B, V)
+
+
+def coin_vocabulary():
+    from img2music_tf.vocabulary import Vocabulary
+
+    return Vocabulary.build([["r@1.0", "C4@1.0"]])
+
+
+def test_note_rule_samples_a_silent_piece_again_with_the_next_seed_alone():
+    from img2music_tf.generate import generate_tokens
+    from img2music_tf.tokens import tokens_to_notes
+
+    vocabulary = coin_vocabulary()
+    model = CoinModel(vocabulary, end=0.6, rest=0.3, note=0.1)  # most first tries end before a note
+    features = np.zeros((12, F), "float32")
+    once = GenerationConfig(method="sample", max_len=8, seed=SEED)
+    first = generate_tokens(model, features, vocabulary, once, progress=False)
+    ruled = generate_tokens(model, features, vocabulary, dataclasses.replace(once, tries=50), progress=False)
+    silent = [i for i, piece in enumerate(first) if not len(tokens_to_notes(piece))]
+    assert 3 <= len(silent) < len(first)  # the rule has work to do
+    assert all(len(tokens_to_notes(piece)) for piece in ruled)  # every piece has notes
+    assert all(ruled[i] == first[i] for i in range(len(first)) if i not in silent)  # pieces with notes are kept
+    for i in silent:  # a retried piece is the first of its picture's lone seeds seed+1, seed+2, ... with a note
+        alone = (generate_tokens(model, features[i : i + 1], vocabulary, dataclasses.replace(once, seed=seed),
+                                 progress=False)[0] for seed in range(SEED + 1, SEED + 50))
+        assert ruled[i] == next(piece for piece in alone if len(tokens_to_notes(piece)))
+
+
+def test_note_rule_gives_up_after_its_tries_and_leaves_greedy_alone():
+    from img2music_tf.generate import generate_tokens
+    from img2music_tf.tokens import tokens_to_notes
+
+    class Counting(CoinModel):
+        rows = 0
+
+        def predict_on_batch(self, inputs):
+            self.rows += len(inputs["tokens"])
+            return super().predict_on_batch(inputs)
+
+    vocabulary = coin_vocabulary()
+    for method, calls in (("sample", 3), ("greedy", 1)):
+        model = Counting(vocabulary, end=0.9, rest=0.1, note=0.0)  # never a note: every try is silent
+        config = GenerationConfig(method=method, max_len=2, tries=3)  # one step per try
+        piece = generate_tokens(model, np.zeros((1, F), "float32"), vocabulary, config, progress=False)[0]
+        assert not len(tokens_to_notes(piece)) and model.rows == calls  # kept silent after 3 tries; greedy: 1
+
+
+@pytest.mark.parametrize("bad", [dict(method="beam"), dict(temperature=0), dict(top_k=-1), dict(max_len=1),
+                                 dict(tries=0)])
 def test_generation_config_rejects_bad_values(bad):
     with pytest.raises(UserError):
         GenerationConfig(**bad)
@@ -341,6 +427,7 @@ def test_generate_without_run_uses_the_shipped_model_and_makes_notes(tmp_path, c
     assert cli.main(["generate", str(photo), "--out", str(tmp_path / "music"), "--no-wav"]) == 0
     summary = json.loads((tmp_path / "music" / "summary.json").read_text())
     assert summary["generation"]["method"] == DEFAULT_GENERATION["method"] == "sample"
+    assert summary["generation"]["tries"] == DEFAULT_GENERATION["tries"] > 1  # the note rule is on
     assert summary["pieces"][0]["n_notes"] > 0
     assert "random weights" in capsys.readouterr().out
 

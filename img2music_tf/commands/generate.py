@@ -12,11 +12,13 @@ def add_parser(subparsers) -> None:
         description=(
             "Generate one piece of music per image with a trained run folder (from `img2music train` "
             "or `img2music demo`), or without --run with the model shipped in the package (a small model trained "
-            "on EIMG + Emotion6 with a random picture CNN, see the README's model card). For each image IMAGE.jpg it writes IMAGE.mid, IMAGE.wav (FluidSynth, "
-            "General MIDI piano) and IMAGE-pianoroll.png into --out, prints each piece's predicted "
-            "valence/arousal (1-9; a value outside, where the predictor extrapolates, is marked '*') beside "
-            "the image's when known, and writes summary.json. Decoding is greedy (the paper's method) with --run, "
-            "and seeded top-10 sampling with the shipped model (whose greedy music collapses), unless --method. An --out that holds an earlier set is refused unless --force."
+            "on EIMG + Emotion6 with a random picture CNN, see the README's model card). For each image IMAGE.jpg "
+            "it writes IMAGE.mid, IMAGE.wav (FluidSynth, General MIDI piano) and IMAGE-pianoroll.png into --out, "
+            "prints each piece's predicted valence/arousal (1-9; a value outside, where the predictor "
+            "extrapolates, is marked '*') beside the image's when known, and writes summary.json. Decoding is "
+            "greedy (the paper's method) with --run, and seeded top-10 sampling with the shipped model (whose "
+            "greedy music collapses), where a piece without a note is sampled again with the next seed, up to "
+            "--tries seeds, unless --method. An --out that holds an earlier set is refused unless --force."
         ),
     )
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="picture files (JPEG, PNG, ...)")
@@ -35,6 +37,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--max-len", type=int, default=None,
                         help="longest sequence in tokens (default: the run's max_len, 236 at paper scale)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    parser.add_argument("--tries", type=int, default=None,
+                        help="with --method sample, a piece without a note is sampled again with the next seed, "
+                             "up to this many seeds in all (default: 1 with --run, 10 with the shipped model)")
     parser.add_argument("--va-predictor", metavar="DIR", default=None,
                         help="music VA predictor folder (default: the one the run names or holds, if any)")
     parser.add_argument("--image-va", action="append", metavar="V,A", default=None,
@@ -56,14 +61,14 @@ def run(args) -> int:
     from img2music_tf.run_folder import RunInfo
 
     image_va = known_image_va(args.images, args.image_va, args.image_va_csv, args.image_va_rule)
-    given = {"method": args.method, "top_k": args.top_k}
+    given = {"method": args.method, "top_k": args.top_k, "tries": args.tries}
     if args.run_dir is None:  # the shipped model, with the decoding its measurement chose
         from img2music_tf.pretrained import DEFAULT_GENERATION, model_folder
 
         args.run_dir = model_folder()
         defaults = DEFAULT_GENERATION
     else:
-        defaults = {"method": "greedy", "top_k": 0}
+        defaults = {"method": "greedy", "top_k": 0, "tries": 1}
     generation = {**defaults, "temperature": args.temperature, "seed": args.seed,
                   **{key: value for key, value in given.items() if value is not None}}
     if args.max_len is not None:
