@@ -79,16 +79,18 @@ def batch_shape(n_ids: int, max_len: int, bucket: int | None = BUCKET,
 
 
 def song_samples(
-    ids: Sequence[int], max_len: int, bucket: int | None = BUCKET, batch_bucket: int | None = None
+    ids: Sequence[int], max_len: int, bucket: int | None = BUCKET, batch_bucket: int | None = None,
+    shape: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """All (prefix ids[:i] -> ids[i]) samples of one song, i = 1..n-1, plus padding rows.
 
     Returns prefixes (B, T) int32, left-padded to T = `padded_length(n, max_len, bucket)`,
     and targets (B,) int32, where B = n-1 rounded up to `batch_bucket`; rows past n-1
-    are padding rows (prefix ids[:1], target `PAD_ID`).
+    are padding rows (prefix ids[:1], target `PAD_ID`). `shape` (B, T), at least the
+    song's own, pads to it instead.
     """
     ids = [int(i) for i in ids]
-    rows, length = batch_shape(len(ids), max_len, bucket, batch_bucket)
+    rows, length = shape or batch_shape(len(ids), max_len, bucket, batch_bucket)
     prefixes = [ids[:i] for i in range(1, len(ids))] + [ids[:1]] * (rows - (len(ids) - 1))
     targets = np.full(rows, PAD_ID, dtype=np.int32)  # (B,)
     targets[: len(ids) - 1] = ids[1:]
@@ -123,9 +125,11 @@ class SongBatches(keras.utils.PyDataset):
 
     Each item is `({"image": (B, F) float32, "tokens": (B, T) int32}, targets (B,) int32)`
     as `song_samples(ids, max_len, bucket, batch_bucket)` lays them out; `bucket=None`
-    pads to `max_len` as the authors did. `epoch` starts at `start_epoch` and advances
-    in `on_epoch_end`, which Keras calls after every pass; set `start_epoch` to the
-    number of finished epochs when resuming.
+    pads to `max_len` as the authors did. With `one_shape`, every batch is padded to the
+    largest song's shape, so one compiled program serves them all (validation under XLA:
+    a few forward passes, where each further shape would cost a compilation).
+    `epoch` starts at `start_epoch` and advances in `on_epoch_end`, which Keras calls
+    after every pass; set `start_epoch` to the number of finished epochs when resuming.
     """
 
     def __init__(
@@ -137,6 +141,7 @@ class SongBatches(keras.utils.PyDataset):
         start_epoch: int = 0,
         bucket: int | None = BUCKET,
         batch_bucket: int | None = None,
+        one_shape: bool = False,
     ):
         super().__init__(workers=1, use_multiprocessing=False)
         songs = [song for song in songs if len(song.ids) >= 2]
@@ -150,6 +155,8 @@ class SongBatches(keras.utils.PyDataset):
         self.bucket = bucket
         self.batch_bucket = batch_bucket
         self.lengths = [padded_length(len(song.ids), max_len, bucket) for song in songs]
+        shapes = [batch_shape(len(song.ids), max_len, bucket, batch_bucket) for song in songs]
+        self.shape = tuple(np.max(shapes, axis=0).tolist()) if one_shape else None  # (B, T) of every batch
 
     def __len__(self) -> int:
         return len(self.songs)
@@ -166,7 +173,7 @@ class SongBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index: int):
         song = self.song_at(index)
-        tokens, targets = song_samples(song.ids, self.max_len, self.bucket, self.batch_bucket)  # (B, T), (B,)
+        tokens, targets = song_samples(song.ids, self.max_len, self.bucket, self.batch_bucket, self.shape)  # (B, T)
         image = np.broadcast_to(song.feature.astype(np.float32), (len(targets), song.feature.shape[-1]))  # (B, F)
         return {"image": np.ascontiguousarray(image), "tokens": tokens}, targets
 

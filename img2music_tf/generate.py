@@ -114,7 +114,7 @@ def generate_ids(
         if running.size == 0:
             break
         longest = max(len(sequence) for sequence in sequences)
-        tokens = pad_prefixes(sequences, min(round_up(longest, bucket), length))  # (N, T)
+        tokens = pad_prefixes(sequences, length if bucket is None else min(round_up(longest, bucket), length))  # (N, T)
         probs = np.asarray(model.predict_on_batch({"image": features, "tokens": tokens}))  # (N, V)
         picked = next_token_ids(probs[running], config, [rngs[i] for i in running])  # (R,)
         for i, token_id in zip(running, picked):
@@ -124,11 +124,23 @@ def generate_ids(
     return sequences
 
 
+def prefix_bucket(model) -> int | None:
+    """How decoding with `model` pads its prefixes: to `prefix_len` (None) where its predict step is XLA-compiled
+    (JAX; TensorFlow on a GPU), to buckets of `BUCKET` elsewhere.
+
+    XLA compiles one program per prefix length: buckets of 32 up to 236 tokens make 8 compilations per decoding
+    run, each costing seconds, while padding 100 pictures to 236 tokens at all 235 steps costs about a second
+    on an H200. On a CPU without XLA (TensorFlow), arithmetic is the cost, so buckets win there.
+    """
+    return None if model.jit_compile else BUCKET
+
+
 def generate_tokens(model, features: np.ndarray, vocabulary, config: GenerationConfig = GenerationConfig(),
                     prefix_len: int | None = None, progress: bool = True) -> list[list[str]]:
-    """`generate_ids` with the ids of `vocabulary`, decoded to token strings."""
+    """`generate_ids` with the ids of `vocabulary`, decoded to token strings, padded as `prefix_bucket` says."""
     sequences = generate_ids(
-        model, features, vocabulary.start_id, vocabulary.end_id, config, prefix_len=prefix_len, progress=progress
+        model, features, vocabulary.start_id, vocabulary.end_id, config, prefix_len=prefix_len, progress=progress,
+        bucket=prefix_bucket(model),
     )
     return [vocabulary.decode(ids) for ids in sequences]
 

@@ -203,9 +203,12 @@ def fit_songs(
     length buckets (`batches`; `bucket=None`: to `max_len`, as the authors did).
     Where the step is XLA-compiled (JAX; TensorFlow on a GPU), which compiles one
     program per batch shape, batch rows are padded to buckets too, so a few
-    compilations serve every song; TensorFlow on a CPU runs one graph for all
-    shapes, where padding rows would only cost time. `callbacks` run after the
-    epoch's history row and checkpoint are written (e.g. decoding at some epochs).
+    compilations serve every song, and every validation song is padded to the
+    largest one's shape (one validation program: at paper scale 16 forward
+    passes, where 3 more compilations would cost more); TensorFlow on a CPU runs
+    one graph for all shapes, where padding rows would only cost time. `callbacks`
+    run after the epoch's history row and checkpoint are written (e.g. decoding at
+    some epochs).
     """
     out_dir = Path(out_dir)
     rows: list[dict] = []
@@ -217,10 +220,11 @@ def fit_songs(
             raise UserError(f"the checkpoint in {out_dir} was trained with another seed than {seed}")
         state = restore_checkpoint(out_dir / CHECKPOINT_FILE, trainer)
         done, rows = state["epoch"], state["history"]
-    padding = {"bucket": bucket, "batch_bucket": bucket if trainer.jit_compile else None}
+    xla = trainer.jit_compile
+    padding = {"bucket": bucket, "batch_bucket": bucket if xla else None}
     train = SongBatches(train_songs, max_len, seed=seed, start_epoch=done, **padding)
     val_songs = [song for song in val_songs if len(song.ids) >= 2]
-    val = SongBatches(val_songs, max_len, shuffle=False, **padding) if val_songs else None
+    val = SongBatches(val_songs, max_len, shuffle=False, one_shape=xla, **padding) if val_songs else None
     if done < epochs:
         trainer.fit(
             train,

@@ -83,6 +83,20 @@ def test_each_batch_is_one_whole_song_with_its_image_repeated(bucket, batch_buck
     assert sorted(seen) == sorted(s.id for s in songs)
 
 
+def test_one_shape_pads_every_batch_to_the_largest_songs_shape_with_padding_rows():
+    songs = _songs()  # 2 to 6 ids
+    data = SongBatches(songs, max_len=6, shuffle=False, bucket=2, batch_bucket=2, one_shape=True)
+    assert data.shape == (6, 6)  # the 6-id song: 5 rows rounded up to 6, prefixes of 5 rounded up to 6
+    for index in range(len(data)):
+        (inputs, targets), song = data[index], data.song_at(index)
+        assert inputs["tokens"].shape == (6, 6) and inputs["image"].shape == (6, 8)
+        own, own_targets = song_samples(song.ids, max_len=6, bucket=2)
+        np.testing.assert_array_equal(inputs["tokens"][: len(own), -own.shape[1] :], own)
+        assert not inputs["tokens"][: len(own), : -own.shape[1]].any()  # only left padding added
+        np.testing.assert_array_equal(targets[: len(own)], own_targets)
+        assert (targets[len(own) :] == PAD_ID).all()
+
+
 def test_the_first_two_batches_differ_in_length_when_any_two_songs_do():
     # Keras (TensorFlow) fixes the dimensions its first two batches share; a fixed prefix length would fail.
     lengths = [32, 32, 32, 64, 32]

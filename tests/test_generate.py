@@ -100,6 +100,39 @@ def test_padding_to_the_current_length_gives_the_music_of_padding_to_max_len(nam
         assert bucketed == full and list(map(len, full)) == [config.max_len] * 3
 
 
+def test_decoding_pads_to_max_len_where_xla_compiles_and_to_buckets_elsewhere():
+    import keras
+
+    from img2music_tf.batches import BUCKET
+    from img2music_tf.generate import prefix_bucket
+
+    model = random_model()
+    model.jit_compile = True
+    assert prefix_bucket(model) is None
+    model.jit_compile = False
+    assert prefix_bucket(model) == BUCKET
+    assert prefix_bucket(random_model()) == (None if keras.backend.backend() == "jax" else BUCKET)
+
+
+def test_decoding_under_jax_compiles_one_program_through_several_buckets():
+    import keras
+
+    if keras.backend.backend() != "jax":
+        pytest.skip("counts XLA compilations: JAX only (KERAS_BACKEND=jax)")
+    from img2music_tf.gpu_run import Compilations
+    from img2music_tf.generate import generate_tokens
+    from img2music_tf.vocabulary import Vocabulary
+
+    vocabulary = Vocabulary.build([["C4@1.0", "E4@0.5", "G4@2.0", "r@0.5"]])  # V = 7 ids: 4 tokens, pad, start, end
+    assert len(vocabulary) == V
+    model = random_model()
+    features = np.random.default_rng(SEED).normal(size=(3, F)).astype("float32")
+    with Compilations() as compilations:
+        pieces = generate_tokens(model, features, vocabulary, GenerationConfig(max_len=70), progress=False)
+    assert max(map(len, pieces)) > 33  # past the first bucket of 32
+    assert compilations.count == 1  # buckets of 32 would compile 2 or 3 programs
+
+
 def test_batched_greedy_equals_one_by_one():
     model = random_model()
     features = np.random.default_rng(SEED).normal(size=(6, F)).astype("float32")

@@ -5,7 +5,9 @@ One module-scoped set of tiny runs serves every test that only reads it. Run aga
 `KERAS_BACKEND=jax pytest -q tests/test_train.py`.
 """
 
+import contextlib
 import dataclasses
+import logging
 
 import keras
 import numpy as np
@@ -70,6 +72,46 @@ def test_a_song_padded_to_its_bucket_gives_the_loss_and_predictions_of_max_len_p
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(results[0][1:], results[1][1:], rtol=1e-5)
     assert results[0][3] > 0  # the VA term is there, and equal (25 padding rows counted nowhere)
+
+
+def test_validation_padded_to_one_shape_gives_the_same_losses_in_one_compiled_program(caplog):
+    # Under XLA, fit_songs pads every validation song to the largest one's shape: one test-step program.
+    config = _config()
+    songs = _songs(config, lengths=(5, 36, 7))  # prefix lengths padded to 32, 40 (max_len), 32
+    results, programs = [], []
+    for one_shape in (False, True):
+        keras.utils.set_random_seed(SEED)
+        trainer = train.compile_trainer(train.Img2MusicTrainer(build_model(config), _va_loss(), lambda_va=1.0),
+                                        config)
+        data = SongBatches(songs, config.max_len, shuffle=False, batch_bucket=BUCKET, one_shape=one_shape)
+        with _compiled_programs(caplog) as compiled:
+            results.append(trainer.evaluate(data, verbose=0, return_dict=True))
+        programs.append(compiled.count("test_step"))
+    if keras.backend.backend() == "jax":  # one XLA program per batch shape
+        assert programs == [2, 1]
+    assert results[0].keys() == results[1].keys() and results[0]["va_loss"] > 0
+    for name in results[0]:
+        np.testing.assert_allclose(results[1][name], results[0][name], rtol=1e-5)
+
+
+@contextlib.contextmanager
+def _compiled_programs(caplog):
+    """The names of the functions JAX compiles in the block (a list that fills on exit); empty under TensorFlow."""
+    names = []
+    if keras.backend.backend() != "jax":
+        yield names
+        return
+    import jax
+
+    jax.config.update("jax_log_compiles", True)
+    try:
+        with caplog.at_level(logging.WARNING, logger="jax"):
+            caplog.clear()
+            yield names
+            names.extend(r.getMessage().split()[1].removeprefix("jit(").removesuffix(")")
+                         for r in caplog.records if r.getMessage().startswith("Compiling "))
+    finally:
+        jax.config.update("jax_log_compiles", False)
 
 
 def _fit(config, out_dir, epochs, resume=False, va_loss=None, snapshot_epochs=()):
