@@ -60,7 +60,7 @@ def test_a_song_padded_to_its_bucket_gives_the_loss_and_predictions_of_max_len_p
     song = _songs(config, lengths=(40,))[0]
     full = SongBatches([song], config.max_len, bucket=None)[0]
     bucketed = SongBatches([song], config.max_len, batch_bucket=BUCKET)[0]
-    assert full[0]["tokens"].shape == (39, 96) and bucketed[0]["tokens"].shape == (64, 64)
+    assert full[0][0]["tokens"].shape == (39, 96) and bucketed[0][0]["tokens"].shape == (64, 64)
     results = []
     for inputs, targets in (full, bucketed):
         for tracker in trainer.metrics:
@@ -92,6 +92,30 @@ def test_validation_padded_to_one_shape_gives_the_same_losses_in_one_compiled_pr
     assert results[0].keys() == results[1].keys() and results[0]["va_loss"] > 0
     for name in results[0]:
         np.testing.assert_allclose(results[1][name], results[0][name], rtol=1e-5)
+
+
+# One encoder block: in the authors' stack (no residuals) the later blocks see near-identical positions, so their
+# query and key weights get gradients of float noise, which Adam scales up to steps of the learning rate's size.
+@pytest.mark.parametrize(("name", "sizes"), [("Trans_enc3_dec3", {"encoder_blocks": 1}), ("LSTM_enc2", {})])
+def test_row_groups_train_the_weights_of_one_batch_per_song(name, sizes, tmp_path):
+    # Gradients of the groups add up to the song's gradient, one Adam step per song. Without dropout (its masks
+    # are drawn per group) the weights agree up to float summation order.
+    config = _config(name, dropout=0.0, image_dropout=0.0, learning_rate=1e-3, **sizes)
+    songs = _songs(config, lengths=(20, 11))  # in groups of 8 rows: 3 groups (the last of 3 rows) and 2
+    weights = []
+    for group_rows in (None, 8):
+        keras.utils.set_random_seed(SEED)
+        trainer = train.compile_trainer(train.Img2MusicTrainer(build_model(config), _va_loss(), lambda_va=1.0),
+                                        config)
+        initial = _numpy(trainer.net.weights)
+        rows = train.fit_songs(trainer, songs, [], config.max_len, 2, tmp_path / str(group_rows), SEED, verbose=0,
+                               bucket=8, group_rows=group_rows)
+        weights.append(_numpy(trainer.net.weights))
+        assert int(trainer.optimizer.iterations) == 2 * len(songs)  # one Adam step per song
+    assert any(not np.allclose(a, b) for a, b in zip(initial, weights[1]))
+    for one_batch, grouped in zip(*weights):  # atol: the attention key bias has no gradient but float noise,
+        np.testing.assert_allclose(grouped, one_batch, rtol=1e-5, atol=1e-6)  # which Adam turns into < 1e-6 steps
+    assert rows[-1]["loss"] > 0
 
 
 @contextlib.contextmanager
@@ -226,7 +250,7 @@ def _va_gradients(trainer, inputs, targets):
 
 def test_gradient_of_the_va_term_is_zero_or_disconnected(runs):
     trainer = runs["va"]
-    inputs, targets = train.SongBatches(_songs(runs["config"]), runs["config"].max_len)[0]
+    (inputs,), targets = train.SongBatches(_songs(runs["config"]), runs["config"].max_len)[0]  # one group
     gradients = _va_gradients(trainer, inputs, targets)
     assert len(gradients) == len(trainer.net.trainable_variables) > 0
     for gradient in gradients:
