@@ -23,6 +23,13 @@ target `PAD_ID` (never a real target) and the prefix `ids[:1]` (a valid input: a
 all-padding prefix would make the encoders' masked averages 0/0); the training
 loss leaves these rows out (`train.Img2MusicTrainer`).
 
+Row groups: with `group_rows` G, a song's samples are split into groups of at most G
+rows, group k padded to the longest prefix it can hold ((k+1)G, rounded up to the
+bucket): prefix i pays for about i ids instead of the song's longest, and each group's
+activations are smaller. The trainer runs the net on each group and concatenates the
+probabilities in order (`train.Img2MusicTrainer.call`), so the loss and its gradient
+are the song's, and Adam still steps once per song (tests/test_train.py).
+
 The song order of each epoch is a pure function of (seed, epoch), so a resumed
 run replays exactly the order an uninterrupted run would have used.
 """
