@@ -25,11 +25,14 @@ the authors' songs, with --memory, about 15 minutes.
 Command:  python reproduce/bench_train_step.py [--scale smoke] [--data eimg|authors] [--songs 8] [--steps 16]
           [--rows all|groups] [--group-rows 32] [--memory] [--va-predictor DIR]
 Writes results/bench_train_step.csv and results/bench_train_step.md.
+KERAS_BACKEND=jax python reproduce/bench_train_step.py --compilations [--scale paper] prints the XLA programs that
+training and decoding compile (about 6 minutes at paper scale on a 2-core CPU).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import statistics
@@ -140,6 +143,52 @@ def one_step(config, songs, args) -> None:
     print(next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024)  # kB
 
 
+def count_compilations(config, seed: int, decode_images: int = 4) -> None:
+    """JAX only: the XLA programs that training (one epoch of one song per training batch shape, one per
+    validation batch shape, as `train.fit_model` lays them out for the authors' split) and greedy decoding
+    (to max_len) compile, counted by name from JAX's compile log; prints them."""
+    import collections
+    import logging
+    import tempfile
+
+    import jax
+    import numpy as np
+
+    from img2music_tf.batches import BUCKET, Song, batch_shape
+    from img2music_tf.data.authors import read_pairs
+    from img2music_tf.generate import GenerationConfig, generate_ids, prefix_bucket
+    from img2music_tf.train import fit_model
+    from img2music_tf.vocabulary import Vocabulary
+
+    if keras.backend.backend() != "jax":
+        raise SystemExit("--compilations counts XLA programs: run it with KERAS_BACKEND=jax")
+    names = collections.Counter()
+
+    class Heard(logging.Handler):
+        def emit(self, record):
+            if record.getMessage().startswith("Compiling "):
+                names[record.getMessage().split()[1]] += 1
+
+    logging.getLogger("jax").addHandler(Heard())
+    jax.config.update("jax_log_compiles", True)
+    pairs = read_pairs(AUTHORS_SOURCE / "midiData.txt")  # the training pairs; the held-out ids are missing
+    vocabulary = Vocabulary.build(pairs.values())
+    rng = np.random.default_rng(seed)
+    by_shape = {}
+    for tokens in sorted(pairs.values(), key=len):
+        by_shape.setdefault(batch_shape(len(tokens), config.max_len, BUCKET, BUCKET), tokens)
+    songs = [Song(str(k), rng.normal(size=config.image_dim).astype(np.float32), tuple(vocabulary.encode(tokens)))
+             for k, tokens in enumerate(by_shape.values())]
+    config = dataclasses.replace(config, vocab_size=len(vocabulary), epochs=1)
+    net, _ = fit_model(config, songs, songs[1:5], Path(tempfile.mkdtemp()), seed, verbose=0)  # val: 4 shapes
+    print(f"fit, {len(songs)} training and 4 validation batch shapes: {sum(names.values())} programs {dict(names)}")
+    names.clear()
+    features = rng.normal(size=(decode_images, config.image_dim)).astype(np.float32)
+    generate_ids(net, features, vocabulary.start_id, -1, GenerationConfig(max_len=config.max_len),  # no end: all steps
+                 progress=False, bucket=prefix_bucket(net))
+    print(f"greedy decoding to {config.max_len} tokens: {sum(names.values())} programs {dict(names)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="smoke", choices=("paper", "smoke", "tiny"), help="preset sizes")
@@ -151,6 +200,8 @@ def main() -> None:
                         help="every row, or only the old exact step (bucket) against row groups")
     parser.add_argument("--group-rows", type=int, default=32, help="rows per row group (default 32)")
     parser.add_argument("--memory", action="store_true", help="also the peak memory of one step, longest song")
+    parser.add_argument("--compilations", action="store_true",
+                        help="JAX only: count the XLA programs of training and decoding (authors' shapes), print them")
     parser.add_argument("--one-step", choices=tuple(PADDINGS), help=argparse.SUPPRESS)  # a --memory child
     parser.add_argument("--va-predictor", type=Path, default=None,
                         help="trained music VA predictor folder (default: an untrained one of the same size)")
@@ -158,11 +209,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "results", help="folder for the CSV and Markdown")
     args = parser.parse_args()
 
-    import dataclasses
-
     from img2music_tf.presets import get_preset
 
     config = get_preset(PRESET, scale=args.scale)
+    if args.compilations:
+        count_compilations(config, args.seed)
+        return
     songs, vocabulary = load_songs(args.data, args.songs, config.image_dim, args.seed)
     config = dataclasses.replace(config, vocab_size=len(vocabulary))
     if args.one_step:
