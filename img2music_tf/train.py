@@ -369,6 +369,7 @@ def train_run(
     overwrite: bool = False,
     verbose: int = 1,
     snapshot_epochs: Sequence[int] = (),
+    group_rows: int | None = None,
 ) -> RunResult:
     """Prepared data -> tokens -> vocabulary -> image features -> fit -> run folder.
 
@@ -380,6 +381,7 @@ def train_run(
     required when the preset has `va_loss`. An existing run folder is an error
     unless `resume` (continue it) or `overwrite` (start again). `snapshot_epochs`: epochs
     after which the net is also saved (`run_folder.load_run(out_dir, epoch)` reads them).
+    `group_rows`: row groups of at most that many rows per training step (`fit_songs`).
     """
     from img2music_tf.data.prepare import PreparedData, load_prepared
 
@@ -416,7 +418,7 @@ def train_run(
 
         va_loss = VA_TERMS[config.va_term](vocabulary, VAPredictor.load(va_predictor_dir)) if config.va_loss else None
         net, history = fit_model(config, train_songs, val_songs, out_dir, seed, va_loss, resume, verbose,
-                                 snapshot_epochs)
+                                 snapshot_epochs, group_rows=group_rows)
         save_model(net, out_dir / MODEL_FILE)
         return RunResult(out_dir, config, net, vocabulary, history, data.counts, data.dropped)
 
