@@ -128,9 +128,10 @@ def prefix_bucket(model) -> int | None:
     """How decoding with `model` pads its prefixes: to `prefix_len` (None) where its predict step is XLA-compiled
     (JAX; TensorFlow on a GPU), to buckets of `BUCKET` elsewhere.
 
-    XLA compiles one program per prefix length: buckets of 32 up to 236 tokens make 8 compilations per decoding
-    run, each costing seconds, while padding 100 pictures to 236 tokens at all 235 steps costs about a second
-    on an H200. On a CPU without XLA (TensorFlow), arithmetic is the cost, so buckets win there.
+    XLA compiles one program per prefix length: buckets of 32 up to 236 tokens made 8 compilations per decoding
+    run (about 3 s each on an H200, judging from 30 s of decoding), while padding 100 pictures to 236 tokens at
+    all 235 steps adds an estimated second or two there. On a CPU without XLA (TensorFlow), arithmetic is the
+    cost, so buckets win there.
     """
     return None if model.jit_compile else BUCKET
 
