@@ -291,6 +291,7 @@ def main() -> None:
     machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs (shared; load average "
                f"{os.getloadavg()[1]:.1f} over the last 5 minutes at the end: other work slows every row)")
     sizes = sorted(len(song.ids) - 1 for song in songs)
+    source = "of the authors'" if args.data == "authors" else "EIMG"
     table = ["| VA term | execution | padding | median ms/step | min | max | ms/pass | first pass ms | "
              "x bucket (pass) | peak MB, one step | load |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     table += [f"| {r['va_term']} | {r['mode']} | {r['padding']} | {r['median_ms']} | {r['min_ms']} | {r['max_ms']} | "
@@ -304,7 +305,7 @@ def main() -> None:
         "# One training step: padding to max_len, to length buckets, in row groups; with and without the VA term",
         "",
         f"Preset {PRESET} at scale `{args.scale}`, backend {keras.backend.backend()}, {machine}. "
-        f"{len(songs)} {'of the authors' if args.data == 'authors' else 'EIMG'} songs cycled (batch = one song: "
+        f"{len(songs)} {source} songs cycled (batch = one song: "
         f"{sizes[0]}-{sizes[-1]} samples, median {statistics.median(sizes):.0f}); vocabulary: {len(vocabulary)} ids; "
         f"VA predictor {'from ' + str(args.va_predictor) if args.va_predictor else 'untrained, paper size'}; "
         f"median of {rows[0]['steps']} steps ({n_passes} passes over the songs, the rows' passes alternating) after "
