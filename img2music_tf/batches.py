@@ -23,6 +23,13 @@ target `PAD_ID` (never a real target) and the prefix `ids[:1]` (a valid input: a
 all-padding prefix would make the encoders' masked averages 0/0); the training
 loss leaves these rows out (`train.Img2MusicTrainer`).
 
+Row groups: with `group_rows` G, a song's samples are split into groups of at most G
+rows, group k padded to the longest prefix it can hold ((k+1)G, rounded up to the
+bucket): prefix i pays for about i ids instead of the song's longest, and each group's
+activations are smaller. The trainer runs the net on each group and concatenates the
+probabilities in order (`train.Img2MusicTrainer.call`), so the loss and its gradient
+are the song's, and Adam still steps once per song (tests/test_train.py).
+
 The song order of each epoch is a pure function of (seed, epoch), so a resumed
 run replays exactly the order an uninterrupted run would have used.
 """
@@ -74,25 +81,59 @@ def padded_length(n_ids: int, max_len: int, bucket: int | None = BUCKET) -> int:
 
 def batch_shape(n_ids: int, max_len: int, bucket: int | None = BUCKET,
                 batch_bucket: int | None = None) -> tuple[int, int]:
-    """(rows, prefix length) of the batch of a song of `n_ids` ids, as `song_samples` lays it out."""
-    return round_up(n_ids - 1, batch_bucket), padded_length(n_ids, max_len, bucket)
+    """(rows, prefix length) of the batch of a song of `n_ids` ids as one group, as `song_samples` lays it out."""
+    return group_shapes(n_ids, max_len, bucket, batch_bucket)[0]
+
+
+def group_shapes(n_ids: int, max_len: int, bucket: int | None = BUCKET, batch_bucket: int | None = None,
+                 group_rows: int | None = None) -> list[tuple[int, int]]:
+    """(rows, prefix length) of each row group of a song of `n_ids` ids, as `song_groups` lays them out.
+
+    Group k holds the samples i = kG+1 .. min((k+1)G, n-1), G = `group_rows` (None: one group
+    of all n-1). Its prefixes are padded to the longest one a group k can hold, (k+1)G, rounded
+    up to `bucket` and at most `max_len`: a group's length depends on k alone, so the shapes come
+    from a small fixed set. The last group's rows are rounded up to `batch_bucket`.
+    """
+    samples = n_ids - 1
+    size = group_rows or samples
+    shapes = [(min(size, samples - start), padded_length(start + size + 1, max_len, bucket))
+              for start in range(0, samples, size)]
+    rows, length = shapes[-1]
+    return shapes[:-1] + [(round_up(rows, batch_bucket), length)]
+
+
+def song_groups(
+    ids: Sequence[int], max_len: int, bucket: int | None = BUCKET, batch_bucket: int | None = None,
+    group_rows: int | None = None, shapes: Sequence[tuple[int, int]] | None = None,
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """All (prefix ids[:i] -> ids[i]) samples of one song, i = 1..n-1, in row groups, plus padding rows.
+
+    Returns the prefixes of each group, (B_k, T_k) int32 left-padded as `group_shapes` says, and
+    the targets (sum of B_k,) int32 of all groups in order. `shapes`, each at least the song's own,
+    possibly with more groups, pads to them instead. Padding rows (prefix ids[:1], a valid input:
+    an all-padding prefix would make the encoders' masked averages 0/0) have the target `PAD_ID`.
+    """
+    ids = [int(i) for i in ids]
+    samples = len(ids) - 1
+    size = group_rows or samples
+    shapes = shapes or group_shapes(len(ids), max_len, bucket, batch_bucket, group_rows)
+    groups, targets = [], []
+    for k, (rows, length) in enumerate(shapes):
+        first, last = min(k * size + 1, len(ids)), min((k + 1) * size, samples)  # samples first..last
+        real = list(range(first, last + 1))
+        groups.append(pad_prefixes([ids[:i] for i in real] + [ids[:1]] * (rows - len(real)), length))  # (B_k, T_k)
+        targets += [ids[i] for i in real] + [PAD_ID] * (rows - len(real))
+    return groups, np.array(targets, dtype=np.int32)  # (sum B_k,)
 
 
 def song_samples(
     ids: Sequence[int], max_len: int, bucket: int | None = BUCKET, batch_bucket: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """All (prefix ids[:i] -> ids[i]) samples of one song, i = 1..n-1, plus padding rows.
-
-    Returns prefixes (B, T) int32, left-padded to T = `padded_length(n, max_len, bucket)`,
-    and targets (B,) int32, where B = n-1 rounded up to `batch_bucket`; rows past n-1
-    are padding rows (prefix ids[:1], target `PAD_ID`).
-    """
-    ids = [int(i) for i in ids]
-    rows, length = batch_shape(len(ids), max_len, bucket, batch_bucket)
-    prefixes = [ids[:i] for i in range(1, len(ids))] + [ids[:1]] * (rows - (len(ids) - 1))
-    targets = np.full(rows, PAD_ID, dtype=np.int32)  # (B,)
-    targets[: len(ids) - 1] = ids[1:]
-    return pad_prefixes(prefixes, length), targets
+    """All samples of one song as one group (`song_groups` without `group_rows`): prefixes (B, T) int32,
+    left-padded to T = `padded_length(n, max_len, bucket)`, and targets (B,) int32, where B = n-1
+    rounded up to `batch_bucket`; rows past n-1 are padding rows."""
+    groups, targets = song_groups(ids, max_len, bucket, batch_bucket)
+    return groups[0], targets
 
 
 def epoch_order(n_songs: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
@@ -119,13 +160,19 @@ def lead_with_two_lengths(order: np.ndarray, lengths: Sequence[int]) -> np.ndarr
 
 
 class SongBatches(keras.utils.PyDataset):
-    """A `PyDataset` whose batch k is every sample of one song (shuffled per epoch).
+    """A `PyDataset` whose batch k is every sample of one song (shuffled per epoch), in row groups.
 
-    Each item is `({"image": (B, F) float32, "tokens": (B, T) int32}, targets (B,) int32)`
-    as `song_samples(ids, max_len, bucket, batch_bucket)` lays them out; `bucket=None`
-    pads to `max_len` as the authors did. `epoch` starts at `start_epoch` and advances
-    in `on_epoch_end`, which Keras calls after every pass; set `start_epoch` to the
-    number of finished epochs when resuming.
+    Each item is `(groups, targets (sum of B_k,) int32)`, `groups` a tuple of one
+    `{"image": (B_k, F) float32, "tokens": (B_k, T_k) int32}` per row group, as
+    `song_groups(ids, max_len, bucket, batch_bucket, group_rows)` lays them out (one group,
+    the whole song, when `group_rows` is None); `bucket=None` pads to `max_len` as the
+    authors did. Every item has the same number of groups, the most any song has: a song
+    with fewer gets empty ones (0 rows), so Keras sees one structure. With `one_shape`,
+    every item is padded to the largest shapes instead (padding rows in every group), so
+    one compiled program serves them all (validation under XLA: a few forward passes,
+    where each further shape would cost a compilation). `epoch` starts at `start_epoch`
+    and advances in `on_epoch_end`, which Keras calls after every pass; set
+    `start_epoch` to the number of finished epochs when resuming.
     """
 
     def __init__(
@@ -137,11 +184,15 @@ class SongBatches(keras.utils.PyDataset):
         start_epoch: int = 0,
         bucket: int | None = BUCKET,
         batch_bucket: int | None = None,
+        group_rows: int | None = None,
+        one_shape: bool = False,
     ):
         super().__init__(workers=1, use_multiprocessing=False)
         songs = [song for song in songs if len(song.ids) >= 2]
         if not songs:
             raise ValueError("SongBatches needs at least one song with 2 or more tokens")
+        if group_rows is not None and group_rows < 1:
+            raise ValueError(f"group_rows must be >= 1 or None, got {group_rows}")
         self.songs = songs
         self.max_len = max_len
         self.seed = seed
@@ -149,7 +200,13 @@ class SongBatches(keras.utils.PyDataset):
         self.epoch = start_epoch
         self.bucket = bucket
         self.batch_bucket = batch_bucket
+        self.group_rows = group_rows
+        self.one_shape = one_shape
         self.lengths = [padded_length(len(song.ids), max_len, bucket) for song in songs]
+        self.shapes = [group_shapes(len(song.ids), max_len, bucket, batch_bucket, group_rows) for song in songs]
+        most = max(map(len, self.shapes))
+        self.largest = [tuple(np.max([shapes[k] for shapes in self.shapes if k < len(shapes)], axis=0).tolist())
+                        for k in range(most)]  # (rows, length) of group k: the most of any song
 
     def __len__(self) -> int:
         return len(self.songs)
@@ -159,16 +216,25 @@ class SongBatches(keras.utils.PyDataset):
         """Real samples per epoch: the sum over songs of (tokens - 1); padding rows not counted."""
         return sum(len(song.ids) - 1 for song in self.songs)
 
+    def _position(self, index: int) -> int:
+        """Where in `songs` the song of batch `index` of the current epoch is."""
+        order = epoch_order(len(self.songs), self.seed, self.epoch, self.shuffle)
+        return int(lead_with_two_lengths(order, self.lengths)[index])
+
     def song_at(self, index: int) -> Song:
         """The song that batch `index` of the current epoch holds."""
-        order = epoch_order(len(self.songs), self.seed, self.epoch, self.shuffle)
-        return self.songs[int(lead_with_two_lengths(order, self.lengths)[index])]
+        return self.songs[self._position(index)]
 
     def __getitem__(self, index: int):
-        song = self.song_at(index)
-        tokens, targets = song_samples(song.ids, self.max_len, self.bucket, self.batch_bucket)  # (B, T), (B,)
-        image = np.broadcast_to(song.feature.astype(np.float32), (len(targets), song.feature.shape[-1]))  # (B, F)
-        return {"image": np.ascontiguousarray(image), "tokens": tokens}, targets
+        position = self._position(index)
+        song, own = self.songs[position], self.shapes[position]
+        # a group's length depends on its index alone (`group_shapes`), so missing groups are (0, that length)
+        shapes = self.largest if self.one_shape else own + [(0, length) for _, length in self.largest[len(own) :]]
+        groups, targets = song_groups(song.ids, self.max_len, self.bucket, self.batch_bucket, self.group_rows,
+                                      shapes)  # [(B_k, T_k)], (sum of B_k,)
+        feature = song.feature.astype(np.float32)  # (F,)
+        return tuple({"image": np.ascontiguousarray(np.broadcast_to(feature, (len(tokens), len(feature)))),  # (B_k, F)
+                      "tokens": tokens} for tokens in groups), targets
 
     def on_epoch_end(self) -> None:
         self.epoch += 1

@@ -119,7 +119,7 @@ def generate_ids(
         if running.size == 0:
             break
         longest = max(len(sequence) for sequence in sequences)
-        tokens = pad_prefixes(sequences, min(round_up(longest, bucket), length))  # (N, T)
+        tokens = pad_prefixes(sequences, length if bucket is None else min(round_up(longest, bucket), length))  # (N, T)
         probs = np.asarray(model.predict_on_batch({"image": features, "tokens": tokens}))  # (N, V)
         picked = next_token_ids(probs[running], config, [rngs[i] for i in running])  # (R,)
         for i, token_id in zip(running, picked):
@@ -136,6 +136,7 @@ class CompiledStep:
     a step of a small net on a CPU. The same numbers (tested); `compiled_step` makes one."""
 
     function: object  # tf.function of {"image": (B, F), "tokens": (B, T)} -> (B, V)
+    jit_compile: bool = False  # a plain tf.function, not XLA: decoding pads to buckets (`prefix_bucket`)
 
     def predict_on_batch(self, inputs: dict) -> np.ndarray:
         return self.function(inputs).numpy()  # (B, V)
@@ -154,9 +155,21 @@ def compiled_step(model):
     return CompiledStep(tf.function(lambda inputs: model(inputs, training=False), input_signature=[spec]))
 
 
+def prefix_bucket(model) -> int | None:
+    """How decoding with `model` pads its prefixes: to `prefix_len` (None) where its predict step is XLA-compiled
+    (JAX; TensorFlow on a GPU), to buckets of `BUCKET` elsewhere.
+
+    XLA compiles one program per prefix length: buckets of 32 up to 236 tokens made 8 compilations per decoding
+    run (about 3 s each on an H200, judging from 30 s of decoding), while padding 100 pictures to 236 tokens at
+    all 235 steps adds an estimated second or two there. On a CPU without XLA (TensorFlow), arithmetic is the
+    cost, so buckets win there.
+    """
+    return None if model.jit_compile else BUCKET
+
+
 def generate_tokens(model, features: np.ndarray, vocabulary, config: GenerationConfig = GenerationConfig(),
                     prefix_len: int | None = None, progress: bool = True) -> list[list[str]]:
-    """`generate_ids` with the ids of `vocabulary`, decoded to token strings.
+    """`generate_ids` with the ids of `vocabulary`, decoded to token strings, padded as `prefix_bucket` says.
 
     The note rule (sampling only): a piece without a note (`<end>` before any, or rests only) is sampled
     again from its picture alone with seed + 1, then seed + 2, ..., until it has one or `config.tries`
@@ -168,7 +181,8 @@ def generate_tokens(model, features: np.ndarray, vocabulary, config: GenerationC
 
     def decode(rows: np.ndarray, seed: int, bar: bool) -> list[list[str]]:
         sequences = generate_ids(model, rows, vocabulary.start_id, vocabulary.end_id,
-                                 dataclasses.replace(config, seed=seed), prefix_len=prefix_len, progress=bar)
+                                 dataclasses.replace(config, seed=seed), prefix_len=prefix_len, progress=bar,
+                                 bucket=prefix_bucket(model))
         return [vocabulary.decode(ids) for ids in sequences]
 
     features = np.asarray(features)  # (N, F)

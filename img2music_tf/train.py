@@ -67,9 +67,16 @@ class Img2MusicTrainer(keras.Model):
     before lambda_va). `va_loss` is a callable `(y_true_ids (B,), y_pred (B, V))
     -> scalar`, e.g. `img2music_tf.losses.VALoss`. Only `net` is saved.
 
-    Rows whose target is `PAD_ID` are padding rows (`batches.song_samples`): they
+    Rows whose target is `PAD_ID` are padding rows (`batches.song_groups`): they
     count nowhere, so every logged value, `loss` included, is the mean over real
     samples whatever the padding.
+
+    A batch is a tuple of row groups (`batches.SongBatches`), each padded to its own
+    prefix length: the net runs on each and their probabilities are concatenated in
+    order, so the loss, its gradient (the sum of the groups' gradients) and the one
+    Adam step per song are those of the song as one batch, up to float summation
+    order; only dropout draws its masks per group. Padding is masked, so each group
+    pays only for its own length.
     """
 
     def __init__(self, net: keras.Model, va_loss=None, lambda_va: float = 1e-5, lambda_cc: float = 1.0, **kwargs):
@@ -83,7 +90,10 @@ class Img2MusicTrainer(keras.Model):
         self.real_loss_tracker = keras.metrics.Mean(name="real_loss")
 
     def call(self, inputs, training=False):
-        return self.net(inputs, training=training)  # (B, V)
+        """Next-token probabilities (B, V) of a batch `{"image", "tokens"}`, or of a tuple of row groups
+        (B_k rows each), concatenated in order (B = sum of B_k)."""
+        groups = inputs if isinstance(inputs, (tuple, list)) else (inputs,)
+        return ops.concatenate([self.net(group, training=training) for group in groups], axis=0)  # (B, V)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         y_pred = ops.cast(y_pred, "float32")  # (B, V): every loss term in float32, also under mixed precision
@@ -194,6 +204,7 @@ def fit_songs(
     bucket: int | None = BUCKET,
     snapshot_epochs: Sequence[int] = (),
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    group_rows: int | None = None,
 ) -> list[dict]:
     """Train a compiled trainer for `epochs` epochs (one song per batch); return the history rows.
 
@@ -201,11 +212,18 @@ def fit_songs(
     2-epoch state of a 15-epoch run). With `resume`, the state in `out_dir/checkpoint/last.npz` is restored first and
     training continues after its last finished epoch. Prefixes are padded to
     length buckets (`batches`; `bucket=None`: to `max_len`, as the authors did).
+    `group_rows` splits each training song into row groups of at most that many
+    rows, each padded to its own length (`batches.group_shapes`; None: the song is
+    one group): the same step with less arithmetic on padding and smaller
+    activations per group; a multiple of `bucket` keeps the shapes few.
     Where the step is XLA-compiled (JAX; TensorFlow on a GPU), which compiles one
     program per batch shape, batch rows are padded to buckets too, so a few
-    compilations serve every song; TensorFlow on a CPU runs one graph for all
-    shapes, where padding rows would only cost time. `callbacks` run after the
-    epoch's history row and checkpoint are written (e.g. decoding at some epochs).
+    compilations serve every song, and every validation song is padded to the
+    largest one's shape (one validation program: at paper scale 16 forward
+    passes, where 3 more compilations would cost more); TensorFlow on a CPU runs
+    one graph for all shapes, where padding rows would only cost time. `callbacks`
+    run after the epoch's history row and checkpoint are written (e.g. decoding at
+    some epochs).
     """
     out_dir = Path(out_dir)
     rows: list[dict] = []
@@ -217,10 +235,11 @@ def fit_songs(
             raise UserError(f"the checkpoint in {out_dir} was trained with another seed than {seed}")
         state = restore_checkpoint(out_dir / CHECKPOINT_FILE, trainer)
         done, rows = state["epoch"], state["history"]
-    padding = {"bucket": bucket, "batch_bucket": bucket if trainer.jit_compile else None}
-    train = SongBatches(train_songs, max_len, seed=seed, start_epoch=done, **padding)
+    xla = trainer.jit_compile
+    padding = {"bucket": bucket, "batch_bucket": bucket if xla else None}
+    train = SongBatches(train_songs, max_len, seed=seed, start_epoch=done, group_rows=group_rows, **padding)
     val_songs = [song for song in val_songs if len(song.ids) >= 2]
-    val = SongBatches(val_songs, max_len, shuffle=False, **padding) if val_songs else None
+    val = SongBatches(val_songs, max_len, shuffle=False, one_shape=xla, **padding) if val_songs else None
     if done < epochs:
         trainer.fit(
             train,
@@ -323,15 +342,18 @@ def feature_scaling(train_features: np.ndarray, image_weights) -> FeatureScaling
 
 def fit_model(config: ModelConfig, train_songs: Sequence[Song], val_songs: Sequence[Song], out_dir: Path,
               seed: int = 0, va_loss=None, resume: bool = False, verbose: int = 1,
-              snapshot_epochs: Sequence[int] = (), callbacks: Sequence[keras.callbacks.Callback] = ()):
+              snapshot_epochs: Sequence[int] = (), callbacks: Sequence[keras.callbacks.Callback] = (),
+              group_rows: int | None = None):
     """Build the net of `config` from `seed`, compile it with the paper's loss (`va_loss`: a `losses.VALoss`
-    or None) and train it with `fit_songs`; return (the trained net, the history rows)."""
+    or None) and train it with `fit_songs` (`group_rows`: its row groups); return (the trained net, the
+    history rows)."""
     with _dtype_policy("mixed_bfloat16" if config.mixed_precision else "float32"):
         keras.utils.set_random_seed(seed)  # after loading the predictor: the net's weights do not depend on it
         net = build_model(config)
         trainer = compile_trainer(Img2MusicTrainer(net, va_loss, config.lambda_va, config.lambda_cc), config)
         history = fit_songs(trainer, train_songs, val_songs, config.max_len, config.epochs, out_dir, seed,
-                            resume, verbose, snapshot_epochs=snapshot_epochs, callbacks=callbacks)
+                            resume, verbose, snapshot_epochs=snapshot_epochs, callbacks=callbacks,
+                            group_rows=group_rows)
     return trainer.net, history
 
 
@@ -347,6 +369,7 @@ def train_run(
     overwrite: bool = False,
     verbose: int = 1,
     snapshot_epochs: Sequence[int] = (),
+    group_rows: int | None = None,
 ) -> RunResult:
     """Prepared data -> tokens -> vocabulary -> image features -> fit -> run folder.
 
@@ -358,6 +381,7 @@ def train_run(
     required when the preset has `va_loss`. An existing run folder is an error
     unless `resume` (continue it) or `overwrite` (start again). `snapshot_epochs`: epochs
     after which the net is also saved (`run_folder.load_run(out_dir, epoch)` reads them).
+    `group_rows`: row groups of at most that many rows per training step (`fit_songs`).
     """
     from img2music_tf.data.prepare import PreparedData, load_prepared
 
@@ -394,7 +418,7 @@ def train_run(
 
         va_loss = VA_TERMS[config.va_term](vocabulary, VAPredictor.load(va_predictor_dir)) if config.va_loss else None
         net, history = fit_model(config, train_songs, val_songs, out_dir, seed, va_loss, resume, verbose,
-                                 snapshot_epochs)
+                                 snapshot_epochs, group_rows=group_rows)
         save_model(net, out_dir / MODEL_FILE)
         return RunResult(out_dir, config, net, vocabulary, history, data.counts, data.dropped)
 

@@ -12,6 +12,8 @@ from img2music_tf.batches import (
     lead_with_two_lengths,
     pad_prefixes,
     padded_length,
+    group_shapes,
+    song_groups,
     song_samples,
 )
 
@@ -70,7 +72,7 @@ def test_each_batch_is_one_whole_song_with_its_image_repeated(bucket, batch_buck
     assert len(data) == 5 and data.num_samples == sum(len(s.ids) - 1 for s in songs)
     seen = []
     for index in range(len(data)):
-        inputs, targets = data[index]
+        (inputs,), targets = data[index]  # one row group: the whole song
         song = data.song_at(index)
         seen.append(song.id)
         rows = len(song.ids) - 1 if batch_bucket is None else -(-(len(song.ids) - 1) // batch_bucket) * batch_bucket
@@ -83,6 +85,52 @@ def test_each_batch_is_one_whole_song_with_its_image_repeated(bucket, batch_buck
     assert sorted(seen) == sorted(s.id for s in songs)
 
 
+def test_one_shape_pads_every_batch_to_the_largest_songs_shape_with_padding_rows():
+    songs = _songs()  # 2 to 6 ids
+    data = SongBatches(songs, max_len=6, shuffle=False, bucket=2, batch_bucket=2, one_shape=True)
+    assert data.largest == [(6, 6)]  # the 6-id song: 5 rows rounded up to 6, prefixes of 5 rounded up to 6
+    for index in range(len(data)):
+        ((inputs,), targets), song = data[index], data.song_at(index)
+        assert inputs["tokens"].shape == (6, 6) and inputs["image"].shape == (6, 8)
+        own, own_targets = song_samples(song.ids, max_len=6, bucket=2)
+        np.testing.assert_array_equal(inputs["tokens"][: len(own), -own.shape[1] :], own)
+        assert not inputs["tokens"][: len(own), : -own.shape[1]].any()  # only left padding added
+        np.testing.assert_array_equal(targets[: len(own)], own_targets)
+        assert (targets[len(own) :] == PAD_ID).all()
+
+
+def test_row_groups_hold_the_samples_in_order_each_padded_to_a_length_set_by_its_index():
+    ids = list(range(1, 12))  # 11 ids: samples 1..10
+    assert group_shapes(11, max_len=236, bucket=4, group_rows=4) == [(4, 4), (4, 8), (2, 12)]
+    assert group_shapes(11, max_len=10, bucket=4, batch_bucket=4, group_rows=4) == [(4, 4), (4, 8), (4, 10)]
+    groups, targets = song_groups(ids, max_len=236, bucket=4, group_rows=4)
+    whole, whole_targets = song_samples(ids, max_len=236, bucket=4)  # (10, 12)
+    assert [g.shape for g in groups] == [(4, 4), (4, 8), (2, 12)]
+    for group, first in zip(groups, (0, 4, 8)):  # the same prefixes with less left padding
+        np.testing.assert_array_equal(group, whole[first : first + len(group), -group.shape[1] :])
+        assert not whole[first : first + len(group), : -group.shape[1]].any()
+    np.testing.assert_array_equal(targets, whole_targets)
+    # given shapes add padding rows, and whole groups of them
+    groups, targets = song_groups([3, 5, 7], max_len=236, bucket=4, group_rows=4, shapes=[(4, 4), (2, 8)])
+    np.testing.assert_array_equal(groups[0], [[0, 0, 0, 3], [0, 0, 3, 5], [0, 0, 0, 3], [0, 0, 0, 3]])
+    np.testing.assert_array_equal(groups[1], [[0] * 7 + [3]] * 2)
+    np.testing.assert_array_equal(targets, [5, 7] + [PAD_ID] * 4)
+
+
+def test_every_item_has_as_many_groups_as_the_longest_song_the_missing_ones_empty():
+    songs = _songs()  # 2 to 6 ids: 1 to 5 samples
+    data = SongBatches(songs, max_len=6, shuffle=False, bucket=2, group_rows=2)
+    for index in range(len(data)):
+        groups, targets = data[index]
+        song = data.song_at(index)
+        assert [g["tokens"].shape for g in groups] == group_shapes(len(song.ids), 6, 2, None, 2) + [
+            (0, length) for length in (2, 4, 6)[len(group_shapes(len(song.ids), 6, 2, None, 2)) :]]
+        assert all(g["image"].shape == (len(g["tokens"]), 8) for g in groups)
+        np.testing.assert_array_equal(targets, song.ids[1:])
+    one = SongBatches(songs, max_len=6, shuffle=False, bucket=2, batch_bucket=2, group_rows=2, one_shape=True)
+    assert {tuple(g["tokens"].shape for g in one[i][0]) for i in range(len(one))} == {((2, 2), (2, 4), (2, 6))}
+
+
 def test_the_first_two_batches_differ_in_length_when_any_two_songs_do():
     # Keras (TensorFlow) fixes the dimensions its first two batches share; a fixed prefix length would fail.
     lengths = [32, 32, 32, 64, 32]
@@ -91,7 +139,7 @@ def test_the_first_two_batches_differ_in_length_when_any_two_songs_do():
     np.testing.assert_array_equal(lead_with_two_lengths(np.array([0, 1, 2]), [32] * 3), [0, 1, 2])
     data = SongBatches(_songs(), max_len=6, seed=SEED, bucket=1)
     for _ in range(4):
-        assert data[0][0]["tokens"].shape[1] != data[1][0]["tokens"].shape[1]
+        assert data[0][0][0]["tokens"].shape[1] != data[1][0][0]["tokens"].shape[1]
         data.on_epoch_end()
 
 

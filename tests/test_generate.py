@@ -104,7 +104,8 @@ def test_padding_to_the_current_length_gives_the_music_of_padding_to_max_len(nam
 
 def test_compiled_step_gives_the_models_numbers_and_music_with_one_trace():
     """`compiled_step` (what `music_from_images` decodes with) equals Keras' predict_on_batch, traced once."""
-    from img2music_tf.generate import compiled_step
+    from img2music_tf.batches import BUCKET
+    from img2music_tf.generate import compiled_step, prefix_bucket
     from img2music_tf.models.img2music import build_model
     from img2music_tf.presets import get_preset
 
@@ -127,6 +128,40 @@ def test_compiled_step_gives_the_models_numbers_and_music_with_one_trace():
         assert generate_ids(step, features, START, never, generation, progress=False, bucket=8) == generate_ids(
             model, features, START, never, generation, progress=False, bucket=8)
     assert step.function.experimental_get_tracing_count() == 1
+    assert prefix_bucket(step) == BUCKET  # a plain tf.function, not XLA
+
+
+def test_decoding_pads_to_max_len_where_xla_compiles_and_to_buckets_elsewhere():
+    import keras
+
+    from img2music_tf.batches import BUCKET
+    from img2music_tf.generate import prefix_bucket
+
+    model = random_model()
+    model.jit_compile = True
+    assert prefix_bucket(model) is None
+    model.jit_compile = False
+    assert prefix_bucket(model) == BUCKET
+    assert prefix_bucket(random_model()) == (None if keras.backend.backend() == "jax" else BUCKET)
+
+
+def test_decoding_under_jax_compiles_one_program_through_several_buckets():
+    import keras
+
+    if keras.backend.backend() != "jax":
+        pytest.skip("counts XLA compilations: JAX only (KERAS_BACKEND=jax)")
+    from img2music_tf.gpu_run import Compilations
+    from img2music_tf.generate import generate_tokens
+    from img2music_tf.vocabulary import Vocabulary
+
+    vocabulary = Vocabulary.build([["C4@1.0", "E4@0.5", "G4@2.0", "r@0.5"]])  # V = 7 ids: 4 tokens, pad, start, end
+    assert len(vocabulary) == V
+    model = random_model()
+    features = np.random.default_rng(SEED).normal(size=(3, F)).astype("float32")
+    with Compilations() as compilations:
+        pieces = generate_tokens(model, features, vocabulary, GenerationConfig(max_len=70), progress=False)
+    assert max(map(len, pieces)) > 33  # past the first bucket of 32
+    assert compilations.count == 1  # buckets of 32 would compile 2 or 3 programs
 
 
 def test_batched_greedy_equals_one_by_one():
@@ -165,6 +200,8 @@ def test_top_k_restricts_sampling_to_the_k_most_probable():
 
 class CoinModel:
     """Each next token is `<end>`, a rest or a note with the given probabilities, whatever the input."""
+
+    jit_compile = False  # decoded as on a CPU: prefixes padded to buckets
 
     def __init__(self, vocabulary, end, rest, note):
         self.probs = np.zeros(len(vocabulary), "float32")  # (V,)

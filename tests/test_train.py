@@ -5,7 +5,9 @@ One module-scoped set of tiny runs serves every test that only reads it. Run aga
 `KERAS_BACKEND=jax pytest -q tests/test_train.py`.
 """
 
+import contextlib
 import dataclasses
+import logging
 
 import keras
 import numpy as np
@@ -58,7 +60,7 @@ def test_a_song_padded_to_its_bucket_gives_the_loss_and_predictions_of_max_len_p
     song = _songs(config, lengths=(40,))[0]
     full = SongBatches([song], config.max_len, bucket=None)[0]
     bucketed = SongBatches([song], config.max_len, batch_bucket=BUCKET)[0]
-    assert full[0]["tokens"].shape == (39, 96) and bucketed[0]["tokens"].shape == (64, 64)
+    assert full[0][0]["tokens"].shape == (39, 96) and bucketed[0][0]["tokens"].shape == (64, 64)
     results = []
     for inputs, targets in (full, bucketed):
         for tracker in trainer.metrics:
@@ -70,6 +72,70 @@ def test_a_song_padded_to_its_bucket_gives_the_loss_and_predictions_of_max_len_p
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(results[0][1:], results[1][1:], rtol=1e-5)
     assert results[0][3] > 0  # the VA term is there, and equal (25 padding rows counted nowhere)
+
+
+def test_validation_padded_to_one_shape_gives_the_same_losses_in_one_compiled_program(caplog):
+    # Under XLA, fit_songs pads every validation song to the largest one's shape: one test-step program.
+    config = _config()
+    songs = _songs(config, lengths=(5, 36, 7))  # prefix lengths padded to 32, 40 (max_len), 32
+    results, programs = [], []
+    for one_shape in (False, True):
+        keras.utils.set_random_seed(SEED)
+        trainer = train.compile_trainer(train.Img2MusicTrainer(build_model(config), _va_loss(), lambda_va=1.0),
+                                        config)
+        data = SongBatches(songs, config.max_len, shuffle=False, batch_bucket=BUCKET, one_shape=one_shape)
+        with _compiled_programs(caplog) as compiled:
+            results.append(trainer.evaluate(data, verbose=0, return_dict=True))
+        programs.append(compiled.count("test_step"))
+    if keras.backend.backend() == "jax":  # one XLA program per batch shape
+        assert programs == [2, 1]
+    assert results[0].keys() == results[1].keys() and results[0]["va_loss"] > 0
+    for name in results[0]:
+        np.testing.assert_allclose(results[1][name], results[0][name], rtol=1e-5)
+
+
+# One encoder block: in the authors' stack (no residuals) the later blocks see near-identical positions, so their
+# query and key weights get gradients of float noise, which Adam scales up to steps of the learning rate's size.
+@pytest.mark.parametrize(("name", "sizes"), [("Trans_enc3_dec3", {"encoder_blocks": 1}), ("LSTM_enc2", {})])
+def test_row_groups_train_the_weights_of_one_batch_per_song(name, sizes, tmp_path):
+    # Gradients of the groups add up to the song's gradient, one Adam step per song. Without dropout (its masks
+    # are drawn per group) the weights agree up to float summation order.
+    config = _config(name, dropout=0.0, image_dropout=0.0, learning_rate=1e-3, **sizes)
+    songs = _songs(config, lengths=(20, 11))  # in groups of 8 rows: 3 groups (the last of 3 rows) and 2
+    weights = []
+    for group_rows in (None, 8):
+        keras.utils.set_random_seed(SEED)
+        trainer = train.compile_trainer(train.Img2MusicTrainer(build_model(config), _va_loss(), lambda_va=1.0),
+                                        config)
+        initial = _numpy(trainer.net.weights)
+        rows = train.fit_songs(trainer, songs, [], config.max_len, 2, tmp_path / str(group_rows), SEED, verbose=0,
+                               bucket=8, group_rows=group_rows)
+        weights.append(_numpy(trainer.net.weights))
+        assert int(trainer.optimizer.iterations) == 2 * len(songs)  # one Adam step per song
+    assert any(not np.allclose(a, b) for a, b in zip(initial, weights[1]))
+    for one_batch, grouped in zip(*weights):  # atol: the attention key bias has no gradient but float noise,
+        np.testing.assert_allclose(grouped, one_batch, rtol=1e-5, atol=1e-6)  # which Adam turns into < 1e-6 steps
+    assert rows[-1]["loss"] > 0
+
+
+@contextlib.contextmanager
+def _compiled_programs(caplog):
+    """The names of the functions JAX compiles in the block (a list that fills on exit); empty under TensorFlow."""
+    names = []
+    if keras.backend.backend() != "jax":
+        yield names
+        return
+    import jax
+
+    jax.config.update("jax_log_compiles", True)
+    try:
+        with caplog.at_level(logging.WARNING, logger="jax"):
+            caplog.clear()
+            yield names
+            names.extend(r.getMessage().split()[1].removeprefix("jit(").removesuffix(")")
+                         for r in caplog.records if r.getMessage().startswith("Compiling "))
+    finally:
+        jax.config.update("jax_log_compiles", False)
 
 
 def _fit(config, out_dir, epochs, resume=False, va_loss=None, snapshot_epochs=()):
@@ -184,7 +250,7 @@ def _va_gradients(trainer, inputs, targets):
 
 def test_gradient_of_the_va_term_is_zero_or_disconnected(runs):
     trainer = runs["va"]
-    inputs, targets = train.SongBatches(_songs(runs["config"]), runs["config"].max_len)[0]
+    (inputs,), targets = train.SongBatches(_songs(runs["config"]), runs["config"].max_len)[0]  # one group
     gradients = _va_gradients(trainer, inputs, targets)
     assert len(gradients) == len(trainer.net.trainable_variables) > 0
     for gradient in gradients:
