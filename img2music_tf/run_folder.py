@@ -208,10 +208,15 @@ def check_run_folder(out_dir: Path, info: RunInfo, resume: bool, overwrite: bool
             return {**run, "model": {**run.get("model", {}), "epochs": None, "vocab_size": None},
                     "songs": None, "dropped": None, "vocabulary_sha256": None, "feature_scaling": None}
 
-        wanted = info.to_dict()
-        changed = sorted(k for k in wanted if settings(wanted)[k] != settings(saved).get(k))
+        wanted, kept = settings(info.to_dict()), settings(saved)
+        changed = [f"{key}.{field}: {kept.get(key, {}).get(field)!r} -> {value!r}"
+                   for key in wanted if isinstance(wanted[key], dict)
+                   for field, value in wanted[key].items() if (kept.get(key) or {}).get(field) != value]
+        changed += [f"{key}: {kept.get(key)!r} -> {wanted[key]!r}" for key in wanted
+                    if not isinstance(wanted[key], dict) and wanted[key] != kept.get(key)]
         if changed:
-            raise UserError(f"cannot resume {out_dir}: its {', '.join(changed)} differ from this run's")
+            raise UserError(f"cannot resume {out_dir}: this run's settings differ from its ({'; '.join(changed)}); "
+                            "resume with the same settings, or start again with --force")
     elif started or (out_dir / CHECKPOINT_FILE).is_file():
         if not overwrite:
             raise UserError(f"{out_dir} already holds a run: use --resume to continue it, --force or another --out")

@@ -342,18 +342,17 @@ def feature_scaling(train_features: np.ndarray, image_weights) -> FeatureScaling
 
 def fit_model(config: ModelConfig, train_songs: Sequence[Song], val_songs: Sequence[Song], out_dir: Path,
               seed: int = 0, va_loss=None, resume: bool = False, verbose: int = 1,
-              snapshot_epochs: Sequence[int] = (), callbacks: Sequence[keras.callbacks.Callback] = (),
-              group_rows: int | None = None):
+              snapshot_epochs: Sequence[int] = (), callbacks: Sequence[keras.callbacks.Callback] = ()):
     """Build the net of `config` from `seed`, compile it with the paper's loss (`va_loss`: a `losses.VALoss`
-    or None) and train it with `fit_songs` (`group_rows`: its row groups); return (the trained net, the
-    history rows)."""
+    or None) and train it with `fit_songs` (in row groups of `config.group_rows`); return (the trained net,
+    the history rows)."""
     with _dtype_policy("mixed_bfloat16" if config.mixed_precision else "float32"):
         keras.utils.set_random_seed(seed)  # after loading the predictor: the net's weights do not depend on it
         net = build_model(config)
         trainer = compile_trainer(Img2MusicTrainer(net, va_loss, config.lambda_va, config.lambda_cc), config)
         history = fit_songs(trainer, train_songs, val_songs, config.max_len, config.epochs, out_dir, seed,
                             resume, verbose, snapshot_epochs=snapshot_epochs, callbacks=callbacks,
-                            group_rows=group_rows)
+                            group_rows=config.group_rows)
     return trainer.net, history
 
 
@@ -369,7 +368,6 @@ def train_run(
     overwrite: bool = False,
     verbose: int = 1,
     snapshot_epochs: Sequence[int] = (),
-    group_rows: int | None = None,
 ) -> RunResult:
     """Prepared data -> tokens -> vocabulary -> image features -> fit -> run folder.
 
@@ -381,7 +379,6 @@ def train_run(
     required when the preset has `va_loss`. An existing run folder is an error
     unless `resume` (continue it) or `overwrite` (start again). `snapshot_epochs`: epochs
     after which the net is also saved (`run_folder.load_run(out_dir, epoch)` reads them).
-    `group_rows`: row groups of at most that many rows per training step (`fit_songs`).
     """
     from img2music_tf.data.prepare import PreparedData, load_prepared
 
@@ -418,7 +415,7 @@ def train_run(
 
         va_loss = VA_TERMS[config.va_term](vocabulary, VAPredictor.load(va_predictor_dir)) if config.va_loss else None
         net, history = fit_model(config, train_songs, val_songs, out_dir, seed, va_loss, resume, verbose,
-                                 snapshot_epochs, group_rows=group_rows)
+                                 snapshot_epochs)
         save_model(net, out_dir / MODEL_FILE)
         return RunResult(out_dir, config, net, vocabulary, history, data.counts, data.dropped)
 

@@ -345,6 +345,22 @@ def test_train_command_writes_a_run_folder_that_resumes_and_loads(prepared, tmp_
     _assert_same(_numpy(run.model.weights), _numpy(result.model.weights))
 
 
+def test_train_command_trains_in_row_groups_and_keeps_them_for_resuming(prepared, tmp_path, capsys):
+    from img2music_tf import cli
+
+    out = tmp_path / "run"
+    args = ["train", "--data", str(prepared), "--preset", "Trans_enc3_dec3", "--scale", "tiny", "--out", str(out),
+            "--image-weights", "none", "--seed", str(SEED), "--quiet"]
+    assert cli.main(args + ["--group-rows", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "img2music: error: --group-rows must be at least 1, got 0"
+    assert cli.main(args + ["--epochs", "1", "--group-rows", "4"]) == 0
+    assert run_folder.RunInfo.read(out).model.group_rows == 4
+    assert cli.main(args + ["--epochs", "2", "--resume"]) == 2  # another layout is another run
+    assert "(model.group_rows: 4 -> None); resume with the same settings" in capsys.readouterr().err
+    assert cli.main(args + ["--epochs", "2", "--resume", "--group-rows", "4"]) == 0
+    assert len(run_folder.read_history(out / run_folder.HISTORY_FILE)) == 2
+
+
 def test_va_preset_without_a_predictor_is_a_user_error(prepared, tmp_path, capsys):
     from img2music_tf import cli
 
