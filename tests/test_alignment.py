@@ -68,7 +68,7 @@ def test_models_are_one_preset_with_a_lambda_not_copies():
     soft = [model.config(SCALES["align"]) for model in models[1:]]
     assert {config.name for config in soft} == {alignment.SOFT}
     assert [config.lambda_va for config in soft] == [0.1, 1.0, 10.0]
-    assert all(config.va_term == "soft" and config.epochs == 6 for config in soft)
+    assert all(config.va_term == "soft" and config.epochs == 10 for config in soft)
     assert len({model.key for model in models}) == len(models)
     with pytest.raises(ValueError):
         alignment.Measurement(models=models[1:])
