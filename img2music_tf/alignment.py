@@ -342,7 +342,8 @@ def verdicts(result: dict) -> list[str]:
             for model in models[1:]:
                 row = model["decodings"][name]
                 low, high = row["alignment"]["difference_to_baseline_ci"]
-                verdict = ("closer than without the term, beyond the interval" if high < 0 else
+                verdict = ("not comparable: no image has rated pieces from both" if math.isnan(low) else
+                           "closer than without the term, beyond the interval" if high < 0 else
                            "farther than without the term, beyond the interval" if low > 0 else
                            "no difference beyond the interval")
                 lines.append(

@@ -123,3 +123,17 @@ def test_every_model_and_decoding_is_rated_and_written(measured):
     assert "none = paper's term" in markdown and "soft, lambda 1" in markdown and "Image weights: `none`" in markdown
     assert "--data builtin --seeds 0 --lambdas 1" in markdown
     assert (out / "va_alignment.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_verdicts_name_the_direction_only_beyond_the_interval_and_say_when_nothing_compares():
+    def result_with(low: float, high: float) -> dict:
+        row = {"alignment": {"difference_to_baseline": (low + high) / 2, "difference_to_baseline_ci": [low, high]},
+               "quality": {"music_quality_loss": 1.0, "with_notes": 1.0}}
+        models = {"none": {"lambda_va": None, "decodings": {name: row for name in alignment.DECODINGS}},
+                  "soft": {"lambda_va": 1.0, "decodings": {name: row for name in alignment.DECODINGS}}}
+        return {"regimes": {"eimg": {"models": models}}}
+
+    assert "closer than without the term" in alignment.verdicts(result_with(-0.5, -0.1))[0]
+    assert "farther than without the term" in alignment.verdicts(result_with(0.1, 0.5))[0]
+    assert "no difference beyond the interval" in alignment.verdicts(result_with(-0.1, 0.5))[0]
+    assert "not comparable" in alignment.verdicts(result_with(math.nan, math.nan))[0]
