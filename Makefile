@@ -17,7 +17,7 @@ export IMG2MUSIC_EIMG_SOURCE ?= $(SHARED)/eimg
 export IMG2MUSIC_EMOTION6_SOURCE ?= $(SHARED)/emotion6/Emotion6-320px.zip
 export IMG2MUSIC_AUTHORS_SOURCE ?= $(SHARED)/authors/midiData.txt
 
-.PHONY: help setup data test test-integration test-slow test-jax demo table1 table2 figure3 pretrained pretrained-measure bench-generate regimes bench paper-gpu-pack paper-gpu paper-gpu-merge
+.PHONY: help setup data test test-integration test-slow test-jax demo table1 table2 figure3 pretrained pretrained-measure bench-generate regimes va-alignment bench paper-gpu-pack paper-gpu paper-gpu-merge
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -54,13 +54,13 @@ demo: setup  ## main job: train a small model on the built-in data and make musi
 	$(BIN)/img2music demo --out out/demo
 
 # Paper artefacts (do not run these with -j: they share run folders under runs/reproduce).
-table1: setup  ## Table 1 (5 models, 2 epochs) -> results/table1.json/.md  (DATA=authors|eimg SCALE=smoke|paper SEEDS=N FIDELITY=paper|code WEIGHTS=imagenet|none)
+table1: setup  ## Table 1 (5 models, 2 epochs) -> results/<DATA>/table1.json/.md  (DATA=authors|eimg SCALE=smoke|paper SEEDS=N FIDELITY=paper|code WEIGHTS=imagenet|none)
 	$(BIN)/img2music reproduce table1 --data $(DATA) --scale $(SCALE) --seeds $(SEEDS) --fidelity $(FIDELITY) $(WEIGHTS_OPTION)
 
-table2: setup  ## Table 2 (with/without VA loss, 15 epochs) -> results/table2.json/.md
+table2: setup  ## Table 2 (with/without VA loss, 15 epochs) -> results/<DATA>/table2.json/.md
 	$(BIN)/img2music reproduce table2 --data $(DATA) --scale $(SCALE) --seeds $(SEEDS) --fidelity $(FIDELITY) $(WEIGHTS_OPTION)
 
-figure3: setup  ## Figure 3 (loss per epoch, LSTM vs Trans_enc3_dec3 + VA loss) -> results/figure3.png/.json/.md
+figure3: setup  ## Figure 3 (loss per epoch, LSTM vs Trans_enc3_dec3 + VA loss) -> results/<DATA>/figure3.png/.json/.md
 	$(BIN)/img2music reproduce figure3 --data $(DATA) --scale $(SCALE) --seeds $(SEEDS) --fidelity $(FIDELITY) $(WEIGHTS_OPTION)
 
 pretrained: setup  ## the model shipped in the package: train (about 15 min on 2 cores), measure, copy -> img2music_tf/pretrained_model, results/pretrained.md
@@ -78,6 +78,9 @@ bench-generate: setup  ## one picture -> MIDI + WAV + piano roll: start-up and p
 
 regimes: setup  ## the paper's tables beside ours in both data regimes -> results/regimes.md (after table1/table2 DATA=authors and DATA=eimg)
 	$(BIN)/python reproduce/regimes.py
+
+va-alignment: setup  ## does a VA term align music with the picture? 4 models x 3 seeds x 2 data regimes, a held-out judge -> results/va_alignment.md/.json/.png (about an hour on 2 cores)
+	$(BIN)/python reproduce/va_alignment.py
 
 # The GPU queue (README, "Paper scale on a GPU"): pack here, run on a JAX-only GPU machine, merge here.
 paper-gpu-pack: SCALE = paper

@@ -44,11 +44,12 @@ def va_predictor_config(scale: Scale, batchnorm: bool):
 
 
 def train_va_predictor(prepared, out: str | Path, scale: Scale, batchnorm: bool, seed: int = 0,
-                       reuse: bool = True) -> Path:
+                       reuse: bool = True, split: dict[str, list[str]] | None = None) -> Path:
     """A music VA predictor (Wang et al.'s MLP) trained on the prepared training split's music, saved in `out`.
 
-    With `reuse`, a predictor already saved in `out` is kept. Returns `out`; its `metrics.json` holds the
-    test figures beside the always-the-mean baseline.
+    `split`: music ids per split, instead of the prepared split (a judge of the music must not share the
+    loss's predictor's split: `alignment`). With `reuse`, a predictor already saved in `out` is kept.
+    Returns `out`; its `metrics.json` holds the test figures beside the always-the-mean baseline.
     """
     from img2music_tf.models.va_predictor import CONFIG_FILE, MODEL_FILE
     from img2music_tf.va_training import VATrainConfig, train_on_items
@@ -58,7 +59,8 @@ def train_va_predictor(prepared, out: str | Path, scale: Scale, batchnorm: bool,
         return out
     epochs = {} if scale.va_epochs is None else {"epochs": scale.va_epochs}
     train_config = VATrainConfig(patience=scale.va_patience, seed=seed, **epochs)
-    train_on_items(prepared.music, out, va_predictor_config(scale, batchnorm), train_config, split=prepared.split)
+    train_on_items(prepared.music, out, va_predictor_config(scale, batchnorm), train_config,
+                   split=prepared.split if split is None else split)
     return out
 
 

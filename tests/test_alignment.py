@@ -1,0 +1,139 @@
+"""The emotion-alignment measurement (img2music_tf/alignment.py, reproduce/va_alignment.py): its statistics on
+known numbers, and the whole measurement on the built-in data at demo-tiny size."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import REPO
+
+from img2music_tf import alignment
+
+
+def test_distance_is_the_mean_absolute_va_difference_and_nan_without_music_va():
+    image = np.array([[5.0, 5.0], [2.0, 8.0]])  # (I, 2)
+    music = np.array([[6.0, 3.0], [np.nan, np.nan]])  # (I, 2)
+    assert alignment.distances(image, music)[0] == pytest.approx(1.5)
+    assert math.isnan(alignment.distances(image, music)[1])
+
+
+def test_bootstrap_interval_holds_the_mean_skips_nan_and_narrows_with_more_images():
+    rng = np.random.default_rng(0)
+    few = rng.normal(2.0, 1.0, size=(3, 20))  # (S, I)
+    many = rng.normal(2.0, 1.0, size=(3, 400))
+    few_with_gap = few.copy()
+    few_with_gap[0, 0] = np.nan
+    for values in (few, many, few_with_gap):
+        low, high = alignment.bootstrap_ci(values, 0.95, 500)
+        assert low < np.nanmean(values) < high
+    assert np.diff(alignment.bootstrap_ci(many, 0.95, 500)) < np.diff(alignment.bootstrap_ci(few, 0.95, 500))
+
+
+def test_correlation_is_pearson_pooled_over_seeds_with_an_interval_around_it():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 50))  # (S, I)
+    y = x + rng.normal(scale=0.5, size=(2, 50))
+    r, low, high = alignment.correlation_ci(x, y, 0.95, 300)
+    assert r == pytest.approx(np.corrcoef(x.ravel(), y.ravel())[0, 1])
+    assert low < r < high and r > 0.7
+    assert math.isnan(alignment.correlation_ci(x, np.ones_like(x), 0.95, 50)[0])  # constant music VA: undefined
+
+
+def test_summary_of_a_model_against_itself_has_zero_difference_and_counts_rated_pieces():
+    measurement = alignment.Measurement(n_boot=200)
+    rng = np.random.default_rng(2)
+    image = rng.uniform(1, 9, size=(30, 2))  # (I, 2)
+    music = rng.uniform(1, 9, size=(3, 30, 2))  # (S, I, 2)
+    music[1, 4] = np.nan  # a piece without notes
+    summary = alignment.alignment_summary(image, music, measurement, alignment.distances(image, music))
+    assert summary["rated"] == 3 * 30 - 1
+    assert summary["difference_to_baseline"] == 0.0 and summary["difference_to_baseline_ci"] == [0.0, 0.0]
+    low, high = summary["distance_ci"]
+    assert low < summary["distance"] < high
+    assert summary["distance_across_seeds"][1] < summary["distance"] < summary["distance_across_seeds"][2]
+    assert summary["distance"] == pytest.approx((summary["valence_distance"] + summary["arousal_distance"]) / 2,
+                                                abs=0.05)
+
+
+def test_models_are_one_preset_with_a_lambda_not_copies():
+    from img2music_tf.experiments import SCALES
+
+    models = alignment.Measurement().models
+    assert models[0].preset == alignment.BASELINE and models[0].config(SCALES["align"]).va_loss is False
+    soft = [model.config(SCALES["align"]) for model in models[1:]]
+    assert {config.name for config in soft} == {alignment.SOFT}
+    assert [config.lambda_va for config in soft] == [0.1, 1.0, 10.0]
+    assert all(config.va_term == "soft" and config.epochs == 10 for config in soft)
+    assert len({model.key for model in models}) == len(models)
+    with pytest.raises(ValueError):
+        alignment.Measurement(models=models[1:])
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory):
+    """reproduce/va_alignment.py on the built-in data at demo-tiny size: 1 seed, no term and one lambda."""
+    sys.path.insert(0, str(REPO / "reproduce"))
+    import va_alignment
+
+    out = tmp_path_factory.mktemp("results")
+    work = tmp_path_factory.mktemp("work")
+    code = va_alignment.main(["--scale", "demo-tiny", "--data", "builtin", "--seeds", "0", "--lambdas", "1",
+                              "--work", str(work), "--out", str(out)])
+    assert code == 0
+    return json.loads((out / "va_alignment.json").read_text()), out, work
+
+
+def test_the_judge_is_another_predictor_than_the_one_inside_the_loss(measured):
+    result, _, work = measured
+    regime = result["regimes"]["builtin"]
+    assert regime["judge"] != regime["loss_va_predictor"]
+    judge_split = json.loads((work / regime["judge"] / "metrics.json").read_text())["training"]
+    assert judge_split["settings"]["seed"] == 1
+    from img2music_tf.data.prepare import load_prepared
+    from img2music_tf.data.pairing import split_ids
+
+    prepared = load_prepared(work / regime["data"]["prepared"])
+    judge_ids = split_ids([item.id for item in prepared.music], 1, 2, 2)
+    assert judge_ids["train"] != prepared.split["train"]
+    assert regime["floor"]["judge_vs_loss_predictor"] > 0  # they rate the same music differently
+
+
+def test_every_model_and_decoding_is_rated_and_written(measured):
+    result, out, _ = measured
+    regime = result["regimes"]["builtin"]
+    assert list(regime["models"]) == ["Trans_enc3_dec3", "Trans_enc3_dec3_VA_Soft-lambda1"]
+    images = len(regime["image_ids"])
+    for model in regime["models"].values():
+        for name in alignment.DECODINGS:
+            pieces = model["runs"][0]["pieces"][name]
+            assert len(pieces) == images
+            quality = model["decodings"][name]["quality"]
+            assert quality["with_notes"] == np.mean([piece["notes"] > 0 for piece in pieces])
+            assert quality["distinct_pieces"] == [len({piece["tokens_sha"] for piece in pieces})]
+    soft = regime["models"]["Trans_enc3_dec3_VA_Soft-lambda1"]["decodings"]["top-10 sampling"]["alignment"]
+    assert "difference_to_baseline_ci" in soft
+    assert regime["cost"]["Trans_enc3_dec3"]["ratio_median"] == 1.0
+    assert regime["cost"]["Trans_enc3_dec3_VA_Soft-lambda1"]["ratio_median"] > 0
+    markdown = (out / "va_alignment.md").read_text()
+    assert "none = paper's term" in markdown and "soft, lambda 1" in markdown and "Image weights: `none`" in markdown
+    assert "--data builtin --seeds 0 --lambdas 1" in markdown
+    assert (out / "va_alignment.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_verdicts_name_the_direction_only_beyond_the_interval_and_say_when_nothing_compares():
+    def result_with(low: float, high: float) -> dict:
+        row = {"alignment": {"difference_to_baseline": (low + high) / 2, "difference_to_baseline_ci": [low, high]},
+               "quality": {"music_quality_loss": 1.0, "with_notes": 1.0}}
+        models = {"none": {"lambda_va": None, "decodings": {name: row for name in alignment.DECODINGS}},
+                  "soft": {"lambda_va": 1.0, "decodings": {name: row for name in alignment.DECODINGS}}}
+        return {"regimes": {"eimg": {"models": models}}}
+
+    assert "closer than without the term" in alignment.verdicts(result_with(-0.5, -0.1))[0]
+    assert "farther than without the term" in alignment.verdicts(result_with(0.1, 0.5))[0]
+    assert "no difference beyond the interval" in alignment.verdicts(result_with(-0.1, 0.5))[0]
+    assert "not comparable" in alignment.verdicts(result_with(math.nan, math.nan))[0]
