@@ -84,9 +84,9 @@ va-alignment: setup  ## does a VA term align music with the picture? 4 models x 
 
 # The GPU queue (README, "Paper scale on a GPU"): pack here, run on a JAX-only GPU machine, merge here.
 paper-gpu-pack: SCALE = paper
-paper-gpu-pack: setup  ## CPU: all the GPU does not need + the queue -> gpu/pack, wheels -> gpu/wheels (SCALE=paper DATA=authors|eimg WEIGHTS=...)
+paper-gpu-pack: setup  ## CPU: all the GPU does not need + the queue -> gpu/pack, wheels -> gpu/wheels (SCALE=paper DATA=authors|eimg WEIGHTS=... PRESETS="only these")
 	$(BIN)/img2music gpu wheels --out gpu/wheels
-	$(BIN)/img2music gpu pack --scale $(SCALE) --data $(DATA) --seeds $(SEEDS) --fidelity $(FIDELITY) $(WEIGHTS_OPTION) --out gpu/pack
+	$(BIN)/img2music gpu pack --scale $(SCALE) --data $(DATA) --seeds $(SEEDS) --fidelity $(FIDELITY) $(WEIGHTS_OPTION) $(if $(PRESETS),--presets $(PRESETS)) --out gpu/pack
 
 paper-gpu:  ## GPU machine (JAX, no TensorFlow, no internet): install gpu/wheels, run the queue -> $(OUT)/results.json (BUDGET=540 s)
 	$(PYTHON) -m pip install -q --no-index --no-deps --upgrade --target gpu/site gpu/wheels/*.whl

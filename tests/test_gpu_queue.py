@@ -124,6 +124,8 @@ def test_the_makefile_passes_the_image_weights_and_runs_the_queue_without_setup(
 
     assert "--image-weights none" in dry_run("table1", "SCALE=paper", "WEIGHTS=none")
     assert "--image-weights" not in dry_run("table1")
+    assert "--presets" not in dry_run("paper-gpu-pack")
+    assert "--presets LSTM_enc2 Trans_enc4 --out gpu/pack" in dry_run("paper-gpu-pack", "PRESETS=LSTM_enc2 Trans_enc4")
     gpu = dry_run("paper-gpu", "OUT=/tmp/out")
     assert "--target gpu/site gpu/wheels/*.whl" in gpu and "KERAS_BACKEND=jax" in gpu and "--out /tmp/out" in gpu
     assert "venv" not in gpu  # the GPU machine has no internet for `make setup`
