@@ -213,10 +213,10 @@ def _write_curves(result: dict, out: Path) -> list[Path]:
 
 
 KINDS = {
-    "table": Kind(per_run=_score_run, present=lambda run_dir, epoch: holds_epoch(run_dir, epoch),
-                  finish=_table_result, write=_write_table),
+    "table": Kind(per_run=_score_run, present=holds_epoch, finish=_table_result, write=_write_table),
     # a run stopped early still draws the epochs it trained; the curve says it is partial
-    "curves": Kind(per_run=lambda context, run_dir, epoch: {}, present=lambda run_dir, epoch: trained_epochs(run_dir) > 0,
+    "curves": Kind(per_run=lambda context, run_dir, epoch: {},
+                   present=lambda run_dir, epoch: trained_epochs(run_dir) > 0,
                    finish=_curves_result, write=_write_curves),
 }
 

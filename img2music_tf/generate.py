@@ -119,7 +119,8 @@ def generate_ids(
         if running.size == 0:
             break
         longest = max(len(sequence) for sequence in sequences)
-        tokens = pad_prefixes(sequences, length if bucket is None else min(round_up(longest, bucket), length))  # (N, T)
+        width = length if bucket is None else min(round_up(longest, bucket), length)
+        tokens = pad_prefixes(sequences, width)  # (N, T)
         probs = np.asarray(model.predict_on_batch({"image": features, "tokens": tokens}))  # (N, V)
         picked = next_token_ids(probs[running], config, [rngs[i] for i in running])  # (R,)
         for i, token_id in zip(running, picked):

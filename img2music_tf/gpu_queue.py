@@ -209,8 +209,9 @@ def download_wheels(out: Path, python_version: str = "3.12", platform: str = "ma
 
 
 def merge(results_dir: Path, out: Path | None = None, work: Path | None = None) -> list[dict]:
-    """Run folders from the GPU's results (`results_dir`: its folder, or a copy of its results.json), then every artefact rendered into `out` (default
-    results/<data>/<scale>/) from the runs present; returns the artefacts' results.
+    """Run folders from the GPU's results (`results_dir`: its folder, or a copy of its results.json), then
+    every artefact rendered into `out` (default results/<data>/<scale>/) from the runs present; returns the
+    artefacts' results.
 
     A run the window stopped early is merged too: its history draws a partial curve, and the test tokens of
     the snapshot epochs it reached serve their rows (Table 1 reads epoch 2 of the 15-epoch runs)."""

@@ -105,8 +105,6 @@ class ModelConfig(Architecture):
         check_choice("fidelity", self.fidelity, tuple(FIDELITIES))
         check_choice("VA term", self.va_term, VA_TERMS)
         _ = self.image_features  # validates encoder, layer, resizing and size
-        if self.group_rows is not None and self.group_rows < 1:
-            raise ValueError(f"group_rows must be at least 1 or None, got {self.group_rows}")
         if self.max_len < 2:
             raise UserError(f"max_len must be >= 2, got {self.max_len}")
 

@@ -139,7 +139,7 @@ def _trained_elsewhere(runs: list[dict]) -> str:
         return ""
     stopped = sorted({f"{run['trained_preset']} seed {run['seed']} trained {run['epochs_trained']} of its "
                       f"{run['epochs_planned']} epochs" for run in runs
-                      if run.get("epochs_trained", run.get("epochs_planned")) != run.get("epochs_planned")})
+                      if run.get("epochs_trained", 0) < run.get("epochs_planned", 0)})
     return (f" Merged runs were trained on {', '.join(devices)} by the GPU queue, which also decoded their test "
             "tokens at the snapshot epochs; their music files, metrics and VA were made here."
             + (f" Stopped early, when the GPU window ran out: {'; '.join(stopped)}; a table row reads the "

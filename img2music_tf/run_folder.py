@@ -209,7 +209,7 @@ def check_run_folder(out_dir: Path, info: RunInfo, resume: bool, overwrite: bool
                     "songs": None, "dropped": None, "vocabulary_sha256": None, "feature_scaling": None}
 
         wanted, kept = settings(info.to_dict()), settings(saved)
-        changed = [f"{key}.{field}: {kept.get(key, {}).get(field)!r} -> {value!r}"
+        changed = [f"{key}.{field}: {(kept.get(key) or {}).get(field)!r} -> {value!r}"
                    for key in wanted if isinstance(wanted[key], dict)
                    for field, value in wanted[key].items() if (kept.get(key) or {}).get(field) != value]
         changed += [f"{key}: {kept.get(key)!r} -> {wanted[key]!r}" for key in wanted

@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def measure(args) -> int:
     from img2music_tf import pipeline
+    from img2music_tf.artefacts import shown
     from img2music_tf.data.prepare import load_prepared
     from img2music_tf.environment import environment
     from img2music_tf.experiments import SCALES
@@ -199,6 +200,7 @@ def predictor_summary(folder: Path, test_pairs) -> dict:
     alignment of the test images with the labels of the EIMG music paired with them (a reference point)."""
     import json
 
+    from img2music_tf.artefacts import shown
     from img2music_tf.metrics import emotion_alignment
     from img2music_tf.models.va_predictor import METRICS_FILE
 
@@ -220,6 +222,8 @@ def read_speed(path: Path) -> dict | None:
     each picture's total as a process's first and as a later one, and the CLI's wall time."""
     import json
 
+    from img2music_tf.artefacts import shown
+
     if not path.is_file():
         return None
     record = json.loads(path.read_text(encoding="utf-8"))
@@ -228,12 +232,6 @@ def read_speed(path: Path) -> dict | None:
             if any(w in name for w in wanted)}  # start-up, first pictures, later pictures, the CLI
     return {"record": shown(path), "commit": record["commit"], "repeats": record["repeats"],
             "figures": {name: record["figures"][name] for name in sorted(rank, key=lambda n: (rank[n], n))}}
-
-
-def shown(path: Path) -> str:
-    """A path relative to the repository when inside it (the record does not name the checkout's place)."""
-    path = Path(path).resolve()
-    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
 def fmt(value, digits: int = 3) -> str:

@@ -66,9 +66,10 @@ def add_parser(subparsers) -> None:
         "run", help="train the packed queue within a time budget and decode the test images (GPU, JAX)",
         description="Train the packed runs in queue order under KERAS_BACKEND=jax with the code of CPU training. "
                     "A run starts only when the pace of the runs before it says it can finish in the seconds left, "
-                    "and stops as soon as its epochs say it cannot (after its next snapshot epoch, when that still fits). After each "
-                    f"snapshot epoch the test images are decoded greedily. OUT/{RESULTS_FILE} (history, tokens, "
-                    "timings, device) is rewritten after every run. Weights are not kept.",
+                    "and stops as soon as its epochs say it cannot (after its next snapshot epoch, when that still "
+                    "fits). After each snapshot epoch the test images are decoded greedily. "
+                    f"OUT/{RESULTS_FILE} (history, tokens, timings, device) is rewritten after every run. "
+                    "Weights are not kept.",
         epilog="example: KERAS_BACKEND=jax img2music gpu run --pack gpu/pack --budget-s 540 --out $OUT",
     )
     run.add_argument("--pack", default=str(REPO / "gpu" / "pack"), metavar="DIR",
