@@ -146,9 +146,9 @@ def alignment_summary(image_va: np.ndarray, music_va: np.ndarray, measurement: M
 
 
 def quality_summary(pieces: list[list[dict]], reference, confidence: float) -> dict:
-    """The quality of pieces (seeds x images, each with "metrics", "notes", "tokens_sha"), seeds pooled:
-    the three metrics and Music_Quality_Loss (the paper's reference, and our training music's), pieces
-    with notes, and distinct pieces per seed."""
+    """The quality of pieces (seeds x images, each with "metrics", "notes", "tokens_sha", "memorisation"),
+    seeds pooled: the three metrics and Music_Quality_Loss (the paper's reference, and our training
+    music's), pieces with notes, copies of a training song (`memorisation`), and distinct pieces per seed."""
     pooled = [piece for seed in pieces for piece in seed]
     table = np.array([[piece["metrics"][name] for name in metrics.METRIC_NAMES] for piece in pooled])  # (S*I, 3)
     row = metrics.summarize(table, metrics.PAPER_REFERENCE, confidence)
@@ -159,6 +159,8 @@ def quality_summary(pieces: list[list[dict]], reference, confidence: float) -> d
         "music_quality_loss_ci": row["music_quality_loss_ci"],
         "music_quality_loss_training_reference": metrics.music_quality_loss(means, reference),
         "with_notes": float(np.mean([piece["notes"] > 0 for piece in pooled])),
+        "copies": sum(piece["memorisation"]["copied"] for piece in pooled),
+        "pieces": len(pooled),
         "distinct_pieces": [len({piece["tokens_sha"] for piece in seed}) for seed in pieces],
     }
 
@@ -175,9 +177,10 @@ def train_judge(prepared, out: Path, scale: Scale, batchnorm: bool, seed: int) -
     return pipeline.train_va_predictor(prepared, out, scale, batchnorm, seed=seed, split=split)
 
 
-def rate(sequences: list[list[str]], folder: Path, judge) -> list[dict]:
-    """Each token sequence -> MIDI file in `folder` -> notes, quality metrics and the judge's (valence, arousal)
-    (NaN for a piece without notes: it has no emotion to rate)."""
+def rate(sequences: list[list[str]], folder: Path, judge, songs) -> list[dict]:
+    """Each token sequence -> MIDI file in `folder` -> notes, quality metrics, the judge's (valence, arousal)
+    (NaN for a piece without notes: it has no emotion to rate), and its longest run shared with a training
+    song (`songs`: a `memorisation.TrainingSongs`)."""
     import hashlib
 
     from img2music_tf import tokens
@@ -192,6 +195,7 @@ def rate(sequences: list[list[str]], folder: Path, judge) -> list[dict]:
             "tokens_sha": hashlib.sha256(" ".join(sequence).encode()).hexdigest()[:16],
             "music_va": [float(v) for v in va],
             "metrics": metrics.quality_metrics(metrics.read_music(midi)),
+            "memorisation": songs.longest_run(sequence).to_dict(),
         })
     return pieces
 
@@ -219,6 +223,7 @@ def epoch_seconds(run_dir: Path) -> list[float]:
 def measure_regime(data: str, measurement: Measurement, work: Path) -> dict:
     """Train, decode and judge every model and seed on one data regime; the regime's part of the result."""
     from img2music_tf.artefacts import Context, Settings, shown
+    from img2music_tf.memorisation import TrainingSongs
     from img2music_tf.models.va_predictor import VAPredictor
     from img2music_tf.presets import FIDELITIES
     from img2music_tf.run_folder import HISTORY_FILE, read_history
@@ -231,6 +236,7 @@ def measure_regime(data: str, measurement: Measurement, work: Path) -> dict:
     judge_dir = train_judge(prepared, context.settings.data_root / f"judge-seed{measurement.judge_seed}", scale,
                             batchnorm, measurement.judge_seed)
     judge = VAPredictor.load(judge_dir)
+    songs = TrainingSongs(pipeline.trained_songs(prepared, scale.max_songs))  # what every run trained on
     test = prepared.pairs_in("test")
     images = dict(sorted({pair.image.id: pair.image for pair in test}.items()))
     image_va = np.array([[image.valence, image.arousal] for image in images.values()])  # (I, 2)
@@ -261,7 +267,7 @@ def measure_regime(data: str, measurement: Measurement, work: Path) -> dict:
                 "epoch_seconds": epoch_seconds(run_dir),
                 "cross_entropy": history[-1]["cross_entropy"],
                 "val_cross_entropy": history[-1]["val_cross_entropy"],
-                "pieces": {name: rate(found, run_dir / "alignment" / name.replace(" ", "-"), judge)
+                "pieces": {name: rate(found, run_dir / "alignment" / name.replace(" ", "-"), judge, songs)
                            for name, found in sequences.items()},
             })
             print(f"{data} {model.key} seed {seed}: {time.perf_counter() - began:.0f} s", flush=True)
@@ -386,7 +392,9 @@ def render(result: dict, command: str) -> str:
         f"have no emotion and are left out (`rated`). Intervals: {settings['confidence']:.0%}; `[bootstrap]` "
         f"resamples images ({settings['n_boot']} draws, seeds pooled), `seeds` is a t interval across the seed "
         "means, `vs none` is the paired (same seed, same image) difference to the model without a term. r: "
-        "Pearson correlation of image VA and music VA over the pieces (does the music follow the picture?).",
+        "Pearson correlation of image VA and music VA over the pieces (does the music follow the picture?). "
+        "Copies: pieces (seeds pooled) sharing a run of at least 16 tokens, or 90% of their events, with a song "
+        "the runs trained on (`memorisation.py`).",
         "",
         f"{result['environment']['backend']} on {result['environment']['device']}; {result['wall_seconds'] / 60:.0f} "
         f"minutes. Command: `{command}`.",
@@ -407,8 +415,9 @@ def render(result: dict, command: str) -> str:
             "",
             "| model | decoding | distance [bootstrap] | seeds | vs none [bootstrap] | rated | r valence | r arousal "
             "| polyphony | pitch entropy | groove | Music_Quality_Loss [bootstrap] | MQL vs our training music "
-            "| with notes | distinct pieces per seed | final cross-entropy | epoch s (x none) |",
-            "|" + "---|" * 17,
+            "| with notes | copies of a training song | distinct pieces per seed | final cross-entropy "
+            "| epoch s (x none) |",
+            "|" + "---|" * 18,
         ]
         for key, model in regime["models"].items():
             cross_entropy = np.mean([run["cross_entropy"] for run in model["runs"]])
@@ -424,7 +433,8 @@ def render(result: dict, command: str) -> str:
                     f"{_interval(a['arousal_r_ci'])} | {q['polyphony_rate']:.3f} | {q['pitch_entropy']:.3f} | "
                     f"{q['groove_consistency']:.3f} | {q['music_quality_loss']:.3f} "
                     f"{_interval(q['music_quality_loss_ci'])} | {q['music_quality_loss_training_reference']:.3f} | "
-                    f"{q['with_notes']:.0%} | {', '.join(map(str, q['distinct_pieces']))} | {cross_entropy:.3f} | "
+                    f"{q['with_notes']:.0%} | {q['copies']} / {q['pieces']} | "
+                    f"{', '.join(map(str, q['distinct_pieces']))} | {cross_entropy:.3f} | "
                     f"{ratio['epoch_seconds_median']:.1f} ({ratio['ratio_median']:.2f}x) |"
                 )
     lines += ["", "## Verdicts (generated from the numbers above)", "", *verdicts(result)]

@@ -115,6 +115,8 @@ def test_every_model_and_decoding_is_rated_and_written(measured):
             quality = model["decodings"][name]["quality"]
             assert quality["with_notes"] == np.mean([piece["notes"] > 0 for piece in pieces])
             assert quality["distinct_pieces"] == [len({piece["tokens_sha"] for piece in pieces})]
+            assert (quality["copies"], quality["pieces"]) == (
+                sum(piece["memorisation"]["copied"] for piece in pieces), images)
     soft = regime["models"]["Trans_enc3_dec3_VA_Soft-lambda1"]["decodings"]["top-10 sampling"]["alignment"]
     assert "difference_to_baseline_ci" in soft
     assert regime["cost"]["Trans_enc3_dec3"]["ratio_median"] == 1.0
@@ -122,6 +124,7 @@ def test_every_model_and_decoding_is_rated_and_written(measured):
     markdown = (out / "va_alignment.md").read_text()
     assert "none = paper's term" in markdown and "soft, lambda 1" in markdown and "Image weights: `none`" in markdown
     assert "--data builtin --seeds 0 --lambdas 1" in markdown
+    assert "| copies of a training song |" in markdown
     assert (out / "va_alignment.png").read_bytes()[:4] == b"\x89PNG"
 
 
