@@ -21,12 +21,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 def main(argv: list[str] | None = None) -> int:
     from img2music_tf.alignment import BASELINE, SOFT, Measurement, Model, measure, plot, render
+    from img2music_tf.artefacts import DATA_SOURCES
+    from img2music_tf.errors import UserError
     from img2music_tf.files import write_json, write_text
 
     defaults = Measurement()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", default=defaults.scale, help=f"experiments.SCALES name (default {defaults.scale})")
-    parser.add_argument("--data", nargs="+", default=list(defaults.data), help="data regimes (default authors eimg)")
+    parser.add_argument("--data", nargs="+", default=list(defaults.data), choices=list(DATA_SOURCES),
+                        help="data regimes (default authors eimg)")
     parser.add_argument("--seeds", nargs="+", type=int, default=list(defaults.seeds))
     parser.add_argument("--lambdas", nargs="+", type=float,
                         default=[model.lambda_va for model in defaults.models[1:]],
@@ -37,7 +40,11 @@ def main(argv: list[str] | None = None) -> int:
 
     measurement = Measurement(scale=args.scale, data=tuple(args.data), seeds=tuple(args.seeds),
                               models=(Model(BASELINE), *(Model(SOFT, value) for value in args.lambdas)))
-    result = measure(measurement, args.work)
+    try:
+        result = measure(measurement, args.work)
+    except UserError as error:  # e.g. a work folder prepared from other data: one line, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     command = "python reproduce/va_alignment.py " + shlex.join(
         [*(["--scale", args.scale] if args.scale != defaults.scale else []), "--data", *args.data,
          "--seeds", *map(str, args.seeds), "--lambdas", *(f"{value:g}" for value in args.lambdas)])

@@ -140,3 +140,24 @@ def test_verdicts_name_the_direction_only_beyond_the_interval_and_say_when_nothi
     assert "farther than without the term" in alignment.verdicts(result_with(0.1, 0.5))[0]
     assert "no difference beyond the interval" in alignment.verdicts(result_with(-0.1, 0.5))[0]
     assert "not comparable" in alignment.verdicts(result_with(math.nan, math.nan))[0]
+
+
+def test_bad_inputs_end_with_one_line_and_write_nothing(tmp_path, capsys, monkeypatch):
+    sys.path.insert(0, str(REPO / "reproduce"))
+    import va_alignment
+
+    from img2music_tf.errors import UserError
+
+    args = ["--scale", "demo-tiny", "--seeds", "0", "--lambdas", "1", "--work", str(tmp_path / "work"),
+            "--out", str(tmp_path / "out")]
+    with pytest.raises(SystemExit) as stopped:
+        va_alignment.main(["--data", "nope", *args])
+    assert stopped.value.code == 2 and "invalid choice: 'nope'" in capsys.readouterr().err
+
+    def refused(*_):
+        raise UserError("runs/x/prepared was prepared from other inputs")
+
+    monkeypatch.setattr(alignment, "measure", refused)
+    assert va_alignment.main(["--data", "builtin", *args]) == 2
+    assert capsys.readouterr().err == "error: runs/x/prepared was prepared from other inputs\n"
+    assert not (tmp_path / "out").exists()
