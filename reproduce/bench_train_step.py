@@ -196,8 +196,9 @@ def main() -> None:
                         help="EIMG songs (from $IMG2MUSIC_EIMG_SOURCE) or the authors' midiData.txt")
     parser.add_argument("--songs", type=int, default=8, help="songs (batches) to cycle over (default 8)")
     parser.add_argument("--steps", type=int, default=16, help="timed steps per row (default 16)")
-    parser.add_argument("--rows", default="all", choices=("all", "groups"),
-                        help="every row, or only the old exact step (bucket) against row groups")
+    parser.add_argument("--preset", default=PRESET, help=f"the preset timed (default {PRESET})")
+    parser.add_argument("--rows", default="all", choices=("all", "groups", "bucket"),
+                        help="every row, only the old exact step (bucket) against row groups, or only bucket")
     parser.add_argument("--group-rows", type=int, default=32, help="rows per row group (default 32)")
     parser.add_argument("--memory", action="store_true", help="also the peak memory of one step, longest song")
     parser.add_argument("--compilations", action="store_true",
@@ -211,7 +212,7 @@ def main() -> None:
 
     from img2music_tf.presets import get_preset
 
-    config = get_preset(PRESET, scale=args.scale)
+    config = get_preset(args.preset, scale=args.scale)
     if args.compilations:
         count_compilations(config, args.seed)
         return
@@ -241,8 +242,9 @@ def main() -> None:
         ("none", "eager", "bucket", None, True),
         ("literal file round trip (LiteralVALoss)", "eager", "bucket", literal, True),
     ]
-    if args.rows == "groups":
-        cases = [case for case in cases if case[:3] in {("none", "compiled", "bucket"), ("none", "compiled", "groups")}]
+    if args.rows != "all":
+        kept = {("none", "compiled", "bucket"), ("none", "compiled", args.rows)}
+        cases = [case for case in cases if case[:3] in kept]
     n_passes = -(-args.steps // len(songs))
     trainers = [build_trainer(config, va_loss, args.seed, eager) for _, _, _, va_loss, eager in cases]
     data = [song_batches(songs, config.max_len, args.seed, padding, args.group_rows) for _, _, padding, _, _ in cases]
@@ -267,10 +269,12 @@ def main() -> None:
     base = next(row for row in rows if (row["va_term"], row["mode"], row["padding"]) == ("none", "compiled", "bucket"))
     for row in rows:
         row["x_plain_bucket"] = round(row["pass_ms"] / base["pass_ms"], 2)
-    groups = next(row for row in rows if row["padding"] == "groups")
-    sentences = [f"In row groups of {args.group_rows} rows a pass over these songs runs **"
-                 f"{base['pass_ms'] / groups['pass_ms']:.2f}x** as fast as with one batch per song (the same exact "
-                 "step, one Adam step per song: tests/test_train.py)."]
+    sentences = []
+    groups = next((row for row in rows if row["padding"] == "groups"), None)
+    if groups:
+        sentences.append(f"In row groups of {args.group_rows} rows a pass over these songs runs **"
+                         f"{base['pass_ms'] / groups['pass_ms']:.2f}x** as fast as with one batch per song (the same "
+                         "exact step, one Adam step per song: tests/test_train.py).")
     if memory:
         sentences.append(f"Peak memory of one step on the longest song ({max(len(s.ids) for s in songs) - 1} "
                          f"samples), a fresh process each: {memory['bucket']:.0f} MB as one batch, "
@@ -297,14 +301,14 @@ def main() -> None:
     table += [f"| {r['va_term']} | {r['mode']} | {r['padding']} | {r['median_ms']} | {r['min_ms']} | {r['max_ms']} | "
               f"{r['pass_ms']} | {r['first_pass_ms']} | {r['x_plain_bucket']} | {r['peak_mb']} | {r['load_1min']} |"
               for r in rows]
-    command = " ".join(["python reproduce/bench_train_step.py", f"--scale {args.scale}", f"--data {args.data}",
+    command = " ".join(["python reproduce/bench_train_step.py", f"--preset {args.preset}", f"--scale {args.scale}", f"--data {args.data}",
                         f"--songs {args.songs}", f"--steps {args.steps}", f"--rows {args.rows}",
                         f"--group-rows {args.group_rows}"] + (["--memory"] if args.memory else [])
                        + ([f"--va-predictor {args.va_predictor}"] if args.va_predictor else []))
     write_text(args.out / "bench_train_step.md", "\n".join([
         "# One training step: padding to max_len, to length buckets, in row groups; with and without the VA term",
         "",
-        f"Preset {PRESET} at scale `{args.scale}`, backend {keras.backend.backend()}, {machine}. "
+        f"Preset {args.preset} at scale `{args.scale}`, backend {keras.backend.backend()}, {machine}. "
         f"{len(songs)} {source} songs cycled (batch = one song: "
         f"{sizes[0]}-{sizes[-1]} samples, median {statistics.median(sizes):.0f}); vocabulary: {len(vocabulary)} ids; "
         f"VA predictor {'from ' + str(args.va_predictor) if args.va_predictor else 'untrained, paper size'}; "

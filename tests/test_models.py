@@ -103,6 +103,30 @@ def test_lstm_encoder_ignores_left_padding_but_not_order():
     assert not np.allclose(a, c)
 
 
+def test_lstm_encoder_equals_the_masked_lstm_over_the_padded_prefix():
+    # The authors' formulation: embed, run the LSTMs with the padding mask, take the state after the last step
+    # (a masked step carries the state). The layer moves the real ids first and runs without a mask instead.
+    encoder = LSTMEncoder(30, 8, (6, 8), dropout=0.2)
+    rng = np.random.default_rng(SEED)
+    rows = [rng.integers(1, 30, size=n).tolist() for n in (1, 3, 7, 9)]
+    tokens = np.array([[0] * (9 - len(r)) + r for r in rows]  # left padding, as in training
+                      + [rows[1] + [0] * 6, [0] + rows[2][:3] + [0] + rows[2][3:], [0] * 9], "int32")
+    encoder(tokens)  # builds
+
+    def masked(tokens):
+        x = encoder.embedding(tokens)
+        for lstm in encoder.lstms:
+            x = lstm(x, mask=keras.ops.not_equal(tokens, 0))
+        return keras.ops.convert_to_numpy(x[:, -1])
+
+    got = keras.ops.convert_to_numpy(encoder(tokens, training=False))
+    np.testing.assert_allclose(got, masked(tokens), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[4], got[1], rtol=1e-5, atol=1e-6)  # right padding = left padding
+    np.testing.assert_allclose(got[5], got[2], rtol=1e-5, atol=1e-6)  # padding inside the prefix is skipped
+    np.testing.assert_array_equal(got[6], 0)  # no real id: the zero state
+    assert len({tuple(np.round(row, 6)) for row in got[:4]}) == 4
+
+
 def test_dropout_is_off_at_inference_and_on_in_training():
     model = build_model(get_preset("Trans_enc3_dec3", scale="tiny", vocab_size=30))
     inputs = _inputs(model, [[0, 3, 4, 5]] * 4)

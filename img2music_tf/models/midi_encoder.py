@@ -1,7 +1,8 @@
 """MIDI encoders: token ids (B, T) -> one vector (B, E) per sequence (Section 3.3.2, and the Mendis baseline).
 
-Both embed the ids (`PAD_ID` 0 = padding) and ignore padding through an explicit mask, so a prefix gives the same
-vector however much padding surrounds it (the authors left-pad prefixes to 236 tokens).
+Both embed the ids (`PAD_ID` 0 = padding) and ignore padding, so a prefix gives the same vector however much
+padding surrounds it (the authors left-pad prefixes to 236 tokens): the transformer through an explicit mask, the
+LSTM by reading its real ids first (see `LSTMEncoder`).
 """
 
 from __future__ import annotations
@@ -91,6 +92,15 @@ class LSTMEncoder(layers.Layer):
 
     Mendis et al. (the paper's baseline, `fidelity="paper"`): LSTM 128 (sequences) -> Dropout -> LSTM 256.
     The authors' script (`fidelity="code"`): LSTM 128 -> LSTM 256 (sequences) -> Dropout -> LSTM 256.
+
+    The authors' masked LSTM over a left-padded prefix skips the padding: its final state is that of the real
+    ids alone, read from a zero state. This layer computes the same thing another way: it moves each row's
+    real ids to the front (in order), runs the LSTMs without a mask, and reads each row's output at its last
+    real id. An LSTM is causal, so what follows that position (padding) cannot change it. Without a mask,
+    Keras runs the LSTMs through cuDNN on a GPU (TensorFlow, and JAX via `jax.experimental.rnn`) instead of
+    a step-by-step loop; on a CPU the loop only drops the masking. Dropout draws its masks over the moved
+    ids: the same method with other random draws. A row without real ids encodes to zeros, as the masked
+    LSTM's zero state.
     """
 
     def __init__(
@@ -101,9 +111,7 @@ class LSTMEncoder(layers.Layer):
         # === Layers ===
         self.embedding = layers.Embedding(vocab_size, embed_dim, name="embedding")
         self.embedding_dropout = layers.Dropout(dropout)
-        self.lstms = [
-            layers.LSTM(n, return_sequences=i < len(units) - 1, name=f"lstm_{i}") for i, n in enumerate(units)
-        ]
+        self.lstms = [layers.LSTM(n, return_sequences=True, name=f"lstm_{i}") for i, n in enumerate(units)]
         self.last_dropout = layers.Dropout(dropout)
         # === Config ===
         self.vocab_size = vocab_size
@@ -120,13 +128,18 @@ class LSTMEncoder(layers.Layer):
         self.built = True
 
     def call(self, tokens, training=None):
-        mask = ops.not_equal(tokens, PAD_ID)  # (B, T)
-        x = self.embedding_dropout(self.embedding(tokens), training=training)  # (B, T, E)
+        real = ops.not_equal(tokens, PAD_ID)  # (B, T)
+        positions = ops.arange(ops.shape(tokens)[1], dtype="int32")[None, :]  # (1, T)
+        order = ops.argsort(ops.where(real, positions, positions + ops.shape(tokens)[1]), axis=1)  # (B, T)
+        front = ops.take_along_axis(tokens, order, axis=1)  # (B, T): real ids first, in order, then padding
+        x = self.embedding_dropout(self.embedding(front), training=training)  # (B, T, E)
         for i, lstm in enumerate(self.lstms):
             if i == len(self.lstms) - 1:
                 x = self.last_dropout(x, training=training)
-            x = lstm(x, mask=mask, training=training)  # (B, T, units) or, last, (B, units)
-        return x
+            x = lstm(x, training=training)  # (B, T, units)
+        count = ops.sum(ops.cast(real, "int32"), axis=1)  # (B,) real ids per row
+        last = ops.take_along_axis(x, ops.maximum(count - 1, 0)[:, None, None], axis=1)[:, 0]  # (B, units)
+        return ops.where((count > 0)[:, None], last, ops.zeros_like(last))  # (B, units)
 
     def compute_output_shape(self, tokens_shape):
         return (tokens_shape[0], self.units[-1])
