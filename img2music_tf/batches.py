@@ -221,6 +221,15 @@ class SongBatches(keras.utils.PyDataset):
         order = epoch_order(len(self.songs), self.seed, self.epoch, self.shuffle)
         return int(lead_with_two_lengths(order, self.lengths)[index])
 
+    def first_of_each_layout(self) -> list[int]:
+        """Positions in `songs` of the first song of each distinct layout (`shapes`), in the order the current
+        epoch meets them: under XLA each layout is one compiled program (`gpu_run.rehearse` compiles them ahead)."""
+        first: dict[tuple, int] = {}
+        for position in lead_with_two_lengths(epoch_order(len(self.songs), self.seed, self.epoch, self.shuffle),
+                                              self.lengths).tolist():
+            first.setdefault(tuple(self.shapes[position]), position)
+        return list(first.values())
+
     def song_at(self, index: int) -> Song:
         """The song that batch `index` of the current epoch holds."""
         return self.songs[self._position(index)]

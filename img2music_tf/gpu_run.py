@@ -6,24 +6,30 @@ cannot be imported). Each entry of the queue is trained with the code of every C
 (`train.fit_model`: the same batches padded to buckets, padding rows, seeds), in queue order. A run
 starts only when the pace of the finished runs (seconds per cost unit, plus their compilations and
 decoding) says it can finish in the seconds left, and stops as soon as the pace of its own epochs says
-its remaining ones cannot; only finished runs are merged. After each snapshot epoch the test images
-are decoded greedily (`generate.generate_tokens`, all images in one batch). `results.json` holds the
-history, the tokens per test image and epoch, the timings (seconds per epoch, XLA compilations, the
-device) and is rewritten after every run, so a call that is killed still returns the finished runs.
+its remaining ones cannot, unless its next snapshot epoch still can; a run that fails is recorded with its
+error and the queue goes on. After each snapshot epoch the test images are decoded greedily
+(`generate.generate_tokens`, all images in one batch). `results.json` holds the history, the tokens per
+test image and epoch, the timings (seconds per epoch, XLA compilations with each program's compile seconds,
+the device) and is rewritten after every run, so a call that is killed still returns the finished runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from img2music_tf.batches import Song
+from img2music_tf.batches import BUCKET, Song, SongBatches
 from img2music_tf.environment import environment
 from img2music_tf.errors import UserError
 from img2music_tf.files import write_json
@@ -39,7 +45,10 @@ from img2music_tf.vocabulary import Vocabulary
 COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"  # JAX's monitoring event of one XLA compilation
 COMPILE_EVENTS = (COMPILE_EVENT, "/jax/core/compile/jaxpr_trace_duration",
                   "/jax/core/compile/jaxpr_to_mlir_module_duration")  # tracing and lowering come before it
+CACHE_HIT_EVENT = "/jax/compilation_cache/cache_hits"  # a program read from the persistent cache
 RESERVE_S = 15.0  # seconds of the budget kept for writing the results
+WARM_SHARE = 0.25  # compiling of a run read from the cache, as a share of a cold run's (guess until one finishes)
+LATE, ALL = "late", "all"  # which batch layouts of an entry a rehearsal compiles
 
 
 class PackData:
@@ -83,54 +92,81 @@ class PackData:
 
 
 class Compilations:
-    """XLA compilations counted, and the seconds of tracing, lowering and compiling summed, from JAX's
-    monitoring events while the block runs."""
+    """XLA compilations counted, the seconds of tracing, lowering and compiling summed, and each program's
+    compilations and compile seconds by name (`programs`), from JAX's monitoring events while the block runs;
+    `cache_hits`: programs read from the persistent compilation cache instead."""
 
     def __init__(self):
         self.count = 0
         self.seconds = 0.0
+        self.cache_hits = 0
+        self.programs: dict[str, list] = {}  # name -> [compilations, seconds]
 
-    def _heard(self, event: str, duration: float, **_) -> None:
+    def _heard(self, event: str, duration: float, **kwargs) -> None:
         if event in COMPILE_EVENTS:
-            self.count += event == COMPILE_EVENT
             self.seconds += duration
+        if event == COMPILE_EVENT:
+            self.count += 1
+            program = self.programs.setdefault(str(kwargs.get("fun_name")), [0, 0.0])
+            program[0] += 1
+            program[1] += duration
+
+    def _hit(self, event: str, **_) -> None:
+        self.cache_hits += event == CACHE_HIT_EVENT
+
+    def by_program(self) -> list[dict]:
+        """Each program's name, compilations and compile seconds, the slowest first."""
+        return [{"name": name, "compilations": count, "seconds": round(seconds, 3)}
+                for name, (count, seconds) in sorted(self.programs.items(), key=lambda item: -item[1][1])]
 
     def __enter__(self) -> "Compilations":
         import jax
 
         jax.monitoring.register_event_duration_secs_listener(self._heard)
+        jax.monitoring.register_event_listener(self._hit)
         return self
 
     def __exit__(self, *_) -> None:
         import jax
 
         jax.monitoring.unregister_event_duration_listener(self._heard)
+        jax.monitoring.unregister_event_listener(self._hit)
 
 
 class Budget:
-    """The seconds left, and the pace of the finished runs: seconds per cost unit, and fixed seconds per run
-    (compilations, decoding) - the worst seen, since the next run may be slower per unit."""
+    """The seconds left, and the pace of the finished runs: seconds per cost unit, seconds of decoding and of
+    compiling per run - the worst seen, since the next run may be slower. Compiling is learnt apart for runs
+    whose programs were compiled ahead into the cache (`rehearse`): until one such run has finished, they
+    are expected to take `WARM_SHARE` of a cold run's compiling."""
 
     def __init__(self, seconds: float):
         self.deadline = time.monotonic() + seconds - RESERVE_S
         self.per_unit: float | None = None
-        self.fixed = 0.0
+        self.decode = 0.0
+        self.compile: dict[bool, float | None] = {False: None, True: None}  # rehearsed? -> worst seconds seen
 
     def left(self) -> float:
         return self.deadline - time.monotonic()
 
-    def estimate(self, cost: int) -> float | None:
+    def estimate(self, cost: int, rehearsed: bool = False) -> float | None:
         """Expected seconds of a run of `cost` units; None before any run has finished."""
-        return None if self.per_unit is None else cost * self.per_unit + self.fixed
+        if self.per_unit is None:
+            return None
+        compile_s = self.compile[rehearsed]
+        if compile_s is None:  # only the other kind has finished (per_unit is set): scale its compiling
+            compile_s = self.compile[not rehearsed] * (WARM_SHARE if rehearsed else 1 / WARM_SHARE)
+        return cost * self.per_unit + self.decode + compile_s
 
-    def learn(self, cost: int, steady: float, fixed: float) -> None:
-        """Take in a finished run of `cost` units: `steady` seconds of epochs, `fixed` seconds of the rest."""
+    def learn(self, cost: int, steady: float, decode: float, compile_s: float, rehearsed: bool = False) -> None:
+        """Take in a finished run of `cost` units: `steady` seconds of epochs, `decode` of decoding, `compile_s`
+        of compiling (`rehearsed`: its programs were compiled ahead)."""
         self.per_unit = max(self.per_unit or 0.0, steady / cost)
-        self.fixed = max(self.fixed, fixed)
+        self.decode = max(self.decode, decode)
+        self.compile[rehearsed] = max(self.compile[rehearsed] or 0.0, compile_s)
 
-    def refuses(self, cost: int) -> str | None:
+    def refuses(self, cost: int, rehearsed: bool = False) -> str | None:
         """Why a run of `cost` units should not start, or None when it may."""
-        estimate, left = self.estimate(cost), self.left()
+        estimate, left = self.estimate(cost, rehearsed), self.left()
         if left <= 0:
             return f"no time left ({left:.0f} s)"
         if estimate is not None and estimate > left:
@@ -190,17 +226,81 @@ class RunWatch(keras.callbacks.Callback):
         return (epoch - done) * self.steady_seconds[-1] + decodes * decode_guess
 
 
-def run_queue(pack_dir: Path, out: Path, budget_s: float, jax_cache: Path | None = None) -> dict:
-    """Train the packed queue in order within `budget_s` seconds; write `out/results.json` after every run."""
+def use_cache(jax_cache: Path) -> None:
+    """JAX's persistent compilation cache in `jax_cache`, every program kept (the rehearsals' are read back)."""
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(jax_cache))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+
+@contextlib.contextmanager
+def rehearsals(pack_dir: Path, out: Path, jax_cache: Path | None, entries: int, processes: int):
+    """While the block trains the queue, `processes` background processes (`img2music gpu warm`, logs in
+    out/warm-N.log) compile its programs into the cache: first the batch layouts that the first run meets
+    last (it compiles the others itself meanwhile), then every later run's, in queue order, dealt out in
+    turn. Yields `rehearsed(index)`: whether entry `index` is done. The processes are stopped at the end."""
+    jobs = [f"0:{LATE}"] + [f"{index}:{ALL}" for index in range(1, entries)]
+    helpers = []
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as done:
+        try:
+            for k in range(min(processes, len(jobs))):
+                command = [sys.executable, "-m", "img2music_tf", "gpu", "warm", "--pack", str(pack_dir),
+                           "--jobs", ",".join(jobs[k::processes]), "--jax-cache", str(jax_cache), "--done", done]
+                env = {**os.environ, "KERAS_BACKEND": "jax", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+                with open(out / f"warm-{k}.log", "w", encoding="utf-8") as log:  # the child keeps its own handle
+                    helpers.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                                    preexec_fn=lambda: os.nice(10)))
+            yield lambda index: (Path(done) / str(index)).exists()
+        finally:
+            for helper in helpers:
+                helper.kill()
+                helper.wait()
+
+
+def rehearse(pack_dir: Path, jobs: list[tuple[int, str]], jax_cache: Path, done: Path | None = None) -> None:
+    """Compile the programs of queue entries into the cache `jax_cache` without training them: for each job
+    (entry index, `LATE` or `ALL` of its batch layouts), `train.fit_model` for one epoch on one training song
+    per layout, with the run's validation songs, then one greedy decoding of the test images - the code path
+    of the run itself, so that the run reads every program from the cache. Marks each entry done in `done`."""
+    use_cache(jax_cache)
+    data = PackData(pack_dir)
+    for index, part in jobs:
+        entry, began = data.entries[index], time.monotonic()
+        config = dataclasses.replace(RunInfo.from_dict(entry.run_info).model, epochs=1)
+        train_songs, val_songs = data.songs(entry.features)
+        batches = SongBatches(train_songs, config.max_len, seed=entry.seed, batch_bucket=BUCKET,
+                              group_rows=config.group_rows)  # as `train.fit_songs` lays them out under XLA
+        layouts = batches.first_of_each_layout()
+        if part == LATE and config.group_rows is None:  # (row groups: every item has the most groups of any song)
+            layouts = layouts[len(layouts) // 2 :]
+        va_loss = data.va_loss(config.va_term) if config.va_loss else None
+        with Compilations() as compilations, tempfile.TemporaryDirectory() as scratch:
+            net, _ = fit_model(config, [batches.songs[k] for k in layouts], val_songs, Path(scratch), entry.seed,
+                               va_loss, verbose=0)
+            generate_tokens(net, data.test_features(entry.features), data.vocabulary,
+                            GenerationConfig(max_len=config.max_len), progress=False)
+        if done is not None:
+            (Path(done) / str(index)).touch()
+        print(f"{entry.preset} seed {entry.seed}: {len(layouts)} batch layout(s) ({part}), {compilations.count} "
+              f"program(s) compiled in {time.monotonic() - began:.0f} s", flush=True)
+
+
+def run_queue(pack_dir: Path, out: Path, budget_s: float, jax_cache: Path | None = None, warm: int = 0) -> dict:
+    """Train the packed queue in order within `budget_s` seconds; write `out/results.json` after every run.
+    `warm` background processes compile the queue's programs into the cache `jax_cache` meanwhile (`rehearse`)."""
     import jax
 
     if keras.backend.backend() != "jax":
         raise UserError(f"the GPU queue runs under JAX, not {keras.backend.backend()}: set KERAS_BACKEND=jax")
     if budget_s <= RESERVE_S:
         raise UserError(f"--budget-s must exceed the {RESERVE_S:.0f} s kept for writing the results, got {budget_s}")
+    if warm and jax_cache is None:
+        raise UserError("warming (--warm) compiles into the persistent cache: give --jax-cache DIR")
     budget = Budget(budget_s)
     if jax_cache is not None:
-        jax.config.update("jax_compilation_cache_dir", str(jax_cache))
+        use_cache(jax_cache)
     data = PackData(pack_dir)
     results = {
         "format": FORMAT,
@@ -212,18 +312,8 @@ def run_queue(pack_dir: Path, out: Path, budget_s: float, jax_cache: Path | None
         "not_started": [],
     }
     print(f"{len(data.entries)} run(s) queued on {results['environment']['device']}; budget {budget_s:.0f} s")
-    for entry in data.entries:
-        estimate, reason = budget.estimate(entry.cost), budget.refuses(entry.cost)
-        if reason:
-            print(f"{entry.preset} seed {entry.seed}: not started ({reason})")
-            results["not_started"].append({"preset": entry.preset, "seed": entry.seed, "reason": reason})
-            continue
-        print(f"{entry.preset} seed {entry.seed}: {entry.epochs} epochs"
-              + (f", estimated {estimate:.0f} s" if estimate is not None else "") + f", {budget.left():.0f} s left")
-        info = dataclasses.replace(RunInfo.from_dict(entry.run_info), keras=keras.__version__)
-        record = _train_entry(entry, info, data, budget)
-        results["runs"].append(record)
-        write_json(Path(out) / RESULTS_FILE, results)
+    with rehearsals(pack_dir, Path(out), jax_cache, len(data.entries), warm) as rehearsed:
+        _train_queue(data, budget, results, Path(out), rehearsed)
     results["seconds"] = round(budget_s - RESERVE_S - budget.left(), 1)
     path = write_json(Path(out) / RESULTS_FILE, results)
     finished = [f"{run['preset']} seed {run['seed']}" for run in results["runs"] if run["finished"]]
@@ -232,8 +322,34 @@ def run_queue(pack_dir: Path, out: Path, budget_s: float, jax_cache: Path | None
     return results
 
 
-def _train_entry(entry: Entry, info: RunInfo, data: PackData, budget: Budget) -> dict:
-    """Train one entry with `train.fit_model` (checkpoints in a scratch folder) and return its record."""
+def _train_queue(data: PackData, budget: Budget, results: dict, out: Path, rehearsed) -> None:
+    """Train each entry of the queue that the budget lets start; add its record to `results`, written after each.
+    `rehearsed(index)`: whether entry `index`'s programs have been compiled ahead."""
+    for index, entry in enumerate(data.entries):
+        ahead = index > 0 and rehearsed(index)  # the first run compiles half of its programs itself
+        estimate, reason = budget.estimate(entry.cost, ahead), budget.refuses(entry.cost, ahead)
+        if reason:
+            print(f"{entry.preset} seed {entry.seed}: not started ({reason})")
+            results["not_started"].append({"preset": entry.preset, "seed": entry.seed, "reason": reason})
+            continue
+        print(f"{entry.preset} seed {entry.seed}: {entry.epochs} epochs"
+              + (f", estimated {estimate:.0f} s" if estimate is not None else "") + f", {budget.left():.0f} s left")
+        info = dataclasses.replace(RunInfo.from_dict(entry.run_info), keras=keras.__version__)
+        try:
+            record = _train_entry(entry, info, data, budget, ahead)
+        except Exception as error:  # noqa: BLE001 - one failing run must not cost the window the runs after it
+            traceback.print_exc()
+            record = {"preset": entry.preset, "seed": entry.seed, "finished": False,
+                      "stopped": f"failed: {type(error).__name__}: {error}"[:1000], "run_info": info.to_dict(),
+                      "history": [], "tokens": {}, "timings": {}}
+            print(f"{entry.preset} seed {entry.seed}: {record['stopped']}")
+        results["runs"].append(record)
+        write_json(out / RESULTS_FILE, results)
+
+
+def _train_entry(entry: Entry, info: RunInfo, data: PackData, budget: Budget, rehearsed: bool) -> dict:
+    """Train one entry with `train.fit_model` (checkpoints in a scratch folder) and return its record
+    (`rehearsed`: its programs were compiled ahead into the cache)."""
     config = info.model
     train_songs, val_songs = data.songs(entry.features)
     va_loss = data.va_loss(config.va_term) if config.va_loss else None
@@ -244,7 +360,8 @@ def _train_entry(entry: Entry, info: RunInfo, data: PackData, budget: Budget) ->
                                callbacks=[watch])
     finished = len(history) == entry.epochs and set(watch.tokens) == set(entry.snapshot_epochs)
     if finished:
-        budget.learn(entry.cost, sum(watch.steady_seconds), compilations.seconds + sum(watch.decode_seconds.values()))
+        budget.learn(entry.cost, sum(watch.steady_seconds), sum(watch.decode_seconds.values()), compilations.seconds,
+                     rehearsed)
     return {
         "preset": entry.preset,
         "seed": entry.seed,
@@ -258,5 +375,8 @@ def _train_entry(entry: Entry, info: RunInfo, data: PackData, budget: Budget) ->
             "decode_seconds": {str(epoch): seconds for epoch, seconds in watch.decode_seconds.items()},
             "compilations": compilations.count,
             "compile_seconds": round(compilations.seconds, 3),
+            "rehearsed": rehearsed,
+            "cache_hits": compilations.cache_hits,
+            "programs": compilations.by_program(),
         },
     }

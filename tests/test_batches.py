@@ -85,6 +85,15 @@ def test_each_batch_is_one_whole_song_with_its_image_repeated(bucket, batch_buck
     assert sorted(seen) == sorted(s.id for s in songs)
 
 
+def test_first_of_each_layout_names_one_song_per_batch_shape_in_the_order_the_epoch_meets_them():
+    songs = _songs()  # 3, 5, 4, 6, 2 ids
+    data = SongBatches(songs, max_len=6, seed=SEED, bucket=2, batch_bucket=2)
+    met = [tuple(item[0][0]["tokens"].shape) for item in (data[index] for index in range(len(data)))]
+    firsts = data.first_of_each_layout()
+    assert [tuple(data.shapes[position][0]) for position in firsts] == list(dict.fromkeys(met))
+    assert len(firsts) == 3  # (2, 2) for 2-3 ids, (4, 4) for 4-5 ids, (6, 6) for 6 ids
+
+
 def test_one_shape_pads_every_batch_to_the_largest_songs_shape_with_padding_rows():
     songs = _songs()  # 2 to 6 ids
     data = SongBatches(songs, max_len=6, shuffle=False, bucket=2, batch_bucket=2, one_shape=True)

@@ -11,6 +11,7 @@ pipeline's from the same tokens.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import shutil
@@ -41,10 +42,15 @@ def test_the_queue_starts_with_the_runs_that_serve_the_most_rows():
 def test_the_budget_starts_only_runs_that_can_finish():
     budget = gpu_run.Budget(100 + gpu_run.RESERVE_S)
     assert budget.estimate(1000) is None and budget.refuses(10**9) is None  # nothing measured: the first run starts
-    budget.learn(cost=1000, steady=20.0, fixed=30.0)  # 0.02 s per unit, 30 s of compiling and decoding
+    budget.learn(cost=1000, steady=20.0, decode=10.0, compile_s=20.0)  # 0.02 s per unit, 30 s fixed
     assert budget.estimate(2000) == pytest.approx(70.0)
     assert budget.refuses(2000) is None
     assert budget.refuses(4000).startswith("estimated 110 s")
+    # a run compiled ahead (`rehearse`) is expected to compile a share of a cold run, until one has finished
+    assert budget.estimate(4000, rehearsed=True) == pytest.approx(80 + 10 + 20 * gpu_run.WARM_SHARE)
+    budget.learn(cost=1000, steady=10.0, decode=5.0, compile_s=2.0, rehearsed=True)
+    assert budget.estimate(4000, rehearsed=True) == pytest.approx(80 + 10 + 2)  # the worst pace and decoding
+    assert budget.estimate(4000) == pytest.approx(80 + 10 + 20)
     budget.deadline -= 200
     assert budget.refuses(1).startswith("no time left")
 
@@ -116,6 +122,9 @@ def test_bad_queue_inputs_are_one_line(tmp_path, capsys):
     errors = capsys.readouterr().err.strip().splitlines()
     assert "Trans_enc3_dec3 is not trained by any artefact; choose from LSTM_enc2" in errors[0]
     assert "cannot read the GPU's results" in errors[1] and len(errors) == 2
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["gpu", "warm", "--jobs", "0:early"])
+    assert exit_.value.code == 2 and "PART is late or all" in capsys.readouterr().err
 
 
 def test_the_makefile_passes_the_image_weights_and_runs_the_queue_without_setup():
@@ -149,7 +158,7 @@ class NotOnTheGPU:  # imports of these fail, as on a machine that lacks them
 sys.meta_path.insert(0, NotOnTheGPU())
 from img2music_tf.cli import main
 sys.exit(main(["gpu", "run", "--pack", {str(pack)!r}, "--budget-s", "600", "--out", {str(out)!r},
-               "--jax-cache", {str(root / "jax-cache")!r}]))
+               "--jax-cache", {str(root / "jax-cache")!r}, "--warm", "1"]))
 """
     env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(REPO)}
     ran = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=600)
@@ -180,10 +189,57 @@ def test_the_queue_runs_without_the_cpu_only_libraries_and_reports_timings(queue
     test_images = json.loads((queue["pack"] / gpu_queue.QUEUE_FILE).read_text())["test_images"]
     assert sorted(run["tokens"]["1"]) == test_images
     assert all(line.split()[0] == "<start>" for line in run["tokens"]["1"].values())
+    assert (queue["root"] / "gpu_out" / "warm-0.log").is_file()  # a rehearsal ran beside it (--warm 1)
     timings = run["timings"]
     assert timings["compilations"] > 0 and len(timings["epoch_seconds"]) == 1 and "1" in timings["decode_seconds"]
+    programs = timings["programs"]  # each XLA program's compilations and seconds, the slowest first
+    assert sum(program["compilations"] for program in programs) == timings["compilations"]
+    assert any("train_step" in program["name"] for program in programs)
+    assert [program["seconds"] for program in programs] == sorted((p["seconds"] for p in programs), reverse=True)
     assert results["environment"]["backend"] == "jax" and results["environment"]["device"]
     assert run["history"][0]["va_loss"] is not None  # L_VA logged from the packed predictor and tables
+
+
+@jax_only
+def test_a_rehearsal_compiles_every_program_the_run_then_reads_from_the_cache(queue, tmp_path):
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(REPO)}
+    warm = [sys.executable, "-m", "img2music_tf", "gpu", "warm", "--pack", str(queue["pack"]), "--jobs", "0:all",
+            "--jax-cache", str(cache), "--done", str(tmp_path)]
+    ran = subprocess.run(warm, env=env, capture_output=True, text=True, timeout=600)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert (tmp_path / "0").is_file() and f"{VA_RUN} seed 0: " in ran.stdout
+    run = [sys.executable, "-m", "img2music_tf", "gpu", "run", "--pack", str(queue["pack"]), "--budget-s", "600",
+           "--out", str(out), "--jax-cache", str(cache), "--warm", "0"]
+    ran = subprocess.run(run, env=env, capture_output=True, text=True, timeout=600)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    (record,) = json.loads((out / gpu_queue.RESULTS_FILE).read_text())["runs"]
+    timings = record["timings"]
+    assert timings["compilations"] > 0 and timings["cache_hits"] == timings["compilations"]  # none compiled anew
+    untimed = [[{k: v for k, v in row.items() if k != "seconds"} for row in run["history"]]
+               for run in (record, queue["results"]["runs"][0])]
+    assert untimed[0] == untimed[1]  # and the run is the same
+
+
+@jax_only
+def test_a_run_that_fails_is_recorded_and_the_queue_goes_on(queue, tmp_path, monkeypatch, capsys):
+    data = gpu_run.PackData(queue["pack"])
+    (entry,) = data.entries
+    data.entries = [dataclasses.replace(entry, preset="LSTM_enc2"), entry]
+    monkeypatch.setattr(gpu_run, "PackData", lambda folder: data)
+
+    def train(entry, info, data, budget, rehearsed):
+        if entry.preset == "LSTM_enc2":
+            raise RuntimeError("cuDNN is not there")
+        return {"preset": entry.preset, "seed": entry.seed, "finished": True}
+
+    monkeypatch.setattr(gpu_run, "_train_entry", train)
+    results = gpu_run.run_queue(queue["pack"], tmp_path, budget_s=100)
+    failed, done = results["runs"]
+    assert failed["stopped"] == "failed: RuntimeError: cuDNN is not there" and not failed["finished"]
+    assert failed["history"] == [] and done == {"preset": VA_RUN, "seed": entry.seed, "finished": True}
+    assert "LSTM_enc2 seed 0: failed: RuntimeError: cuDNN is not there" in capsys.readouterr().out
+    assert json.loads((tmp_path / gpu_queue.RESULTS_FILE).read_text())["runs"] == results["runs"]
 
 
 @jax_only

@@ -1,10 +1,12 @@
-"""`img2music gpu pack|wheels|run|merge`: paper-scale runs through a GPU lent in short windows (`gpu_queue`,
+"""`img2music gpu pack|wheels|run|warm|merge`: paper-scale runs through a GPU lent in short windows (`gpu_queue`,
 `gpu_run`)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+JAX_CACHE = "/tmp/img2music_tf-jax-cache"
 
 
 def add_parser(subparsers) -> None:
@@ -23,7 +25,8 @@ def add_parser(subparsers) -> None:
             "the most table rows first) into one folder;\n"
             "  2. gpu wheels (here, needs PyPI): the wheels the GPU machine lacks for Keras on JAX;\n"
             "  3. gpu run    (GPU, KERAS_BACKEND=jax): trains the queue within a time budget, decodes the test "
-            f"images at the snapshot epochs, writes OUT/{RESULTS_FILE};\n"
+            f"images at the snapshot epochs, writes OUT/{RESULTS_FILE}; meanwhile `gpu warm` processes compile the "
+            "later runs' programs ahead;\n"
             "  4. gpu merge  (here): turns the results into run folders (generated tokens instead of weights) and "
             "renders Table 1, Table 2 and Figure 3 from every run present, naming the missing rows."
         ),
@@ -77,9 +80,30 @@ def add_parser(subparsers) -> None:
     run.add_argument("--budget-s", type=float, default=540.0, metavar="SECONDS",
                      help="wall-clock seconds the queue may take, writing included (default: %(default)s)")
     run.add_argument("--out", required=True, metavar="DIR", help=f"folder for {RESULTS_FILE}")
-    run.add_argument("--jax-cache", default="/tmp/img2music_tf-jax-cache", metavar="DIR",
+    run.add_argument("--jax-cache", default=JAX_CACHE, metavar="DIR",
                      help="JAX's persistent compilation cache (default: %(default)s)")
+    run.add_argument("--warm", type=int, default=2, metavar="N",
+                     help="background processes that compile the queue's programs into the cache while it trains "
+                          "(`gpu warm`; logs OUT/warm-K.log): the later runs then read them instead of compiling; "
+                          "0: none (default: %(default)s)")
     run.set_defaults(run=run_queue)
+
+    warm = steps.add_parser(
+        "warm", help="compile queued runs' programs into JAX's cache without training them (started by `gpu run`)",
+        description="For each job ENTRY:PART (the entry's index in the queue; PART `all` or `late`: every batch "
+                    "layout, or the half the run's first epoch meets last), train the entry for one epoch on one "
+                    "song per batch layout with its validation, and decode the test images once: the run's own "
+                    "programs, kept in the persistent cache, which the run then reads instead of compiling.",
+        epilog="example: KERAS_BACKEND=jax img2music gpu warm --pack gpu/pack --jobs 1:all,3:all",
+    )
+    warm.add_argument("--pack", default=str(REPO / "gpu" / "pack"), metavar="DIR",
+                      help="a folder written by `gpu pack` (default: gpu/pack/ of the repository)")
+    warm.add_argument("--jobs", required=True, type=_jobs, metavar="ENTRY:PART,...",
+                      help="entries and parts to compile, e.g. 0:late,2:all")
+    warm.add_argument("--jax-cache", default=JAX_CACHE, metavar="DIR",
+                      help="JAX's persistent compilation cache (default: %(default)s)")
+    warm.add_argument("--done", default=None, metavar="DIR", help="mark each entry compiled with a file DIR/ENTRY")
+    warm.set_defaults(run=run_warm)
 
     merge = steps.add_parser(
         "merge", help="turn the GPU's results into run folders and render the tables and figure (CPU)",
@@ -118,8 +142,28 @@ def run_wheels(args) -> int:
 def run_queue(args) -> int:
     from img2music_tf.gpu_run import run_queue
 
-    run_queue(Path(args.pack), Path(args.out), args.budget_s, Path(args.jax_cache))
+    run_queue(Path(args.pack), Path(args.out), args.budget_s, Path(args.jax_cache), args.warm)
     return 0
+
+
+def run_warm(args) -> int:
+    from img2music_tf.gpu_run import rehearse
+
+    rehearse(Path(args.pack), args.jobs, Path(args.jax_cache), Path(args.done) if args.done else None)
+    return 0
+
+
+def _jobs(text: str) -> list[tuple[int, str]]:
+    """`0:late,2:all` -> [(0, "late"), (2, "all")], for argparse."""
+    from img2music_tf.gpu_run import ALL, LATE
+
+    try:
+        jobs = [(int(index), part) for index, part in (job.split(":") for job in text.split(","))]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected ENTRY:PART,... such as 0:late,2:all, got {text!r}") from None
+    if any(part not in (LATE, ALL) or index < 0 for index, part in jobs):
+        raise argparse.ArgumentTypeError(f"PART is {LATE} or {ALL} and ENTRY a queue index, got {text!r}")
+    return jobs
 
 
 def run_merge(args) -> int:
