@@ -262,8 +262,9 @@ def rehearsals(pack_dir: Path, out: Path, jax_cache: Path | None, entries: int, 
 def rehearse(pack_dir: Path, jobs: list[tuple[int, str]], jax_cache: Path, done: Path | None = None) -> None:
     """Compile the programs of queue entries into the cache `jax_cache` without training them: for each job
     (entry index, `LATE` or `ALL` of its batch layouts), `train.fit_model` for one epoch on one training song
-    per layout, with the run's validation songs, then one greedy decoding of the test images - the code path
-    of the run itself, so that the run reads every program from the cache. Marks each entry done in `done`."""
+    per layout, with the run's validation songs, then one greedy decoding step of the test images - the code
+    path of the run itself, so that the run reads every program from the cache. Marks each entry done in
+    `done`."""
     use_cache(jax_cache)
     data = PackData(pack_dir)
     for index, part in jobs:
@@ -279,12 +280,14 @@ def rehearse(pack_dir: Path, jobs: list[tuple[int, str]], jax_cache: Path, done:
         with Compilations() as compilations, tempfile.TemporaryDirectory() as scratch:
             net, _ = fit_model(config, [batches.songs[k] for k in layouts], val_songs, Path(scratch), entry.seed,
                                va_loss, verbose=0)
-            generate_tokens(net, data.test_features(entry.features), data.vocabulary,
-                            GenerationConfig(max_len=config.max_len), progress=False)
+            # one decoding step, padded to max_len as every step of the run's decodings under XLA: their program
+            generate_tokens(net, data.test_features(entry.features), data.vocabulary, GenerationConfig(max_len=2),
+                            prefix_len=config.max_len, progress=False)
         if done is not None:
             (Path(done) / str(index)).touch()
         print(f"{entry.preset} seed {entry.seed}: {len(layouts)} batch layout(s) ({part}), {compilations.count} "
-              f"program(s) compiled in {time.monotonic() - began:.0f} s", flush=True)
+              f"program(s) ({compilations.cache_hits} read from the cache), {compilations.seconds:.0f} s of "
+              f"tracing and compiling, {time.monotonic() - began:.0f} s in all", flush=True)
 
 
 def run_queue(pack_dir: Path, out: Path, budget_s: float, jax_cache: Path | None = None, warm: int = 0) -> dict:

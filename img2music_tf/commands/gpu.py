@@ -92,7 +92,7 @@ def add_parser(subparsers) -> None:
         "warm", help="compile queued runs' programs into JAX's cache without training them (started by `gpu run`)",
         description="For each job ENTRY:PART (the entry's index in the queue; PART `all` or `late`: every batch "
                     "layout, or the half the run's first epoch meets last), train the entry for one epoch on one "
-                    "song per batch layout with its validation, and decode the test images once: the run's own "
+                    "song per batch layout with its validation, and take one decoding step of the test images: the run's own "
                     "programs, kept in the persistent cache, which the run then reads instead of compiling.",
         epilog="example: KERAS_BACKEND=jax img2music gpu warm --pack gpu/pack --jobs 1:all,3:all",
     )
