@@ -11,6 +11,8 @@ error and the queue goes on. After each snapshot epoch the test images are decod
 (`generate.generate_tokens`, all images in one batch). `results.json` holds the history, the tokens per
 test image and epoch, the timings (seconds per epoch, XLA compilations with each program's compile seconds,
 the device) and is rewritten after every run, so a call that is killed still returns the finished runs.
+Meanwhile background processes compile the programs of the later runs into JAX's persistent cache
+(`rehearsals`, `rehearse`), so that those runs read them instead of compiling.
 """
 
 from __future__ import annotations
