@@ -88,9 +88,9 @@ paper-gpu-pack: setup  ## CPU: all the GPU does not need + the queue -> gpu/pack
 	$(BIN)/img2music gpu wheels --out gpu/wheels
 	$(BIN)/img2music gpu pack --scale $(SCALE) --data $(DATA) --seeds $(SEEDS) --fidelity $(FIDELITY) $(WEIGHTS_OPTION) $(if $(PRESETS),--presets $(PRESETS)) --out gpu/pack
 
-paper-gpu:  ## GPU machine (JAX, no TensorFlow, no internet): install gpu/wheels, run the queue -> $(OUT)/results.json (BUDGET=540 s)
+paper-gpu:  ## GPU machine (JAX, no TensorFlow, no internet): install gpu/wheels, run the queue -> $(OUT)/results.json (BUDGET=540 s, WARM=2 compiling processes)
 	$(PYTHON) -m pip install -q --no-index --no-deps --upgrade --target gpu/site gpu/wheels/*.whl
-	KERAS_BACKEND=jax PYTHONPATH=$(CURDIR):$(CURDIR)/gpu/site $(PYTHON) -m img2music_tf gpu run --pack gpu/pack --budget-s $(BUDGET) --out $(OUT)
+	KERAS_BACKEND=jax PYTHONPATH=$(CURDIR):$(CURDIR)/gpu/site $(PYTHON) -m img2music_tf gpu run --pack gpu/pack --budget-s $(BUDGET) --out $(OUT) $(if $(WARM),--warm $(WARM))
 
 paper-gpu-merge: setup  ## CPU: the GPU's results (RESULTS=dir or its results.json) -> run folders, results/<data>/paper/table1|table2|figure3
 	$(BIN)/img2music gpu merge $(RESULTS)

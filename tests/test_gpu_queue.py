@@ -138,6 +138,7 @@ def test_the_makefile_passes_the_image_weights_and_runs_the_queue_without_setup(
     gpu = dry_run("paper-gpu", "OUT=/tmp/out")
     assert "--target gpu/site gpu/wheels/*.whl" in gpu and "KERAS_BACKEND=jax" in gpu and "--out /tmp/out" in gpu
     assert "venv" not in gpu  # the GPU machine has no internet for `make setup`
+    assert "--warm" not in gpu and "--warm 0" in dry_run("paper-gpu", "OUT=/tmp/out", "WARM=0")
 
 
 @pytest.fixture(scope="module")
