@@ -127,6 +127,39 @@ def test_lstm_encoder_equals_the_masked_lstm_over_the_padded_prefix():
     assert len({tuple(np.round(row, 6)) for row in got[:4]}) == 4
 
 
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="Keras' JAX cuDNN path")
+def test_lstm_encoder_takes_keras_cudnn_path_on_a_gpu_and_gives_the_masked_lstm(monkeypatch):
+    # On a GPU, Keras (JAX) runs an unmasked LSTM through jax.experimental.rnn.lstm (cuDNN). Here that kernel is
+    # replaced by JAX's reference of it, so the whole path (weight layout, gates, sequences) runs on the CPU.
+    import importlib
+
+    import jax.experimental.rnn as jax_rnn
+
+    keras_jax_rnn = importlib.import_module("keras.src.backend.jax.rnn")  # the module, not its `rnn` function
+
+    calls = []
+
+    def reference(x, h_0, c_0, weights, seq_lengths, input_size, hidden_size, num_layers, dropout, bidirectional,
+                  precision=None):
+        calls.append(x.shape)
+        unpacked = jax_rnn.unpack_lstm_weights(weights, input_size, hidden_size, num_layers, bidirectional)
+        return jax_rnn.lstm_ref(x, h_0, c_0, *unpacked, seq_lengths, input_size, hidden_size, num_layers, dropout,
+                                bidirectional)
+
+    encoder = LSTMEncoder(30, 8, (6, 8), dropout=0.2)
+    tokens = np.array([[0, 0, 0, 4, 9, 2], [0, 7, 3, 5, 1, 6], [3, 0, 0, 8, 0, 0]], "int32")
+    encoder(tokens)  # builds
+    loop = keras.ops.convert_to_numpy(encoder(tokens, training=False))  # on the CPU: Keras' step loop
+    monkeypatch.setattr(keras_jax_rnn, "_is_gpu_available", lambda: True)
+    monkeypatch.setattr(jax_rnn, "lstm", reference)
+    cudnn = keras.ops.convert_to_numpy(encoder(tokens, training=False))
+    assert calls == [(3, 6, 8), (3, 6, 6)]  # both LSTMs went through the cuDNN entry point
+    np.testing.assert_allclose(cudnn, loop, rtol=1e-5, atol=1e-6)
+    mask = keras.ops.not_equal(tokens, 0)
+    masked = encoder.lstms[1](encoder.lstms[0](encoder.embedding(tokens), mask=mask), mask=mask)[:, -1]
+    np.testing.assert_allclose(cudnn, keras.ops.convert_to_numpy(masked), rtol=1e-5, atol=1e-6)
+
+
 def test_dropout_is_off_at_inference_and_on_in_training():
     model = build_model(get_preset("Trans_enc3_dec3", scale="tiny", vocab_size=30))
     inputs = _inputs(model, [[0, 3, 4, 5]] * 4)
