@@ -71,8 +71,8 @@ def add_parser(subparsers) -> None:
                     "A run starts only when the pace of the runs before it says it can finish in the seconds left, "
                     "and stops as soon as its epochs say it cannot (after its next snapshot epoch, when that still "
                     "fits). After each snapshot epoch the test images are decoded greedily. "
-                    f"OUT/{RESULTS_FILE} (history, tokens, timings, device) is rewritten after every run. "
-                    "Weights are not kept.",
+                    f"OUT/{RESULTS_FILE} (history, tokens, timings, device) is rewritten after every run; a run "
+                    "that fails is recorded with its error and the queue goes on. Weights are not kept.",
         epilog="example: KERAS_BACKEND=jax img2music gpu run --pack gpu/pack --budget-s 540 --out $OUT",
     )
     run.add_argument("--pack", default=str(REPO / "gpu" / "pack"), metavar="DIR",
