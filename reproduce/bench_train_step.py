@@ -41,7 +41,10 @@ import sys
 import time
 from pathlib import Path
 
-import keras
+from img2music_tf.cli import quiet_tensorflow
+
+quiet_tensorflow()  # before Keras imports TensorFlow: no start-up log lines ($IMG2MUSIC_VERBOSE=1 shows them)
+import keras  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = Path(os.environ.get("IMG2MUSIC_EIMG_SOURCE", REPO.parent / "shared" / "data" / "eimg"))
