@@ -241,7 +241,8 @@ def rehearsals(pack_dir: Path, out: Path, jax_cache: Path | None, entries: int, 
     """While the block trains the queue, `processes` background processes (`img2music gpu warm`, logs in
     out/warm-N.log) compile its programs into the cache: first the batch layouts that the first run meets
     last (it compiles the others itself meanwhile), then every later run's, in queue order, dealt out in
-    turn. Yields `rehearsed(index)`: whether entry `index` is done. The processes are stopped at the end."""
+    turn, at a lower CPU priority. Yields `rehearsed(index)`: whether entry `index` is done. The processes are
+    stopped at the end."""
     jobs = [f"0:{LATE}"] + [f"{index}:{ALL}" for index in range(1, entries)]
     helpers = []
     out.mkdir(parents=True, exist_ok=True)
@@ -252,8 +253,7 @@ def rehearsals(pack_dir: Path, out: Path, jax_cache: Path | None, entries: int, 
                            "--jobs", ",".join(jobs[k::processes]), "--jax-cache", str(jax_cache), "--done", done]
                 env = {**os.environ, "KERAS_BACKEND": "jax", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
                 with open(out / f"warm-{k}.log", "w", encoding="utf-8") as log:  # the child keeps its own handle
-                    helpers.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                                    preexec_fn=lambda: os.nice(10)))
+                    helpers.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env))
             yield lambda index: (Path(done) / str(index)).exists()
         finally:
             for helper in helpers:
@@ -266,7 +266,8 @@ def rehearse(pack_dir: Path, jobs: list[tuple[int, str]], jax_cache: Path, done:
     (entry index, `LATE` or `ALL` of its batch layouts), `train.fit_model` for one epoch on one training song
     per layout, with the run's validation songs, then one greedy decoding step of the test images - the code
     path of the run itself, so that the run reads every program from the cache. Marks each entry done in
-    `done`."""
+    `done`. Runs at a lower CPU priority than the queue it serves."""
+    os.nice(10)
     use_cache(jax_cache)
     data = PackData(pack_dir)
     for index, part in jobs:

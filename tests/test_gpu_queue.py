@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import keras
 import pytest
@@ -141,6 +142,19 @@ def test_the_makefile_passes_the_image_weights_and_runs_the_queue_without_setup(
     assert "--warm" not in gpu and "--warm 0" in dry_run("paper-gpu", "OUT=/tmp/out", "WARM=0")
 
 
+def _rehearsals_running(pack) -> list[str]:
+    """Command lines of running `gpu warm` processes of `pack` (Linux /proc)."""
+    running = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().decode(errors="replace").split("\0")
+        except OSError:  # the process ended meanwhile
+            continue
+        if "warm" in words and str(pack) in words:
+            running.append(" ".join(words))
+    return running
+
+
 @pytest.fixture(scope="module")
 def queue(tmp_path_factory):
     """Pack (tiny, built-in data, the VA-loss run only), run the queue in a process without the CPU-only
@@ -220,6 +234,14 @@ def test_a_rehearsal_compiles_every_program_the_run_then_reads_from_the_cache(qu
     untimed = [[{k: v for k, v in row.items() if k != "seconds"} for row in run["history"]]
                for run in (record, queue["results"]["runs"][0])]
     assert untimed[0] == untimed[1]  # and the run is the same
+
+
+@jax_only
+def test_rehearsal_processes_stop_when_the_queue_ends(queue, tmp_path):
+    with gpu_run.rehearsals(queue["pack"], tmp_path, tmp_path / "cache", entries=1, processes=1) as rehearsed:
+        assert len(_rehearsals_running(queue["pack"])) == 1 and not rehearsed(0)  # still starting
+    assert _rehearsals_running(queue["pack"]) == []
+    assert (tmp_path / "warm-0.log").is_file()
 
 
 @jax_only
