@@ -314,6 +314,7 @@ def run_queue(pack_dir: Path, out: Path, budget_s: float, jax_cache: Path | None
         "vocabulary": data.vocabulary.tokens,
         "environment": {**environment(), "jax_devices": [f"{d.platform}: {d.device_kind}" for d in jax.devices()]},
         "budget_s": budget_s,
+        "warm": warm,  # rehearsal processes beside the queue
         "runs": [],
         "not_started": [],
     }

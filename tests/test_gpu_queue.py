@@ -212,6 +212,7 @@ def test_the_queue_runs_without_the_cpu_only_libraries_and_reports_timings(queue
     assert any("train_step" in program["name"] for program in programs)
     assert [program["seconds"] for program in programs] == sorted((p["seconds"] for p in programs), reverse=True)
     assert results["environment"]["backend"] == "jax" and results["environment"]["device"]
+    assert results["warm"] == 1 and run["timings"]["rehearsed"] is False  # the first run compiles for itself
     assert run["history"][0]["va_loss"] is not None  # L_VA logged from the packed predictor and tables
 
 
