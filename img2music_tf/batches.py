@@ -216,17 +216,19 @@ class SongBatches(keras.utils.PyDataset):
         """Real samples per epoch: the sum over songs of (tokens - 1); padding rows not counted."""
         return sum(len(song.ids) - 1 for song in self.songs)
 
+    def _order(self) -> np.ndarray:
+        """Positions in `songs` of the current epoch's batches, in order."""
+        return lead_with_two_lengths(epoch_order(len(self.songs), self.seed, self.epoch, self.shuffle), self.lengths)
+
     def _position(self, index: int) -> int:
         """Where in `songs` the song of batch `index` of the current epoch is."""
-        order = epoch_order(len(self.songs), self.seed, self.epoch, self.shuffle)
-        return int(lead_with_two_lengths(order, self.lengths)[index])
+        return int(self._order()[index])
 
     def first_of_each_layout(self) -> list[int]:
         """Positions in `songs` of the first song of each distinct layout (`shapes`), in the order the current
         epoch meets them: under XLA each layout is one compiled program (`gpu_run.rehearse` compiles them ahead)."""
         first: dict[tuple, int] = {}
-        for position in lead_with_two_lengths(epoch_order(len(self.songs), self.seed, self.epoch, self.shuffle),
-                                              self.lengths).tolist():
+        for position in self._order().tolist():
             first.setdefault(tuple(self.shapes[position]), position)
         return list(first.values())
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from img2music_tf.batches import BUCKET, Song, SongBatches
+from img2music_tf.batches import Song
 from img2music_tf.environment import environment
 from img2music_tf.errors import UserError
 from img2music_tf.files import write_json
@@ -41,7 +41,7 @@ from img2music_tf.gpu_queue import (FEATURES_FILE, FORMAT, QUEUE_FILE, RESULTS_F
 from img2music_tf.losses import VA_TERMS
 from img2music_tf.models.va_predictor import VAPredictor
 from img2music_tf.run_folder import VOCABULARY_FILE, RunInfo
-from img2music_tf.train import fit_model
+from img2music_tf.train import fit_model, training_batches
 from img2music_tf.vocabulary import Vocabulary
 
 COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"  # JAX's monitoring event of one XLA compilation
@@ -274,8 +274,7 @@ def rehearse(pack_dir: Path, jobs: list[tuple[int, str]], jax_cache: Path, done:
         entry, began = data.entries[index], time.monotonic()
         config = dataclasses.replace(RunInfo.from_dict(entry.run_info).model, epochs=1)
         train_songs, val_songs = data.songs(entry.features)
-        batches = SongBatches(train_songs, config.max_len, seed=entry.seed, batch_bucket=BUCKET,
-                              group_rows=config.group_rows)  # as `train.fit_songs` lays them out under XLA
+        batches = training_batches(train_songs, config.max_len, entry.seed, xla=True, group_rows=config.group_rows)
         layouts = batches.first_of_each_layout()
         if part == LATE and config.group_rows is None:  # (row groups: every item has the most groups of any song)
             layouts = layouts[len(layouts) // 2 :]

@@ -191,6 +191,14 @@ class EpochCheckpoint(keras.callbacks.Callback):
         write_history(self.out_dir / HISTORY_FILE, self.rows)
 
 
+def training_batches(songs: Sequence[Song], max_len: int, seed: int = 0, xla: bool = False, start_epoch: int = 0,
+                     bucket: int | None = BUCKET, group_rows: int | None = None) -> SongBatches:
+    """Training songs laid out as `fit_songs` trains them: prefixes padded to length buckets and, where the
+    step is XLA-compiled (`xla`: one program per layout), the rows too."""
+    return SongBatches(songs, max_len, seed=seed, start_epoch=start_epoch, bucket=bucket,
+                       batch_bucket=bucket if xla else None, group_rows=group_rows)
+
+
 def fit_songs(
     trainer: Img2MusicTrainer,
     train_songs: Sequence[Song],
@@ -236,10 +244,10 @@ def fit_songs(
         state = restore_checkpoint(out_dir / CHECKPOINT_FILE, trainer)
         done, rows = state["epoch"], state["history"]
     xla = trainer.jit_compile
-    padding = {"bucket": bucket, "batch_bucket": bucket if xla else None}
-    train = SongBatches(train_songs, max_len, seed=seed, start_epoch=done, group_rows=group_rows, **padding)
+    train = training_batches(train_songs, max_len, seed, xla, done, bucket, group_rows)
     val_songs = [song for song in val_songs if len(song.ids) >= 2]
-    val = SongBatches(val_songs, max_len, shuffle=False, one_shape=xla, **padding) if val_songs else None
+    val = SongBatches(val_songs, max_len, shuffle=False, bucket=bucket, batch_bucket=train.batch_bucket,
+                      one_shape=xla) if val_songs else None
     if done < epochs:
         trainer.fit(
             train,

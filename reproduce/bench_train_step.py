@@ -147,49 +147,43 @@ def one_step(config, songs, args) -> None:
 
 
 def count_compilations(config, seed: int, decode_images: int = 4) -> None:
-    """JAX only: the XLA programs that training (one epoch of one song per training batch shape, one per
-    validation batch shape, as `train.fit_model` lays them out for the authors' split) and greedy decoding
-    (to max_len) compile, counted by name from JAX's compile log; prints them."""
-    import collections
-    import logging
+    """JAX only: the XLA programs that training (one epoch of one song per training batch layout, and 4
+    validation songs, as `train.fit_model` lays them out for the authors' songs) and greedy decoding (to
+    max_len) compile, counted by name from JAX's monitoring events (`gpu_run.Compilations`); prints them."""
     import tempfile
 
-    import jax
     import numpy as np
 
-    from img2music_tf.batches import BUCKET, Song, batch_shape
+    from img2music_tf.batches import Song
     from img2music_tf.data.authors import read_pairs
     from img2music_tf.generate import GenerationConfig, generate_ids, prefix_bucket
-    from img2music_tf.train import fit_model
+    from img2music_tf.gpu_run import Compilations
+    from img2music_tf.train import fit_model, training_batches
     from img2music_tf.vocabulary import Vocabulary
 
     if keras.backend.backend() != "jax":
         raise SystemExit("--compilations counts XLA programs: run it with KERAS_BACKEND=jax")
-    names = collections.Counter()
-
-    class Heard(logging.Handler):
-        def emit(self, record):
-            if record.getMessage().startswith("Compiling "):
-                names[record.getMessage().split()[1]] += 1
-
-    logging.getLogger("jax").addHandler(Heard())
-    jax.config.update("jax_log_compiles", True)
     pairs = read_pairs(AUTHORS_SOURCE / "midiData.txt")  # the training pairs; the held-out ids are missing
     vocabulary = Vocabulary.build(pairs.values())
     rng = np.random.default_rng(seed)
-    by_shape = {}
-    for tokens in sorted(pairs.values(), key=len):
-        by_shape.setdefault(batch_shape(len(tokens), config.max_len, BUCKET, BUCKET), tokens)
-    songs = [Song(str(k), rng.normal(size=config.image_dim).astype(np.float32), tuple(vocabulary.encode(tokens)))
-             for k, tokens in enumerate(by_shape.values())]
+    every = [Song(str(k), rng.normal(size=config.image_dim).astype(np.float32), tuple(vocabulary.encode(tokens)))
+             for k, tokens in enumerate(pairs.values())]
+    batches = training_batches(every, config.max_len, seed, xla=True)
+    songs = [batches.songs[k] for k in batches.first_of_each_layout()]  # one per layout
     config = dataclasses.replace(config, vocab_size=len(vocabulary), epochs=1)
-    net, _ = fit_model(config, songs, songs[1:5], Path(tempfile.mkdtemp()), seed, verbose=0)  # val: 4 shapes
-    print(f"fit, {len(songs)} training and 4 validation batch shapes: {sum(names.values())} programs {dict(names)}")
-    names.clear()
+
+    def report(what: str, compilations: Compilations) -> None:
+        names = {program["name"]: program["compilations"] for program in compilations.by_program()}
+        print(f"{what}: {compilations.count} programs {names}")
+
+    with Compilations() as compilations:
+        net, _ = fit_model(config, songs, songs[1:5], Path(tempfile.mkdtemp()), seed, verbose=0)
+    report(f"fit, {len(songs)} training batch layouts and 4 validation songs", compilations)
     features = rng.normal(size=(decode_images, config.image_dim)).astype(np.float32)
-    generate_ids(net, features, vocabulary.start_id, -1, GenerationConfig(max_len=config.max_len),  # no end: all steps
-                 progress=False, bucket=prefix_bucket(net))
-    print(f"greedy decoding to {config.max_len} tokens: {sum(names.values())} programs {dict(names)}")
+    with Compilations() as compilations:
+        generate_ids(net, features, vocabulary.start_id, -1, GenerationConfig(max_len=config.max_len),  # no end
+                     progress=False, bucket=prefix_bucket(net))
+    report(f"greedy decoding to {config.max_len} tokens", compilations)
 
 
 def main() -> None:
