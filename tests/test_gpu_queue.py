@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import types
 from pathlib import Path
 
@@ -142,8 +143,17 @@ def test_the_makefile_passes_the_image_weights_and_runs_the_queue_without_setup(
     assert "--warm" not in gpu and "--warm 0" in dry_run("paper-gpu", "OUT=/tmp/out", "WARM=0")
 
 
-def _rehearsals_running(pack) -> list[str]:
-    """Command lines of running `gpu warm` processes of `pack` (Linux /proc)."""
+def _rehearsals_running(pack, wait_s: float = 0.0) -> list[str]:
+    """Command lines of running `gpu warm` processes of `pack` (Linux /proc), waiting up to `wait_s` seconds
+    for one to show: Popen returns once exec has closed its pipe, a moment before the kernel gives the new
+    program its command line."""
+    deadline = time.monotonic() + wait_s
+    while not (running := _processes_with(pack)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return running
+
+
+def _processes_with(pack) -> list[str]:
     running = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
@@ -240,7 +250,7 @@ def test_a_rehearsal_compiles_every_program_the_run_then_reads_from_the_cache(qu
 @jax_only
 def test_rehearsal_processes_stop_when_the_queue_ends(queue, tmp_path):
     with gpu_run.rehearsals(queue["pack"], tmp_path, tmp_path / "cache", entries=1, processes=1) as rehearsed:
-        assert len(_rehearsals_running(queue["pack"])) == 1 and not rehearsed(0)  # still starting
+        assert len(_rehearsals_running(queue["pack"], wait_s=30)) == 1 and not rehearsed(0)  # still starting
     assert _rehearsals_running(queue["pack"]) == []
     assert (tmp_path / "warm-0.log").is_file()
 
