@@ -58,9 +58,12 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `target`; rename it onto `target` only on success.
 
     On any failure (Ctrl-C included) the temporary file, and the folders made for it, are removed; a folder
-    that cannot be made and a full disk (`DISK_ERRORS`) are UserErrors naming `target`.
+    that cannot be made, a `target` that is a folder and a full disk (`DISK_ERRORS`) are UserErrors naming
+    `target`.
     """
     target = Path(target)
+    if target.is_dir():
+        raise UserError(f"cannot write {target}: it is a folder; name a file to write instead")
     with _removed_if_failed(target.parent):
         try:
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -45,6 +45,15 @@ def test_tokens_decode_into_a_path_under_a_regular_file(tmp_path, capsys):
     _one_line_error(capsys, "is a folder, not a tokens file")
 
 
+def test_tokens_decode_into_a_folder(tmp_path, capsys):
+    (tmp_path / "tokens.txt").write_text("<start> C4@1.0 <end>\n")
+    (tmp_path / "out").mkdir()
+    assert cli.main(["tokens", "decode", str(tmp_path / "tokens.txt"), "--out", str(tmp_path / "out")]) == 2
+    _one_line_error(capsys, f"cannot write {tmp_path / 'out'}: it is a folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "tokens.txt"]
+    assert list((tmp_path / "out").iterdir()) == []
+
+
 def _python(code_or_args, tmp_path, **env):
     """Run this interpreter on `code_or_args` (a list: arguments) with the package importable; the result."""
     import os

@@ -40,6 +40,15 @@ def test_atomic_path_other_errors_keep_their_type(tmp_path):
             (tmp_path / "absent.txt").read_text()
 
 
+def test_atomic_path_onto_a_folder_is_one_line_and_leaves_the_folder_alone(tmp_path):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "inside.txt").write_text("keep")
+    with pytest.raises(UserError, match=r"cannot write .*taken: it is a folder; name a file"):
+        files.write_text(tmp_path / "taken", "x")
+    assert [p.name for p in tmp_path.iterdir()] == ["taken"]  # no .tmp file left beside it
+    assert (tmp_path / "taken" / "inside.txt").read_text() == "keep"
+
+
 def test_output_under_a_regular_file_names_the_file(tmp_path):
     (tmp_path / "somefile.txt").write_text("x")
     with pytest.raises(UserError, match="somefile.txt is a file, not a folder"):
