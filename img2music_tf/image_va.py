@@ -60,7 +60,10 @@ def read_va_csv(path: Path) -> dict[str, tuple[float, float]]:
     """path,valence,arousal rows -> {file name: (V, A)}."""
     try:
         with open(path, newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+        if not {"path", "valence", "arousal"} <= set(reader.fieldnames or ()):  # also a file of no rows
+            raise KeyError("path")
         return {Path(row["path"]).name: (float(row["valence"]), float(row["arousal"])) for row in rows}
     except OSError as error:
         raise UserError(f"cannot read --image-va-csv {path}: {error.strerror or error}") from None
