@@ -112,6 +112,15 @@ def test_cli_prepare_eimg_and_emotion6_files(tmp_path, capsys):
     assert "--force" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("option", "value"), [("--n-music", "0"), ("--n-images", "0"), ("--n-images", "-3")])
+def test_cli_prepare_refuses_fewer_than_one_item(tmp_path, capsys, option, value):
+    out = tmp_path / "prep"
+    assert cli.main(["data", "prepare", "--music", "builtin", "--images", "builtin", "--out", str(out),
+                     option, value]) == 2
+    assert capsys.readouterr().err == f"img2music: error: {option} must be at least 1, got {value}\n"
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(("role", "source", "option", "env_var"), [
     ("music", "eimg", "--music-source", "IMG2MUSIC_EIMG_SOURCE"),
     ("images", "emotion6", "--image-source", "IMG2MUSIC_EMOTION6_SOURCE"),
