@@ -399,6 +399,8 @@ def train_run(
     with output_dir(out_dir) as out_dir:  # a run that fails before writing anything leaves no empty folder
         info = run_info(prepared, config, seed, image_weights, va_predictor_dir, max_songs)
         check_run_folder(out_dir, info, resume, overwrite)
+        # a missing or damaged predictor fails here, before the run's first files are written
+        va_predictor = VAPredictor.load(va_predictor_dir) if config.va_loss else None
 
         data = tokenised_songs(prepared, max_songs, verbose)
         info = data.run_info(info)
@@ -421,7 +423,7 @@ def train_run(
             print(f"training {config.name} on {len(train_songs)} songs ({len(data.dropped)} dropped), "
                   f"validating on {len(val_songs)}; vocabulary {len(vocabulary)} ids; run folder {out_dir}")
 
-        va_loss = VA_TERMS[config.va_term](vocabulary, VAPredictor.load(va_predictor_dir)) if config.va_loss else None
+        va_loss = VA_TERMS[config.va_term](vocabulary, va_predictor) if config.va_loss else None
         net, history = fit_model(config, train_songs, val_songs, out_dir, seed, va_loss, resume, verbose,
                                  snapshot_epochs)
         save_model(net, out_dir / MODEL_FILE)

@@ -368,6 +368,12 @@ def test_va_preset_without_a_predictor_is_a_user_error(prepared, tmp_path, capsy
                      "--out", str(tmp_path / "run"), "--image-weights", "none"])
     assert code == 2 and "--va-predictor" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # a failed command leaves no empty output folder
+    # a predictor folder that holds none fails before the run writes its config.json and vocabulary.json,
+    # which would make the next try need --force
+    code = cli.main(["train", "--data", str(prepared), "--preset", "Trans_enc3_dec3_VA_Loss", "--scale", "tiny",
+                     "--out", str(tmp_path / "run"), "--image-weights", "none", "--va-predictor", str(tmp_path)])
+    assert code == 2 and f"no trained VA predictor in {tmp_path}" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_run_stopped_in_its_first_epoch_gives_one_way_on(prepared, tmp_path, capsys, monkeypatch):
