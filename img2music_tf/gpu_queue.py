@@ -226,6 +226,8 @@ def merge(results_dir: Path, out: Path | None = None, work: Path | None = None) 
         results = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise UserError(f"cannot read the GPU's results {path} ({error})") from None
+    if not isinstance(results, dict):
+        raise UserError(f"{path} is not the GPU's results (a JSON object written by `img2music gpu run`)")
     if results.get("format") != FORMAT:
         raise UserError(f"{path} was written by another version ({results.get('format')}): run the queue again")
     record = results["settings"]

@@ -124,6 +124,10 @@ def test_bad_queue_inputs_are_one_line(tmp_path, capsys):
     errors = capsys.readouterr().err.strip().splitlines()
     assert "Trans_enc3_dec3 is not trained by any artefact; choose from LSTM_enc2" in errors[0]
     assert "cannot read the GPU's results" in errors[1] and len(errors) == 2
+    (tmp_path / "list.json").write_text("[]")
+    assert cli.main(["gpu", "merge", str(tmp_path / "list.json")]) == 2
+    assert capsys.readouterr().err == (f"img2music: error: {tmp_path / 'list.json'} is not the GPU's results "
+                                       "(a JSON object written by `img2music gpu run`)\n")
     with pytest.raises(SystemExit) as exit_:
         cli.main(["gpu", "warm", "--jobs", "0:early"])
     assert exit_.value.code == 2 and "PART is late or all" in capsys.readouterr().err
