@@ -118,10 +118,20 @@ def staged_files(folder: str | os.PathLike, last: str) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def replaced_folder(target: str | os.PathLike) -> Iterator[Path]:
+def replaced_folder(target: str | os.PathLike, marker: str | None = None) -> Iterator[Path]:
     """Yield an empty hidden folder beside `target` to fill; on success it replaces `target` (and all it held)
-    at once, so `target` is always either the old folder or the complete new one. On failure it is removed."""
+    at once, so `target` is always either the old folder or the complete new one. On failure it is removed.
+
+    A `target` that is a file is a UserError, and so, with `marker` (a glob pattern such as the name of a file
+    the output always holds), is a non-empty folder holding nothing that matches it: a folder given by mistake
+    is never deleted.
+    """
     target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise UserError(f"cannot write {target}: it is a file, not a folder")
+    if marker is not None and target.is_dir() and any(target.iterdir()) and not any(target.glob(marker)):
+        raise UserError(f"{target} holds other files (no {marker}), which writing it would delete: "
+                        "name a new or empty folder, or remove it first")
     with _removed_if_failed(target.parent):
         try:
             target.parent.mkdir(parents=True, exist_ok=True)

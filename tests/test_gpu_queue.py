@@ -117,6 +117,21 @@ def test_unavailable_imagenet_weights_fail_before_any_other_work(tmp_path, monke
     assert sorted(path.name for path in tmp_path.iterdir()) == []
 
 
+def test_wheels_never_replace_a_file_or_a_folder_of_other_files(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(gpu_queue.subprocess, "run", lambda *a, **k: pytest.fail("pip ran"))
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "thesis.tex").write_text("mine")
+    assert cli.main(["gpu", "wheels", "--out", str(tmp_path / "notes.txt")]) == 2
+    assert cli.main(["gpu", "wheels", "--out", str(tmp_path / "home")]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert errors == [f"img2music: error: cannot write {tmp_path / 'notes.txt'}: it is a file, not a folder",
+                      f"img2music: error: {tmp_path / 'home'} holds other files (no keras-*.whl), which writing it "
+                      "would delete: name a new or empty folder, or remove it first"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "notes.txt"]
+    assert [p.name for p in (tmp_path / "home").iterdir()] == ["thesis.tex"]
+
+
 def test_bad_queue_inputs_are_one_line(tmp_path, capsys):
     assert cli.main(["gpu", "pack", *PACK, "--presets", "Trans_enc3_dec3", "--out", str(tmp_path / "p"),
                      "--work", str(tmp_path)]) == 2
