@@ -143,6 +143,8 @@ def test_bad_queue_inputs_are_one_line(tmp_path, capsys):
     assert cli.main(["gpu", "merge", str(tmp_path / "list.json")]) == 2
     assert capsys.readouterr().err == (f"img2music: error: {tmp_path / 'list.json'} is not the GPU's results "
                                        "(a JSON object written by `img2music gpu run`)\n")
+    assert cli.main(["gpu", "run", "--pack", str(tmp_path), "--out", str(tmp_path / "out"), "--warm", "-1"]) == 2
+    assert capsys.readouterr().err == "img2music: error: --warm must be 0 (no warming processes) or more, got -1\n"
     with pytest.raises(SystemExit) as exit_:
         cli.main(["gpu", "warm", "--jobs", "0:early"])
     assert exit_.value.code == 2 and "PART is late or all" in capsys.readouterr().err
