@@ -109,6 +109,10 @@ class Context:
         from img2music_tf.presets import FIDELITIES
 
         self.settings = settings
+        if settings.va_predictor is not None:  # a wrong folder fails now, not when the first run is scored
+            from img2music_tf.models.va_predictor import VAPredictor
+
+            VAPredictor.load(settings.va_predictor)
         music, images = DATA_SOURCES[settings.data]
         self.prepared = pipeline.prepare_data(music, images, settings.data_root / "prepared", settings.scale)
         self.va_predictor = settings.va_predictor or self._train_va_predictor(FIDELITIES[settings.fidelity].va_batchnorm)

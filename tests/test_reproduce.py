@@ -144,6 +144,18 @@ def test_an_unwritable_out_fails_before_the_data_and_the_training(capsys, tmp_pa
     assert [p.name for p in tmp_path.iterdir()] == ["a_file"]
 
 
+def test_a_folder_without_a_va_predictor_fails_before_the_data_and_the_training(capsys, tmp_path, monkeypatch):
+    from img2music_tf import pipeline
+
+    monkeypatch.setattr(pipeline, "prepare_data", lambda *a, **k: pytest.fail("prepared before the predictor was read"))
+    (tmp_path / "va").mkdir()
+    argv = [*TINY, "--image-weights", "none", "--out", str(tmp_path / "results"), "--work", str(tmp_path / "work"),
+            "--va-predictor", str(tmp_path / "va")]
+    assert cli.main(["reproduce", "table1", *argv]) == 2
+    assert capsys.readouterr().err.startswith(f"img2music: error: no trained VA predictor in {tmp_path / 'va'}")
+    assert [p.name for p in tmp_path.iterdir()] == ["va"]
+
+
 def test_scripts_are_the_reproduce_command(tmp_path):
     """reproduce/table1.py runs `img2music reproduce table1`: its --help is the command's, bad options exit 2."""
     script = REPO / "reproduce" / "table1.py"
