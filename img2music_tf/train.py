@@ -38,7 +38,7 @@ from keras import ops
 from img2music_tf.batches import BUCKET, Song, SongBatches
 from img2music_tf.corpus import tokenize_paths
 from img2music_tf.errors import UserError
-from img2music_tf.files import atomic_path, output_dir
+from img2music_tf.files import atomic_path, check_zip, output_dir
 from img2music_tf.losses import VA_TERMS
 from img2music_tf.models.image_encoder import FeatureScaling, extract_features
 from img2music_tf.models.img2music import build_model
@@ -239,6 +239,7 @@ def fit_songs(
     if resume:
         if not (out_dir / CHECKPOINT_FILE).is_file():
             raise UserError(f"nothing to resume: no checkpoint in {out_dir / CHECKPOINT_FILE.parent}")
+        check_zip(out_dir / CHECKPOINT_FILE)  # an .npz cut short by a copy: one line, not a BadZipFile
         if checkpoint_state(out_dir / CHECKPOINT_FILE)["seed"] != seed:
             raise UserError(f"the checkpoint in {out_dir} was trained with another seed than {seed}")
         state = restore_checkpoint(out_dir / CHECKPOINT_FILE, trainer)

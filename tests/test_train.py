@@ -268,6 +268,12 @@ def test_resume_needs_a_checkpoint_the_same_seed_and_the_same_model(runs, tmp_pa
     other = train.compile_trainer(train.Img2MusicTrainer(build_model(bigger)), bigger)
     with pytest.raises(UserError, match="does not match"):
         train.fit_songs(other, _songs(config), [], config.max_len, 3, runs["root"] / "straight", SEED, resume=True)
+    checkpoint = runs["root"] / "straight" / run_folder.CHECKPOINT_FILE
+    cut = tmp_path / "cut" / run_folder.CHECKPOINT_FILE  # a copy cut short
+    cut.parent.mkdir(parents=True)
+    cut.write_bytes(checkpoint.read_bytes()[: checkpoint.stat().st_size // 2])
+    with pytest.raises(UserError, match=r"last.npz is damaged or incomplete \(.*\): copy or write it again"):
+        train.fit_songs(runs["straight"], _songs(config), [], config.max_len, 3, tmp_path / "cut", SEED, resume=True)
 
 
 
