@@ -209,6 +209,19 @@ def check_zip(path: str | os.PathLike) -> None:
         raise UserError(f"{path} is damaged or incomplete ({problem}): copy or write it again")
 
 
+def load_keras_model(path: str | os.PathLike):
+    """`keras.saving.load_model(path, compile=False)` after `check_zip`; a complete zip that is not the model
+    expected (another file renamed, another model's archive) is a UserError too."""
+    import keras
+
+    check_zip(path)
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except (ValueError, TypeError, KeyError) as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0].split(". ")[0].rstrip(".")[:200]
+        raise UserError(f"cannot load the model {path} ({reason}): copy it or train it again") from None
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

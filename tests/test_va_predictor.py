@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 
 import keras
 import muspy
@@ -249,6 +250,11 @@ def test_a_damaged_predictor_is_a_user_error(tmp_path):
         VAPredictor.load(tmp_path / "model")
     (tmp_path / "model" / "config.json").write_text('{"batchnorm": tr')
     with pytest.raises(UserError, match="config.json"):
+        VAPredictor.load(tmp_path / "model")
+    VAPredictor(build_va_predictor(TINY), TINY).save(tmp_path / "model")
+    with zipfile.ZipFile(model, "w") as archive:  # a complete zip, but not a Keras model
+        archive.writestr("config.json", "{}")
+    with pytest.raises(UserError, match=r"^cannot load the model .*va_predictor.keras \(.+\): copy it or train"):
         VAPredictor.load(tmp_path / "model")
 
 
