@@ -319,6 +319,9 @@ def test_image_va_csv_matches_images_by_file_name(tmp_path):
 
     (tmp_path / "va.csv").write_text("path,valence,arousal\nimages/pic.png,5,6.5\n")
     assert known_image_va(["elsewhere/pic.png", "other.png"], None, str(tmp_path / "va.csv"), False) == [(5, 6.5), None]
+    (tmp_path / "va.csv").write_text("path,valence,arousal\nimages/pic.png,5,65\n")  # a lost decimal point
+    with pytest.raises(UserError, match=r"va.csv: values must lie in 1-9, got 5.0,65.0 for pic.png$"):
+        known_image_va(["elsewhere/pic.png"], None, str(tmp_path / "va.csv"), False)
 
 
 @pytest.mark.parametrize("content", ["name,v,a\npic.png,5,5\n", "not a table\n", ""])
