@@ -23,7 +23,7 @@ from typing import Callable
 from img2music_tf import pipeline
 from img2music_tf.environment import environment
 from img2music_tf.experiments import Artefact, Scale
-from img2music_tf.files import write_json, write_text
+from img2music_tf.files import output_dir, write_json, write_text
 from img2music_tf.run_folder import holds_epoch, trained_epochs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -109,6 +109,10 @@ class Context:
         from img2music_tf.presets import FIDELITIES
 
         self.settings = settings
+        if settings.va_predictor is not None:  # a wrong folder fails now, not when the first run is scored
+            from img2music_tf.models.va_predictor import VAPredictor
+
+            VAPredictor.load(settings.va_predictor)
         music, images = DATA_SOURCES[settings.data]
         self.prepared = pipeline.prepare_data(music, images, settings.data_root / "prepared", settings.scale)
         self.va_predictor = settings.va_predictor or self._train_va_predictor(FIDELITIES[settings.fidelity].va_batchnorm)
@@ -225,7 +229,13 @@ KINDS = {
 
 
 def run_artefact(artefact: Artefact, settings: Settings) -> dict:
-    """Train every preset of `artefact` for every seed, apply its kind's hook, write its files; return the result."""
+    """Train every preset of `artefact` for every seed, apply its kind's hook, write its files; return the result.
+    An output folder that cannot be written fails first, before any training."""
+    with output_dir(settings.out):
+        return _run_artefact(artefact, settings)
+
+
+def _run_artefact(artefact: Artefact, settings: Settings) -> dict:
     from img2music_tf.experiments import trained_preset, training_plan
     from img2music_tf.models.image_encoder import check_weights
     from img2music_tf.presets import get_preset

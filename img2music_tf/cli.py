@@ -93,8 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    quiet_tensorflow()  # before parsing: an argument's type may import TensorFlow (`gpu warm --jobs`)
     args = build_parser().parse_args(argv)
-    quiet_tensorflow()
     try:
         return args.run(args) or 0
     except UserError as error:

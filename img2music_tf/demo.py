@@ -49,10 +49,13 @@ def run_demo(config: DemoConfig, out: str | Path) -> list:
     """Run the four steps into `out`; print where the results are. Returns the generated pieces."""
     from img2music_tf import pipeline
     from img2music_tf.generate import music_from_images, print_pieces
+    from img2music_tf.models.image_encoder import check_weights
     from img2music_tf.presets import get_preset
 
-    out = ensure_writable_dir(out)
     scale = config.scale
+    model_config = get_preset(config.preset, scale=scale, epochs=scale.epochs)
+    check_weights([model_config.image_features], scale.image_weights)  # before minutes of other work
+    out = ensure_writable_dir(out)
     started = time.perf_counter()
     if scale.image_weights == "none":
         print("note: the picture CNN uses random weights (--image-weights none), because ImageNet weights cannot be "
@@ -62,7 +65,6 @@ def run_demo(config: DemoConfig, out: str | Path) -> list:
     data = pipeline.prepare_data("builtin", "builtin", out / "data", scale, seed=config.seed, overwrite=True)
     print(data.summary, end="")
 
-    model_config = get_preset(config.preset, scale=scale, epochs=scale.epochs)
     _step(2, "music VA predictor (Wang et al.'s MLP) on the built-in training music")
     va_dir = pipeline.train_va_predictor(data, out / "va_predictor", scale, model_config.va_batchnorm,
                                          seed=config.seed, reuse=False)

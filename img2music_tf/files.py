@@ -58,9 +58,12 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `target`; rename it onto `target` only on success.
 
     On any failure (Ctrl-C included) the temporary file, and the folders made for it, are removed; a folder
-    that cannot be made and a full disk (`DISK_ERRORS`) are UserErrors naming `target`.
+    that cannot be made, a `target` that is a folder and a full disk (`DISK_ERRORS`) are UserErrors naming
+    `target`.
     """
     target = Path(target)
+    if target.is_dir():
+        raise UserError(f"cannot write {target}: it is a folder; name a file to write instead")
     with _removed_if_failed(target.parent):
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -115,10 +118,20 @@ def staged_files(folder: str | os.PathLike, last: str) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def replaced_folder(target: str | os.PathLike) -> Iterator[Path]:
+def replaced_folder(target: str | os.PathLike, marker: str | None = None) -> Iterator[Path]:
     """Yield an empty hidden folder beside `target` to fill; on success it replaces `target` (and all it held)
-    at once, so `target` is always either the old folder or the complete new one. On failure it is removed."""
+    at once, so `target` is always either the old folder or the complete new one. On failure it is removed.
+
+    A `target` that is a file is a UserError, and so, with `marker` (a glob pattern such as the name of a file
+    the output always holds), is a non-empty folder holding nothing that matches it: a folder given by mistake
+    is never deleted.
+    """
     target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise UserError(f"cannot write {target}: it is a file, not a folder")
+    if marker is not None and target.is_dir() and any(target.iterdir()) and not any(target.glob(marker)):
+        raise UserError(f"{target} holds other files (no {marker}), which writing it would delete: "
+                        "name a new or empty folder, or remove it first")
     with _removed_if_failed(target.parent):
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -194,6 +207,19 @@ def check_zip(path: str | os.PathLike) -> None:
         problem = str(error)
     if problem is not None:
         raise UserError(f"{path} is damaged or incomplete ({problem}): copy or write it again")
+
+
+def load_keras_model(path: str | os.PathLike):
+    """`keras.saving.load_model(path, compile=False)` after `check_zip`; a complete zip that is not the model
+    expected (another file renamed, another model's archive) is a UserError too."""
+    import keras
+
+    check_zip(path)
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except (ValueError, TypeError, KeyError) as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0].split(". ")[0].rstrip(".")[:200]
+        raise UserError(f"cannot load the model {path} ({reason}): copy it or train it again") from None
 
 
 def _umask() -> int:

@@ -31,7 +31,7 @@ from img2music_tf.artefacts import REPO, Context, Settings, shown
 from img2music_tf.errors import UserError
 from img2music_tf.experiments import Scale
 from img2music_tf.files import replaced_folder, write_json
-from img2music_tf.run_folder import VOCABULARY_FILE
+from img2music_tf.run_folder import RUN_CONFIG_FILE, VOCABULARY_FILE
 
 FORMAT = "img2music_tf.gpu_queue/1"
 QUEUE_FILE = "queue.json"
@@ -152,7 +152,7 @@ def pack(settings: Settings, out: Path, feature_dtype: str = "float32", presets:
             entries.append(Entry(preset, seed, config.epochs, plan[preset], tuple(rows_served(preset)), key,
                                  info.to_dict(), config.epochs * sum(rows * length for rows, length in shapes)))
 
-    with replaced_folder(out) as folder:
+    with replaced_folder(out, marker=QUEUE_FILE) as folder:
         songs.vocabulary.save(folder / VOCABULARY_FILE)
         all_ids = [ids for _, ids in songs.train + songs.val]
         np.savez(folder / SONGS_FILE,
@@ -190,7 +190,7 @@ def download_wheels(out: Path, python_version: str = "3.12", platform: str = "ma
     """The wheels a GPU machine with JAX but no internet lacks to run the queue: this Keras and tqdm with
     their dependencies, less the packages it has (`GPU_HAS`); into `out` (replaced at once)."""
     pins = [f"{name}=={importlib.metadata.version(name)}" for name in ("keras", "tqdm")]
-    with replaced_folder(out) as folder:
+    with replaced_folder(out, marker="keras-*.whl") as folder:
         command = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--implementation",
                    "cp", "--python-version", python_version, "--platform", platform, "--dest", str(folder), *pins]
         found = subprocess.run(command, capture_output=True, text=True)
@@ -226,6 +226,8 @@ def merge(results_dir: Path, out: Path | None = None, work: Path | None = None) 
         results = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise UserError(f"cannot read the GPU's results {path} ({error})") from None
+    if not isinstance(results, dict):
+        raise UserError(f"{path} is not the GPU's results (a JSON object written by `img2music gpu run`)")
     if results.get("format") != FORMAT:
         raise UserError(f"{path} was written by another version ({results.get('format')}): run the queue again")
     record = results["settings"]
@@ -240,7 +242,7 @@ def merge(results_dir: Path, out: Path | None = None, work: Path | None = None) 
         if (run_dir / MODEL_FILE).is_file():
             print(f"{run['preset']} seed {run['seed']}: {run_dir} holds a run trained here, kept")
             continue
-        with replaced_folder(run_dir) as folder:
+        with replaced_folder(run_dir, marker=RUN_CONFIG_FILE) as folder:
             RunInfo.from_dict(run["run_info"]).write(folder)
             vocabulary.save(folder / VOCABULARY_FILE)
             write_history(folder / HISTORY_FILE, run["history"])

@@ -60,9 +60,17 @@ def read_va_csv(path: Path) -> dict[str, tuple[float, float]]:
     """path,valence,arousal rows -> {file name: (V, A)}."""
     try:
         with open(path, newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-        return {Path(row["path"]).name: (float(row["valence"]), float(row["arousal"])) for row in rows}
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+        if not {"path", "valence", "arousal"} <= set(reader.fieldnames or ()):  # also a file of no rows
+            raise KeyError("path")
+        table = {Path(row["path"]).name: (float(row["valence"]), float(row["arousal"])) for row in rows}
     except OSError as error:
         raise UserError(f"cannot read --image-va-csv {path}: {error.strerror or error}") from None
     except (KeyError, TypeError, ValueError):
         raise UserError(f"--image-va-csv {path} needs columns path,valence,arousal with numbers") from None
+    outside = next((name for name, va in table.items() if not all(1 <= v <= 9 for v in va)), None)
+    if outside is not None:  # as --image-va
+        raise UserError(f"--image-va-csv {path}: values must lie in 1-9, got {','.join(map(str, table[outside]))} "
+                        f"for {outside}")
+    return table

@@ -28,7 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from img2music_tf.errors import UserError
-from img2music_tf.files import atomic_path, check_zip, write_json, write_text
+from img2music_tf.files import atomic_path, load_keras_model, write_json, write_text
 from img2music_tf.models.image_encoder import FeatureScaling, extract_features
 from img2music_tf.presets import ModelConfig
 from img2music_tf.vocabulary import Vocabulary
@@ -257,8 +257,6 @@ def load_run(out_dir: str | Path, epoch: int | None = None) -> Run:
     The vocabulary must be the one the model was trained with: same size, and the same sha256 as config.json
     records (runs written before that field are accepted unchecked).
     """
-    import keras
-
     import img2music_tf.models.img2music  # noqa: F401 - registers the net's classes, which load_model needs
 
     out_dir = Path(out_dir)
@@ -280,8 +278,7 @@ def load_run(out_dir: str | Path, epoch: int | None = None) -> Run:
         if not (out_dir / model_file).is_file():
             raise UserError(f"{out_dir} kept no snapshot of epoch {epoch} (it trained {trained_epochs(out_dir)} "
                             "epochs): train it again with that epoch among its snapshots")
-    check_zip(out_dir / model_file)
-    model = keras.saving.load_model(out_dir / model_file, compile=False)
+    model = load_keras_model(out_dir / model_file)
     if model.output_shape[-1] != len(vocabulary):
         raise UserError(f"{out_dir}: the model predicts {model.output_shape[-1]} tokens but the vocabulary "
                         f"has {len(vocabulary)}; the files come from different runs")

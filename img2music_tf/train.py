@@ -38,7 +38,7 @@ from keras import ops
 from img2music_tf.batches import BUCKET, Song, SongBatches
 from img2music_tf.corpus import tokenize_paths
 from img2music_tf.errors import UserError
-from img2music_tf.files import atomic_path, output_dir
+from img2music_tf.files import atomic_path, check_zip, output_dir
 from img2music_tf.losses import VA_TERMS
 from img2music_tf.models.image_encoder import FeatureScaling, extract_features
 from img2music_tf.models.img2music import build_model
@@ -239,6 +239,7 @@ def fit_songs(
     if resume:
         if not (out_dir / CHECKPOINT_FILE).is_file():
             raise UserError(f"nothing to resume: no checkpoint in {out_dir / CHECKPOINT_FILE.parent}")
+        check_zip(out_dir / CHECKPOINT_FILE)  # an .npz cut short by a copy: one line, not a BadZipFile
         if checkpoint_state(out_dir / CHECKPOINT_FILE)["seed"] != seed:
             raise UserError(f"the checkpoint in {out_dir} was trained with another seed than {seed}")
         state = restore_checkpoint(out_dir / CHECKPOINT_FILE, trainer)
@@ -399,6 +400,8 @@ def train_run(
     with output_dir(out_dir) as out_dir:  # a run that fails before writing anything leaves no empty folder
         info = run_info(prepared, config, seed, image_weights, va_predictor_dir, max_songs)
         check_run_folder(out_dir, info, resume, overwrite)
+        # a missing or damaged predictor fails here, before the run's first files are written
+        va_predictor = VAPredictor.load(va_predictor_dir) if config.va_loss else None
 
         data = tokenised_songs(prepared, max_songs, verbose)
         info = data.run_info(info)
@@ -421,7 +424,7 @@ def train_run(
             print(f"training {config.name} on {len(train_songs)} songs ({len(data.dropped)} dropped), "
                   f"validating on {len(val_songs)}; vocabulary {len(vocabulary)} ids; run folder {out_dir}")
 
-        va_loss = VA_TERMS[config.va_term](vocabulary, VAPredictor.load(va_predictor_dir)) if config.va_loss else None
+        va_loss = VA_TERMS[config.va_term](vocabulary, va_predictor) if config.va_loss else None
         net, history = fit_model(config, train_songs, val_songs, out_dir, seed, va_loss, resume, verbose,
                                  snapshot_epochs)
         save_model(net, out_dir / MODEL_FILE)

@@ -45,6 +45,15 @@ def test_tokens_decode_into_a_path_under_a_regular_file(tmp_path, capsys):
     _one_line_error(capsys, "is a folder, not a tokens file")
 
 
+def test_tokens_decode_into_a_folder(tmp_path, capsys):
+    (tmp_path / "tokens.txt").write_text("<start> C4@1.0 <end>\n")
+    (tmp_path / "out").mkdir()
+    assert cli.main(["tokens", "decode", str(tmp_path / "tokens.txt"), "--out", str(tmp_path / "out")]) == 2
+    _one_line_error(capsys, f"cannot write {tmp_path / 'out'}: it is a folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "tokens.txt"]
+    assert list((tmp_path / "out").iterdir()) == []
+
+
 def _python(code_or_args, tmp_path, **env):
     """Run this interpreter on `code_or_args` (a list: arguments) with the package importable; the result."""
     import os
@@ -65,6 +74,14 @@ def test_a_tensorflow_command_writes_nothing_to_stderr(tmp_path):
     done = _python(["-m", "img2music_tf", "models", "list", "--scale", "tiny"], tmp_path)
     assert done.returncode == 0 and "Trans_enc3_dec3" in done.stdout
     assert done.stderr == ""
+
+
+def test_an_argument_that_imports_tensorflow_while_parsing_is_quiet_too(tmp_path):
+    done = _python(["-m", "img2music_tf", "gpu", "warm", "--jobs", "1"], tmp_path)  # --jobs' type imports gpu_run
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == ("img2music gpu warm: error: argument --jobs: expected ENTRY:PART,... "
+                                            "such as 0:late,2:all, got '1'")
+    assert done.stderr.startswith("usage: img2music gpu warm")
 
 
 def test_quiet_import_drops_only_the_known_start_up_lines(tmp_path):

@@ -112,6 +112,15 @@ def test_cli_prepare_eimg_and_emotion6_files(tmp_path, capsys):
     assert "--force" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("option", "value"), [("--n-music", "0"), ("--n-images", "0"), ("--n-images", "-3")])
+def test_cli_prepare_refuses_fewer_than_one_item(tmp_path, capsys, option, value):
+    out = tmp_path / "prep"
+    assert cli.main(["data", "prepare", "--music", "builtin", "--images", "builtin", "--out", str(out),
+                     option, value]) == 2
+    assert capsys.readouterr().err == f"img2music: error: {option} must be at least 1, got {value}\n"
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(("role", "source", "option", "env_var"), [
     ("music", "eimg", "--music-source", "IMG2MUSIC_EIMG_SOURCE"),
     ("images", "emotion6", "--image-source", "IMG2MUSIC_EMOTION6_SOURCE"),
@@ -141,6 +150,35 @@ def test_prepare_builtin_small(tmp_path):
                    n_test=2, n_val=1, seed=SEED)
     assert len(data.pairs) == 6 and len(data.images) == 4
     assert {k: len(v) for k, v in data.split.items()} == {"train": 3, "val": 1, "test": 2}
+
+
+@pytest.mark.parametrize(("name", "content", "reason"), [
+    ("split.json", "[1, 2]", "split.json does not list the music ids of train, val, test"),
+    ("split.json", '{"train": [1], "val": [], "test": []}', "split.json does not list the music ids"),
+    ("tokens.json", "[1]", "AttributeError"),
+    ("manifest.json", "[1]", "manifest.json is not a JSON object"),
+    ("music.csv", "id,path,valence,arousal\nm1,x.mid,high,5\n", "could not convert string to float"),
+])
+def test_a_damaged_prepared_folder_is_one_line_that_says_to_prepare_again(tmp_path, name, content, reason):
+    prepare(music="builtin", images="builtin", out=tmp_path / "prep", n_music=6, n_images=4, n_test=2, n_val=1)
+    (tmp_path / "prep" / name).write_text(content)
+    with pytest.raises(UserError, match=r"prep is damaged \(.*; prepare it again with --force$") as error:
+        load_prepared(tmp_path / "prep")
+    assert reason in str(error.value)
+
+
+def test_prepare_over_a_damaged_manifest_needs_force(tmp_path, capsys):
+    args = ["data", "prepare", "--music", "builtin", "--images", "builtin", "--out", str(tmp_path / "prep"),
+            "--n-music", "6", "--n-images", "4", "--n-test", "2", "--n-val", "1"]
+    assert cli.main(args) == 0
+    (tmp_path / "prep" / "manifest.json").write_text("[1]")
+    capsys.readouterr()
+    assert cli.main(args) == 2
+    assert capsys.readouterr().err == (f"img2music: error: {tmp_path / 'prep'} is damaged (cannot read its "
+                                       "manifest.json: 'list' object has no attribute 'get'); prepare it again "
+                                       "with --force\n")
+    assert cli.main([*args, "--force"]) == 0
+    assert len(load_prepared(tmp_path / "prep").pairs) == 6
 
 
 @pytest.mark.integration

@@ -53,6 +53,17 @@ def picture(tmp_path):
     return path
 
 
+@pytest.mark.parametrize(("given", "error"), [
+    (["--epochs", "0"], "--epochs must be at least 1, got 0"),
+    (["--images", "-2"], "--images must be at least 1, got -2"),
+    (["--image-weights", "bogus"], "image weights must be 'imagenet', 'none' or a .h5/.weights.h5 file, got bogus"),
+])
+def test_bad_demo_options_fail_before_any_work(tmp_path, capsys, given, error):
+    assert cli.main(["demo", "--tiny", "--out", str(tmp_path / "demo"), *given]) == 2
+    assert capsys.readouterr() == ("", f"img2music: error: {error}\n")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_tiny_demo_writes_playable_music(tiny_demo):
     out, status, stdout = tiny_demo
     assert status == 0

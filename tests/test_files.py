@@ -40,6 +40,15 @@ def test_atomic_path_other_errors_keep_their_type(tmp_path):
             (tmp_path / "absent.txt").read_text()
 
 
+def test_atomic_path_onto_a_folder_is_one_line_and_leaves_the_folder_alone(tmp_path):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "inside.txt").write_text("keep")
+    with pytest.raises(UserError, match=r"cannot write .*taken: it is a folder; name a file"):
+        files.write_text(tmp_path / "taken", "x")
+    assert [p.name for p in tmp_path.iterdir()] == ["taken"]  # no .tmp file left beside it
+    assert (tmp_path / "taken" / "inside.txt").read_text() == "keep"
+
+
 def test_output_under_a_regular_file_names_the_file(tmp_path):
     (tmp_path / "somefile.txt").write_text("x")
     with pytest.raises(UserError, match="somefile.txt is a file, not a folder"):
@@ -156,3 +165,23 @@ def test_replaced_folder_swaps_the_whole_folder_or_nothing(tmp_path, monkeypatch
     with files.replaced_folder(target) as staging:
         (staging / "new.txt").write_text("new")
     assert [p.name for p in tmp_path.iterdir()] == ["pack"] and [p.name for p in target.iterdir()] == ["new.txt"]
+
+
+def test_replaced_folder_never_replaces_a_file_or_a_folder_it_did_not_write(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match=r"cannot write .*notes.txt: it is a file, not a folder"):
+        with files.replaced_folder(tmp_path / "notes.txt"):
+            pytest.fail("the block ran")
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "thesis.tex").write_text("mine")
+    with pytest.raises(UserError, match=r"home holds other files \(no queue.json\), which writing it would delete"):
+        with files.replaced_folder(tmp_path / "home", marker="queue.json"):
+            pytest.fail("the block ran")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "notes.txt"]  # nothing hidden left beside them
+    assert (tmp_path / "notes.txt").read_text() == "mine" and (tmp_path / "home" / "thesis.tex").read_text() == "mine"
+    (tmp_path / "home" / "queue.json").write_text("{}")  # an earlier output, and an empty folder, are replaced
+    (tmp_path / "empty").mkdir()
+    for target in (tmp_path / "home", tmp_path / "empty"):
+        with files.replaced_folder(target, marker="queue.json") as staging:
+            (staging / "queue.json").write_text("new")
+        assert [p.name for p in target.iterdir()] == ["queue.json"]

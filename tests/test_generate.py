@@ -314,6 +314,25 @@ def test_generate_bad_image_va(tmp_path, capsys, given):
     assert_one_line_error(status, err, "--image-va")
 
 
+def test_image_va_csv_matches_images_by_file_name(tmp_path):
+    from img2music_tf.image_va import known_image_va
+
+    (tmp_path / "va.csv").write_text("path,valence,arousal\nimages/pic.png,5,6.5\n")
+    assert known_image_va(["elsewhere/pic.png", "other.png"], None, str(tmp_path / "va.csv"), False) == [(5, 6.5), None]
+    (tmp_path / "va.csv").write_text("path,valence,arousal\nimages/pic.png,5,65\n")  # a lost decimal point
+    with pytest.raises(UserError, match=r"va.csv: values must lie in 1-9, got 5.0,65.0 for pic.png$"):
+        known_image_va(["elsewhere/pic.png"], None, str(tmp_path / "va.csv"), False)
+
+
+@pytest.mark.parametrize("content", ["name,v,a\npic.png,5,5\n", "not a table\n", ""])
+def test_generate_image_va_csv_without_its_columns(tmp_path, capsys, content):
+    picture = write_picture(tmp_path / "pic.png")
+    (tmp_path / "va.csv").write_text(content)
+    status, err = run_cli(["generate", picture, "--run", tmp_path, "--out", tmp_path / "o",
+                           "--image-va-csv", tmp_path / "va.csv"], capsys)
+    assert_one_line_error(status, err, "needs columns path,valence,arousal")
+
+
 def test_generate_a_folder_given_as_an_image(tmp_path, capsys):
     (tmp_path / "pictures").mkdir()
     status, err = run_cli(["generate", tmp_path / "pictures", "--run", tmp_path, "--out", tmp_path / "o"], capsys)

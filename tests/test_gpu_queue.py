@@ -117,6 +117,21 @@ def test_unavailable_imagenet_weights_fail_before_any_other_work(tmp_path, monke
     assert sorted(path.name for path in tmp_path.iterdir()) == []
 
 
+def test_wheels_never_replace_a_file_or_a_folder_of_other_files(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(gpu_queue.subprocess, "run", lambda *a, **k: pytest.fail("pip ran"))
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "thesis.tex").write_text("mine")
+    assert cli.main(["gpu", "wheels", "--out", str(tmp_path / "notes.txt")]) == 2
+    assert cli.main(["gpu", "wheels", "--out", str(tmp_path / "home")]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert errors == [f"img2music: error: cannot write {tmp_path / 'notes.txt'}: it is a file, not a folder",
+                      f"img2music: error: {tmp_path / 'home'} holds other files (no keras-*.whl), which writing it "
+                      "would delete: name a new or empty folder, or remove it first"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "notes.txt"]
+    assert [p.name for p in (tmp_path / "home").iterdir()] == ["thesis.tex"]
+
+
 def test_bad_queue_inputs_are_one_line(tmp_path, capsys):
     assert cli.main(["gpu", "pack", *PACK, "--presets", "Trans_enc3_dec3", "--out", str(tmp_path / "p"),
                      "--work", str(tmp_path)]) == 2
@@ -124,6 +139,12 @@ def test_bad_queue_inputs_are_one_line(tmp_path, capsys):
     errors = capsys.readouterr().err.strip().splitlines()
     assert "Trans_enc3_dec3 is not trained by any artefact; choose from LSTM_enc2" in errors[0]
     assert "cannot read the GPU's results" in errors[1] and len(errors) == 2
+    (tmp_path / "list.json").write_text("[]")
+    assert cli.main(["gpu", "merge", str(tmp_path / "list.json")]) == 2
+    assert capsys.readouterr().err == (f"img2music: error: {tmp_path / 'list.json'} is not the GPU's results "
+                                       "(a JSON object written by `img2music gpu run`)\n")
+    assert cli.main(["gpu", "run", "--pack", str(tmp_path), "--out", str(tmp_path / "out"), "--warm", "-1"]) == 2
+    assert capsys.readouterr().err == "img2music: error: --warm must be 0 (no warming processes) or more, got -1\n"
     with pytest.raises(SystemExit) as exit_:
         cli.main(["gpu", "warm", "--jobs", "0:early"])
     assert exit_.value.code == 2 and "PART is late or all" in capsys.readouterr().err

@@ -106,6 +106,12 @@ def test_models_list_command_prints_every_preset(capsys):
     assert all(int(row.split("|")[-2].strip().replace(",", "")) > 0 for row in rows[1:])
 
 
+def test_models_list_with_a_bad_vocabulary_prints_only_the_error(capsys):
+    assert cli.main(["models", "list", "--scale", "tiny", "--vocab-size", "0"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == "img2music: error: vocab_size must be >= 4, got 0\n"
+
+
 def test_presets_that_share_a_run_differ_only_in_name_epochs_and_the_va_term():
     """experiments.SAME_WEIGHTS lets a row read another preset's run: that is only honest if nothing else differs
     (the VA term itself has no gradient: tests/test_train.py)."""

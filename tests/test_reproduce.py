@@ -130,6 +130,32 @@ def test_bad_option_is_one_line_and_exit_2(capsys, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_unwritable_out_fails_before_the_data_and_the_training(capsys, tmp_path, monkeypatch):
+    from img2music_tf import pipeline
+
+    monkeypatch.setattr(pipeline, "prepare_data", lambda *a, **k: pytest.fail("prepared before --out was checked"))
+    monkeypatch.setattr(pipeline, "train_model", lambda *a, **k: pytest.fail("trained before --out was checked"))
+    (tmp_path / "a_file").write_text("x")
+    argv = [*TINY, "--image-weights", "none", "--out", str(tmp_path / "a_file" / "results"), "--work", str(tmp_path)]
+    assert cli.main(["reproduce", "table1", *argv]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == (f"img2music: error: cannot write to output folder {tmp_path / 'a_file' / 'results'}: "
+                     f"{tmp_path / 'a_file'} is a file, not a folder")
+    assert [p.name for p in tmp_path.iterdir()] == ["a_file"]
+
+
+def test_a_folder_without_a_va_predictor_fails_before_the_data_and_the_training(capsys, tmp_path, monkeypatch):
+    from img2music_tf import pipeline
+
+    monkeypatch.setattr(pipeline, "prepare_data", lambda *a, **k: pytest.fail("prepared before the predictor was read"))
+    (tmp_path / "va").mkdir()
+    argv = [*TINY, "--image-weights", "none", "--out", str(tmp_path / "results"), "--work", str(tmp_path / "work"),
+            "--va-predictor", str(tmp_path / "va")]
+    assert cli.main(["reproduce", "table1", *argv]) == 2
+    assert capsys.readouterr().err.startswith(f"img2music: error: no trained VA predictor in {tmp_path / 'va'}")
+    assert [p.name for p in tmp_path.iterdir()] == ["va"]
+
+
 def test_scripts_are_the_reproduce_command(tmp_path):
     """reproduce/table1.py runs `img2music reproduce table1`: its --help is the command's, bad options exit 2."""
     script = REPO / "reproduce" / "table1.py"

@@ -38,6 +38,15 @@ def test_truncated_model_is_a_user_error(run, tmp_path, capsys):
     assert not (tmp_path / "music").exists()  # the output folder it made is gone again
 
 
+def test_a_complete_zip_that_is_not_the_model_is_a_user_error(run):
+    import zipfile
+
+    with zipfile.ZipFile(run / run_folder.MODEL_FILE, "w") as archive:  # another archive renamed model.keras
+        archive.writestr("config.json", "{}")
+    with pytest.raises(UserError, match=r"^cannot load the model .*model.keras \(.+\): copy it or train it again$"):
+        run_folder.load_run(run)
+
+
 @pytest.mark.parametrize("text", ['{"model": {"vocab', "[1, 2]", '{"seed": 3}', "\xff\xfe binary"])
 def test_truncated_or_keyless_config_is_a_user_error(run, text):
     (run / run_folder.RUN_CONFIG_FILE).write_bytes(text.encode("latin-1"))

@@ -268,6 +268,12 @@ def test_resume_needs_a_checkpoint_the_same_seed_and_the_same_model(runs, tmp_pa
     other = train.compile_trainer(train.Img2MusicTrainer(build_model(bigger)), bigger)
     with pytest.raises(UserError, match="does not match"):
         train.fit_songs(other, _songs(config), [], config.max_len, 3, runs["root"] / "straight", SEED, resume=True)
+    checkpoint = runs["root"] / "straight" / run_folder.CHECKPOINT_FILE
+    cut = tmp_path / "cut" / run_folder.CHECKPOINT_FILE  # a copy cut short
+    cut.parent.mkdir(parents=True)
+    cut.write_bytes(checkpoint.read_bytes()[: checkpoint.stat().st_size // 2])
+    with pytest.raises(UserError, match=r"last.npz is damaged or incomplete \(.*\): copy or write it again"):
+        train.fit_songs(runs["straight"], _songs(config), [], config.max_len, 3, tmp_path / "cut", SEED, resume=True)
 
 
 
@@ -368,6 +374,12 @@ def test_va_preset_without_a_predictor_is_a_user_error(prepared, tmp_path, capsy
                      "--out", str(tmp_path / "run"), "--image-weights", "none"])
     assert code == 2 and "--va-predictor" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # a failed command leaves no empty output folder
+    # a predictor folder that holds none fails before the run writes its config.json and vocabulary.json,
+    # which would make the next try need --force
+    code = cli.main(["train", "--data", str(prepared), "--preset", "Trans_enc3_dec3_VA_Loss", "--scale", "tiny",
+                     "--out", str(tmp_path / "run"), "--image-weights", "none", "--va-predictor", str(tmp_path)])
+    assert code == 2 and f"no trained VA predictor in {tmp_path}" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_run_stopped_in_its_first_epoch_gives_one_way_on(prepared, tmp_path, capsys, monkeypatch):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 
 import keras
 import muspy
@@ -186,6 +187,16 @@ def test_cli_train_rejects_bad_settings_before_reading_data(tmp_path, capsys):
     for argv in (["--epochs", "0"], ["--batch-size", "-1"], ["--limit", "0"]):
         assert cli.main(["va", "train", "--source", str(tmp_path / "none"), *argv]) == 2
         assert "must be positive" in capsys.readouterr().err
+    assert cli.main(["va", "train", "--source", str(tmp_path / "none"), "--patience", "-1"]) == 2
+    assert "--patience must be 0 (never stop early) or more, got -1" in capsys.readouterr().err
+
+
+def test_an_unwritable_out_fails_before_the_training(tmp_path, monkeypatch):
+    items = synthetic_items(tmp_path, 3, SEED)
+    (tmp_path / "somefile").write_text("x")
+    monkeypatch.setattr("img2music_tf.va_training.load_examples", lambda *a: pytest.fail("read before --out checked"))
+    with pytest.raises(UserError, match="cannot write to output folder .*somefile is a file, not a folder"):
+        train_on_items(items, tmp_path / "somefile" / "va", TINY)
 
 
 def test_cli_train_offline_names_source_and_its_variable(tmp_path, monkeypatch, capsys):
@@ -239,6 +250,11 @@ def test_a_damaged_predictor_is_a_user_error(tmp_path):
         VAPredictor.load(tmp_path / "model")
     (tmp_path / "model" / "config.json").write_text('{"batchnorm": tr')
     with pytest.raises(UserError, match="config.json"):
+        VAPredictor.load(tmp_path / "model")
+    VAPredictor(build_va_predictor(TINY), TINY).save(tmp_path / "model")
+    with zipfile.ZipFile(model, "w") as archive:  # a complete zip, but not a Keras model
+        archive.writestr("config.json", "{}")
+    with pytest.raises(UserError, match=r"^cannot load the model .*va_predictor.keras \(.+\): copy it or train"):
         VAPredictor.load(tmp_path / "model")
 
 

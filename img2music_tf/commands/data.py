@@ -52,7 +52,11 @@ def run_prepare(args: argparse.Namespace) -> int:
     from img2music_tf.data.download import DownloadError
     from img2music_tf.data.prepare import prepare
     from img2music_tf.data.sources import SOURCES
+    from img2music_tf.errors import UserError
 
+    for option, value in (("--n-music", args.n_music), ("--n-images", args.n_images)):
+        if value is not None and value < 1:  # load_source would quietly keep one item
+            raise UserError(f"{option} must be at least 1, got {value}")
     start = time.perf_counter()
     try:
         data = prepare(

@@ -140,8 +140,11 @@ def run_wheels(args) -> int:
 
 
 def run_queue(args) -> int:
+    from img2music_tf.errors import UserError
     from img2music_tf.gpu_run import run_queue
 
+    if args.warm < 0:
+        raise UserError(f"--warm must be 0 (no warming processes) or more, got {args.warm}")
     run_queue(Path(args.pack), Path(args.out), args.budget_s, Path(args.jax_cache), args.warm)
     return 0
 

@@ -55,11 +55,11 @@ def run_list(args: argparse.Namespace) -> int:
     from img2music_tf.models.img2music import build_model
     from img2music_tf.presets import PRESET_NAMES, get_preset
 
+    configs = [get_preset(name, args.scale, args.fidelity, vocab_size=args.vocab_size) for name in PRESET_NAMES]
     print(f"Model presets at scale={args.scale}, fidelity={args.fidelity}, vocabulary {args.vocab_size}\n")
     print("| preset | MIDI encoder | decoder | image feature | learning rate | epochs | VA loss | parameters |")
     print("|---|---|---|---|---|---|---|---|")
-    for name in PRESET_NAMES:
-        config = get_preset(name, args.scale, args.fidelity, vocab_size=args.vocab_size)
+    for name, config in zip(PRESET_NAMES, configs):  # a bad --vocab-size fails above, before the table starts
         print(
             f"| {name} | {_describe_encoder(config)} | {_describe_decoder(config)} "
             f"| {config.image_encoder} {config.image_dim}-d | {config.learning_rate:g} | {config.epochs} "

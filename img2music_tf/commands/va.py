@@ -92,6 +92,10 @@ def run_train(args) -> int:
             _check_positive(f"--{name.replace('_', '-')}", settings[name])
     if args.limit is not None:
         _check_positive("--limit", args.limit)
+    if args.patience is not None and args.patience < 0:
+        from img2music_tf.errors import UserError
+
+        raise UserError(f"--patience must be 0 (never stop early) or more, got {args.patience}")
     out = args.out or default_model_dir()
     try:
         source = eimg.load(args.source)

@@ -101,7 +101,15 @@ def prepare(
     }
     manifest = out / MANIFEST
     if manifest.is_file():
-        recorded = _read_json(manifest).get("inputs", {})
+        try:
+            recorded = json.loads(manifest.read_text(encoding="utf-8")).get("inputs", {})
+            if not isinstance(recorded, dict):
+                raise TypeError("its inputs are not a JSON object")
+        except (OSError, ValueError, TypeError, AttributeError) as error:
+            if not overwrite:
+                raise UserError(f"{out} is damaged (cannot read its {MANIFEST}: {error}); prepare it again with "
+                                "--force") from None
+            recorded = None
         if recorded == inputs:
             return dataclasses.replace(load_prepared(out), reused=True)
         if not overwrite:
@@ -149,10 +157,23 @@ def prepare(
 
 
 def load_prepared(out: str | Path) -> PreparedData:
-    """Read a folder written by `prepare`; UserError if it is incomplete or its files have gone."""
+    """Read a folder written by `prepare`; UserError if it is incomplete, damaged or its files have gone."""
     out = Path(out)
     if not (out / MANIFEST).is_file():
         raise UserError(f"{out} is not a prepared data folder (no {MANIFEST}); run `img2music data prepare --out {out}`")
+    try:
+        return _load_prepared(out)
+    except (KeyError, ValueError, TypeError, AttributeError) as error:  # a file edited or cut short since
+        raise UserError(f"{out} is damaged ({type(error).__name__}: {error}); prepare it again with --force") from None
+
+
+def _load_prepared(out: Path) -> PreparedData:
+    if not isinstance(_read_json(out / MANIFEST), dict):
+        raise TypeError(f"{MANIFEST} is not a JSON object")
+    split = _read_json(out / "split.json")
+    if not (isinstance(split, dict) and all(isinstance(split.get(name), list) for name in SPLITS)
+            and all(isinstance(i, str) for name in SPLITS for i in split[name])):
+        raise TypeError(f"split.json does not list the music ids of {', '.join(SPLITS)}")
     music = {item.id: item for item in _read_items(out / "music.csv")}
     images = {item.id: item for item in _read_items(out / "images.csv")}
     missing = [str(i.path) for i in [*music.values(), *images.values()] if not i.path.is_file()]
@@ -165,8 +186,8 @@ def load_prepared(out: str | Path) -> PreparedData:
     summary = (out / "summary.txt").read_text(encoding="utf-8")
     published = _read_json(out / TOKENS_FILE) if (out / TOKENS_FILE).is_file() else None
     tokens = None if published is None else {item_id: tuple(text.split()) for item_id, text in published.items()}
-    return PreparedData(out, list(music.values()), list(images.values()), pairs, _read_json(out / "split.json"),
-                        skipped, summary, tokens=tokens)
+    return PreparedData(out, list(music.values()), list(images.values()), pairs, split, skipped, summary,
+                        tokens=tokens)
 
 
 def summarize(data: PreparedData, inputs: dict, warnings: list[str]) -> str:

@@ -31,7 +31,7 @@ import numpy as np
 
 from img2music_tf.data.items import VA_MAX, VA_MIN
 from img2music_tf.errors import UserError
-from img2music_tf.files import atomic_path, check_zip, ensure_writable_dir, write_json
+from img2music_tf.files import atomic_path, ensure_writable_dir, load_keras_model, write_json
 
 NOTE_FIELDS = ("onset", "pitch", "duration", "velocity")
 MODEL_FILE = "va_predictor.keras"
@@ -189,6 +189,5 @@ class VAPredictor:
             config = VAPredictorConfig.from_dict(json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError) as error:  # unreadable, not JSON, not an object
             raise UserError(f"cannot read the VA predictor's {directory / CONFIG_FILE} ({error})") from None
-        check_zip(directory / MODEL_FILE)
-        model = keras.saving.load_model(directory / MODEL_FILE, compile=False)
+        model = load_keras_model(directory / MODEL_FILE)
         return cls(model, config)
