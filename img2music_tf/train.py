@@ -40,7 +40,7 @@ from img2music_tf.corpus import tokenize_paths
 from img2music_tf.errors import UserError
 from img2music_tf.files import atomic_path, check_zip, output_dir
 from img2music_tf.losses import VA_TERMS
-from img2music_tf.models.image_encoder import FeatureScaling, extract_features
+from img2music_tf.models.image_encoder import FeatureScaling, check_weights, extract_features
 from img2music_tf.models.img2music import build_model
 from img2music_tf.models.va_predictor import VAPredictor
 from img2music_tf.presets import ModelConfig
@@ -400,7 +400,8 @@ def train_run(
     with output_dir(out_dir) as out_dir:  # a run that fails before writing anything leaves no empty folder
         info = run_info(prepared, config, seed, image_weights, va_predictor_dir, max_songs)
         check_run_folder(out_dir, info, resume, overwrite)
-        # a missing or damaged predictor fails here, before the run's first files are written
+        # bad image weights or a missing or damaged predictor fail here, before tokenising and writing files
+        check_weights([config.image_features], image_weights)
         va_predictor = VAPredictor.load(va_predictor_dir) if config.va_loss else None
 
         data = tokenised_songs(prepared, max_songs, verbose)

@@ -382,6 +382,19 @@ def test_va_preset_without_a_predictor_is_a_user_error(prepared, tmp_path, capsy
     assert not (tmp_path / "run").exists()
 
 
+def test_bad_image_weights_fail_before_the_songs_are_tokenised(prepared, tmp_path, capsys, monkeypatch):
+    from img2music_tf import cli
+
+    def tokenised(*args, **kwargs):
+        raise AssertionError("tokenised before the image weights were checked")
+
+    monkeypatch.setattr(train, "tokenised_songs", tokenised)
+    code = cli.main(["train", "--data", str(prepared), "--preset", "Trans_enc3_dec3", "--scale", "tiny",
+                     "--out", str(tmp_path / "run"), "--image-weights", "vgg.bin"])
+    assert code == 2 and "image weights must be 'imagenet', 'none' or a .h5" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_run_stopped_in_its_first_epoch_gives_one_way_on(prepared, tmp_path, capsys, monkeypatch):
     from img2music_tf import cli
 

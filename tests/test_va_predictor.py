@@ -256,6 +256,8 @@ def test_a_damaged_predictor_is_a_user_error(tmp_path):
         archive.writestr("config.json", "{}")
     with pytest.raises(UserError, match=r"^cannot load the model .*va_predictor.keras \(.+\): copy it or train"):
         VAPredictor.load(tmp_path / "model")
+    with pytest.raises(UserError, match="is a file: give the VA predictor's folder"):
+        VAPredictor.load(model)  # the .keras file instead of its folder
 
 
 def test_epoch_bar_says_when_early_stopping_ended_the_training(capsys):

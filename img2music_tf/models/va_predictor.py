@@ -181,6 +181,8 @@ class VAPredictor:
     @classmethod
     def load(cls, directory: str | Path) -> "VAPredictor":
         directory = Path(directory)
+        if directory.is_file():  # e.g. the .keras file itself
+            raise UserError(f"{directory} is a file: give the VA predictor's folder (the one holding {MODEL_FILE})")
         if not (directory / MODEL_FILE).is_file() or not (directory / CONFIG_FILE).is_file():
             raise UserError(
                 f"no trained VA predictor in {directory}: run `img2music va train --out {directory}` first"
