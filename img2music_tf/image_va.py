@@ -27,7 +27,11 @@ def known_image_va(images: list[str], pairs: list[str] | None, csv_path: str | N
         return [parse_va(text) for text in pairs]
     if csv_path:
         table = read_va_csv(Path(csv_path))
-        return [table.get(Path(image).name) for image in images]
+        known = [table.get(Path(image).name) for image in images]
+        if not any(known):  # rows are matched by file name: an empty table, or most likely another set's
+            raise UserError(f"--image-va-csv {csv_path} names none of the {len(images)} images (rows are matched by "
+                            f"file name, e.g. {Path(images[0]).name})")
+        return known
     return [None] * len(images)
 
 

@@ -319,6 +319,11 @@ def test_image_va_csv_matches_images_by_file_name(tmp_path):
 
     (tmp_path / "va.csv").write_text("path,valence,arousal\nimages/pic.png,5,6.5\n")
     assert known_image_va(["elsewhere/pic.png", "other.png"], None, str(tmp_path / "va.csv"), False) == [(5, 6.5), None]
+    with pytest.raises(UserError, match=r"names none of the 1 images \(rows are matched by file name, e.g. other.png\)"):
+        known_image_va(["other.png"], None, str(tmp_path / "va.csv"), False)  # another set's table
+    (tmp_path / "empty.csv").write_text("path,valence,arousal\n")
+    with pytest.raises(UserError, match="names none of the 1 images"):
+        known_image_va(["pic.png"], None, str(tmp_path / "empty.csv"), False)
     (tmp_path / "va.csv").write_text("path,valence,arousal\nimages/pic.png,5,65\n")  # a lost decimal point
     with pytest.raises(UserError, match=r"va.csv: values must lie in 1-9, got 5.0,65.0 for pic.png$"):
         known_image_va(["elsewhere/pic.png"], None, str(tmp_path / "va.csv"), False)
