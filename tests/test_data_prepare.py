@@ -198,6 +198,17 @@ def _interrupted(*args, **kwargs):
     raise KeyboardInterrupt
 
 
+def test_out_cannot_be_a_sources_own_folder(tmp_path):
+    music, images = _folder_sources(tmp_path)
+    options = dict(music="folder", images="folder", seed=SEED, n_test=3, n_val=2)
+    for out, sources in ((music, dict(music_source=music, image_source=images)),  # the source folder itself
+                         (images, dict(music_source=music, image_source=images / "labels.csv"))):  # the CSV's
+        before = sorted(p.name for p in out.iterdir())
+        with pytest.raises(UserError, match=f"--out {out} is the folder of the .* source"):
+            prepare(out=out, **sources, **options)
+        assert sorted(p.name for p in out.iterdir()) == before  # nothing written beside the source's files
+
+
 @pytest.mark.parametrize(("failure", "error"), [(_disk_full, UserError), (_interrupted, KeyboardInterrupt)])
 def test_a_failed_prepare_leaves_no_files_and_no_folder(tmp_path, monkeypatch, failure, error):
     from matplotlib.figure import Figure

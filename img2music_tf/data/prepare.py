@@ -35,6 +35,8 @@ MUSIC_SOURCES = names("music")
 IMAGE_SOURCES = names("image")
 MANIFEST = "manifest.json"
 TOKENS_FILE = "tokens.json"  # music id -> space-joined tokens, for a source tokenised already (the authors')
+OUTPUT_FILES = ("music.csv", "images.csv", "pairs.csv", "split.json", TOKENS_FILE, "skipped.csv", "summary.txt",
+                "va.png", MANIFEST)
 FORMAT_VERSION = 1
 LISTED_SKIPS = 20
 
@@ -99,6 +101,11 @@ def prepare(
         "music_source": _where(music, music_source), "image_source": _where(images, image_source),
         "seed": seed, "n_test": n_test, "n_val": n_val, "n_music": n_music, "n_images": n_images,
     }
+    for role in ("music_source", "image_source"):  # its CSVs would mix with the source's own, or replace them
+        source = Path(inputs[role])
+        if out.expanduser().resolve() in (source, source.parent):
+            raise UserError(f"--out {out} is the folder of the {role.replace('_', ' ')} {source}: prepare into "
+                            "another folder")
     manifest = out / MANIFEST
     if manifest.is_file():
         try:
@@ -226,7 +233,7 @@ def summarize(data: PreparedData, inputs: dict, warnings: list[str]) -> str:
         lines += [f"  {role} {s.item}: {s.reason}" for role, s in skipped[:LISTED_SKIPS]]
         if len(skipped) > LISTED_SKIPS:
             lines.append(f"  ... and {len(skipped) - LISTED_SKIPS} more")
-    lines.append(f"written to {data.out}: music.csv images.csv pairs.csv split.json tokens.json skipped.csv summary.txt va.png")
+    lines.append(f"written to {data.out}: {' '.join(name for name in OUTPUT_FILES if name != MANIFEST)}")
     return "\n".join(lines) + "\n"
 
 
