@@ -63,7 +63,7 @@ def split_ids(ids: list[str], seed: int, n_test: int = 100, n_val: int = 16) -> 
     if len(ids) <= n_test + n_val:
         raise UserError(
             f"cannot split {len(ids)} items into {n_test} test + {n_val} validation + at least 1 train; "
-            "use fewer test/validation items"
+            "give more items (data prepare: or smaller --n-test/--n-val)"
         )
     order = np.random.default_rng(seed).permutation(len(ids))
     test, val, train = np.split(order, [n_test, n_test + n_val])
