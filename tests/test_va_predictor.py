@@ -242,6 +242,26 @@ def test_cli_predict_refuses_files_without_pitched_notes(tmp_path, capsys):
         assert captured.err.startswith(f"img2music: error: {path} {words}") and len(captured.err.splitlines()) == 1
 
 
+def test_a_failed_save_leaves_the_old_predictor_whole(tmp_path, monkeypatch):
+    from img2music_tf.models import va_predictor
+
+    keras.utils.set_random_seed(SEED)
+    old = VAPredictor(build_va_predictor(TINY), TINY)
+    old.save(tmp_path / "model", {"run": "old"})
+    before = sorted(p.name for p in (tmp_path / "model").iterdir())
+
+    def disk_full(path, data):
+        raise UserError(f"cannot write {path}: no space left on device")
+
+    monkeypatch.setattr(va_predictor, "write_json", disk_full)  # the model is written, then the config fails
+    with pytest.raises(UserError, match="no space left"):
+        VAPredictor(build_va_predictor(TINY), TINY).save(tmp_path / "model", {"run": "new"})
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == before  # no hidden folder, no new file
+    loaded = VAPredictor.load(tmp_path / "model")
+    for got, want in zip(loaded.model.get_weights(), old.model.get_weights()):
+        np.testing.assert_array_equal(got, want)  # the old model, not the new one beside the old config
+
+
 def test_a_damaged_predictor_is_a_user_error(tmp_path):
     VAPredictor(build_va_predictor(TINY), TINY).save(tmp_path / "model")
     model = tmp_path / "model" / "va_predictor.keras"

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -31,7 +30,7 @@ import numpy as np
 
 from img2music_tf.data.items import VA_MAX, VA_MIN
 from img2music_tf.errors import UserError
-from img2music_tf.files import atomic_path, ensure_writable_dir, load_keras_model, write_json
+from img2music_tf.files import ensure_writable_dir, load_keras_model, staged_files, write_json
 
 NOTE_FIELDS = ("onset", "pitch", "duration", "velocity")
 MODEL_FILE = "va_predictor.keras"
@@ -168,14 +167,15 @@ class VAPredictor:
         return self.predict_notes(read_notes(path, self.config.resolution) for path in paths)
 
     def save(self, directory: str | Path, metrics: dict | None = None) -> Path:
-        """Write the model, its config and (optionally) its evaluation figures into `directory`."""
+        """Write the model, its config and (optionally) its evaluation figures into `directory` as one set
+        (`files.staged_files`, config.json last): a failed save leaves the old predictor whole, and no model is
+        ever found beside another model's config."""
         directory = ensure_writable_dir(directory)
-        with atomic_path(directory / MODEL_FILE) as tmp, tempfile.TemporaryDirectory(dir=directory) as scratch:
-            keras.saving.save_model(self.model, Path(scratch) / MODEL_FILE)  # Keras wants a `.keras` name
-            (Path(scratch) / MODEL_FILE).replace(tmp)
-        write_json(directory / CONFIG_FILE, self.config.to_dict())
-        if metrics is not None:
-            write_json(directory / METRICS_FILE, metrics)
+        with staged_files(directory, last=CONFIG_FILE) as staging:
+            keras.saving.save_model(self.model, staging / MODEL_FILE)
+            if metrics is not None:
+                write_json(staging / METRICS_FILE, metrics)
+            write_json(staging / CONFIG_FILE, self.config.to_dict())
         return directory
 
     @classmethod
