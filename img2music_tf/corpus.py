@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Iterable
 
 from img2music_tf.errors import UserError
-from img2music_tf.files import cache_dir, write_json, write_text
+from img2music_tf.files import cache_dir, check_zip, write_json, write_text
 from img2music_tf.tokens import TOKENIZER_VERSION, TokenizeError, encode_midi, parse_token
 
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -55,7 +55,8 @@ def read_midi_source(source: str | Path) -> list[tuple[str, bytes]]:
     if source.is_dir():
         paths = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in MIDI_SUFFIXES)
         found = [(p.relative_to(source).with_suffix("").as_posix(), p.read_bytes()) for p in paths]
-    elif source.is_file() and zipfile.is_zipfile(source):
+    elif source.is_file() and (zipfile.is_zipfile(source) or source.suffix.lower() == ".zip"):
+        check_zip(source)  # a zip cut short, or a member failing its checksum: one line
         with zipfile.ZipFile(source) as archive:
             members = sorted(
                 m for m in archive.namelist()

@@ -74,6 +74,21 @@ def test_bad_sources_are_user_errors(tmp_path):
         read_midi_source(text)
 
 
+
+def test_a_damaged_zip_source_is_a_user_error(midi_folder, tmp_path):
+    archive = tmp_path / "set.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.write(midi_folder / "a.mid", "a.mid")
+    whole = archive.read_bytes()
+    archive.write_bytes(whole[: len(whole) // 2])  # cut short by a copy
+    with pytest.raises(UserError, match=r"set.zip is damaged or incomplete \(.+\): copy or write it again"):
+        read_midi_source(archive)
+    start = whole.index(b"MThd")  # the stored MIDI bytes: one flipped byte fails the member's checksum
+    archive.write_bytes(whole[:start] + bytes([whole[start] ^ 0xFF]) + whole[start + 1 :])
+    with pytest.raises(UserError, match=r"its part a.mid fails its checksum"):
+        read_midi_source(archive)
+
+
 def test_failure_reason_drops_file_names():
     assert failure_reason("cannot parse 0002.mid: IndexError: list index out of range") == \
         "cannot parse: IndexError"
