@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from img2music_tf.data.items import va_problem
 from img2music_tf.errors import UserError
 
 
@@ -55,7 +56,7 @@ def parse_va(text: str) -> tuple[float, float]:
         valence, arousal = (float(part) for part in text.split(","))
     except ValueError:
         raise UserError(f"--image-va expects two numbers V,A (e.g. 6.5,3.2), got {text!r}") from None
-    if not (1 <= valence <= 9 and 1 <= arousal <= 9):
+    if va_problem(valence, arousal):
         raise UserError(f"--image-va values must lie in 1-9, got {text!r}")
     return valence, arousal
 
@@ -73,7 +74,7 @@ def read_va_csv(path: Path) -> dict[str, tuple[float, float]]:
         raise UserError(f"cannot read --image-va-csv {path}: {error.strerror or error}") from None
     except (KeyError, TypeError, ValueError):
         raise UserError(f"--image-va-csv {path} needs columns path,valence,arousal with numbers") from None
-    outside = next((name for name, va in table.items() if not all(1 <= v <= 9 for v in va)), None)
+    outside = next((name for name, va in table.items() if va_problem(*va)), None)
     if outside is not None:  # as --image-va
         raise UserError(f"--image-va-csv {path}: values must lie in 1-9, got {','.join(map(str, table[outside]))} "
                         f"for {outside}")

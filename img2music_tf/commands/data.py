@@ -49,14 +49,12 @@ def add_parser(subparsers) -> None:
 def run_prepare(args: argparse.Namespace) -> int:
     import time
 
+    from img2music_tf.commands import check_counts
     from img2music_tf.data.download import DownloadError
     from img2music_tf.data.prepare import prepare
     from img2music_tf.data.sources import SOURCES
-    from img2music_tf.errors import UserError
 
-    for option, value in (("--n-music", args.n_music), ("--n-images", args.n_images)):
-        if value is not None and value < 1:  # load_source would quietly keep one item
-            raise UserError(f"{option} must be at least 1, got {value}")
+    check_counts(n_music=args.n_music, n_images=args.n_images)  # load_source would quietly keep one item
     start = time.perf_counter()
     try:
         data = prepare(

@@ -34,12 +34,10 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     import dataclasses
 
+    from img2music_tf.commands import check_counts
     from img2music_tf.demo import DEMOS, run_demo
-    from img2music_tf.errors import UserError
 
-    for option, value in (("--epochs", args.epochs), ("--images", args.images)):
-        if value is not None and value < 1:
-            raise UserError(f"{option} must be at least 1, got {value}")
+    check_counts(epochs=args.epochs, images=args.images)
     config = DEMOS["tiny" if args.tiny else "full"]
     scale = config.scale.replace(image_weights=args.image_weights, epochs=args.epochs)
     changes = {"seed": args.seed, "scale": scale}

@@ -7,7 +7,6 @@ from pathlib import Path
 
 
 def add_parser(subparsers) -> None:
-    from img2music_tf.artefacts import REPO
     from img2music_tf.experiments import ARTEFACTS
 
     parser = subparsers.add_parser(
@@ -89,13 +88,10 @@ def settings_from_args(args, out: Path, **fields):
     """The `artefacts.Settings` of the options of `add_settings_options`, writing into `out`; a one-line
     UserError for a count below 1."""
     from img2music_tf.artefacts import Settings
-    from img2music_tf.errors import UserError
+    from img2music_tf.commands import check_counts
     from img2music_tf.experiments import SCALES
 
-    for name in ("seeds", "epochs", "max_songs", "test_pieces"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    check_counts(**{name: getattr(args, name) for name in ("seeds", "epochs", "max_songs", "test_pieces")})
     scale = SCALES[args.scale].replace(image_weights=args.image_weights, epochs=args.epochs, max_songs=args.max_songs)
     return Settings(
         scale=scale,

@@ -43,12 +43,11 @@ def add_parser(subparsers) -> None:
 
 
 def run_report(args) -> int:
+    from img2music_tf.commands import check_counts
     from img2music_tf.corpus import corpus_report, format_report, tokenize_source, write_sequences
-    from img2music_tf.errors import UserError
     from img2music_tf.files import write_json
 
-    if args.workers < 1:
-        raise UserError("--workers must be at least 1")
+    check_counts(workers=args.workers)
     results = tokenize_source(args.path, workers=args.workers, use_cache=not args.no_cache)
     report = corpus_report(results)
     print(format_report(report))

@@ -62,17 +62,13 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    from img2music_tf.commands import check_counts
     from img2music_tf.errors import UserError
     from img2music_tf.pipeline import train_model
     from img2music_tf.presets import get_preset
     from img2music_tf.run_folder import HISTORY_FILE, RunInfo, read_history
 
-    if args.epochs is not None and args.epochs < 1:
-        raise UserError(f"--epochs must be at least 1, got {args.epochs}")
-    if args.max_songs is not None and args.max_songs < 1:
-        raise UserError(f"--max-songs must be at least 1, got {args.max_songs}")
-    if args.group_rows is not None and args.group_rows < 1:
-        raise UserError(f"--group-rows must be at least 1, got {args.group_rows}")
+    check_counts(epochs=args.epochs, max_songs=args.max_songs, group_rows=args.group_rows)
     overrides = {"mixed_precision": args.mixed_precision, "group_rows": args.group_rows}
     if args.lambda_va is not None:
         if args.lambda_va < 0:
