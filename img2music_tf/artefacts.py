@@ -24,6 +24,7 @@ from img2music_tf import pipeline
 from img2music_tf.environment import environment
 from img2music_tf.experiments import Artefact, Scale
 from img2music_tf.files import output_dir, write_json, write_text
+from img2music_tf.models.image_encoder import WEIGHTS, check_weights, weights_sha256
 from img2music_tf.run_folder import holds_epoch, trained_epochs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,7 +71,7 @@ class Settings:
         do not: a longer run holds the shorter ones as snapshots)."""
         songs = self.scale.max_songs or "all"
         weights = self.scale.image_weights
-        weights = weights if weights in ("imagenet", "none") else Path(weights).stem
+        weights = weights if weights in WEIGHTS else Path(weights).stem
         name = f"{preset}_{self.fidelity}_songs{songs}_{weights}_{self.backend}_seed{seed}"
         return self.data_root / "runs" / self.scale.name / name
 
@@ -87,6 +88,7 @@ class Settings:
             "out": shown(self.out),
             "work": shown(self.work),
             "image_weights": self.scale.image_weights,
+            "image_weights_sha256": weights_sha256(self.scale.image_weights),
             "fidelity": self.fidelity,
             "epochs": self.epochs(artefact),
             "max_songs": self.scale.max_songs,
@@ -237,12 +239,12 @@ def run_artefact(artefact: Artefact, settings: Settings) -> dict:
 
 def _run_artefact(artefact: Artefact, settings: Settings) -> dict:
     from img2music_tf.experiments import trained_preset, training_plan
-    from img2music_tf.models.image_encoder import check_weights
     from img2music_tf.presets import get_preset
     from img2music_tf.run_folder import HISTORY_FILE, RunInfo, read_history, read_timings
 
     started = time.perf_counter()
-    check_weights(settings.feature_specs(artefact.presets), settings.scale.image_weights)
+    weights = check_weights(settings.feature_specs(artefact.presets), settings.scale.image_weights)  # offline: torchvision
+    settings = dataclasses.replace(settings, scale=settings.scale.replace(image_weights=weights))
     kind = KINDS[artefact.kind]
     context = Context(settings)
     epochs = settings.epochs(artefact)

@@ -54,12 +54,13 @@ def run_demo(config: DemoConfig, out: str | Path) -> list:
 
     scale = config.scale
     model_config = get_preset(config.preset, scale=scale, epochs=scale.epochs)
-    check_weights([model_config.image_features], scale.image_weights)  # before minutes of other work
+    weights = check_weights([model_config.image_features], scale.image_weights)  # before minutes of other work
+    scale = scale.replace(image_weights=weights)
     out = ensure_writable_dir(out)
     started = time.perf_counter()
-    if scale.image_weights == "none":
-        print("note: the picture CNN uses random weights (--image-weights none), because ImageNet weights cannot be "
-              "downloaded offline; with internet, run `img2music demo --image-weights imagenet`.")
+    if weights == "none":
+        print("note: the picture CNN uses random weights (--image-weights none): the music can tell pictures apart "
+              "but not what they show; the default, torchvision, is ImageNet VGG16 installed offline.")
 
     _step(1, "built-in data: music from music21's corpus, drawn pictures, paired by emotion and split")
     data = pipeline.prepare_data("builtin", "builtin", out / "data", scale, seed=config.seed, overwrite=True)

@@ -46,7 +46,7 @@ class Scale:
     max_songs: int | None = None  # training songs used (None: the whole training split)
     # --- training
     epochs: int | None = None  # None: the preset's (Table 1: 2, Table 2 and Figure 3: 15)
-    image_weights: str = "imagenet"  # default CNN weights: imagenet, none (random, seeded) or a .h5 file
+    image_weights: str = "imagenet"  # CNN weights: imagenet, torchvision, none (random, seeded) or a .h5 file
     # --- the music VA predictor (va_training)
     va_epochs: int | None = None  # None: va_training's default, with early stopping
     va_patience: int = 20
@@ -60,7 +60,7 @@ class Scale:
 
 _PAPER = Scale("paper", embed_dim=256, num_heads=4, key_dim=256, max_len=236, learning_rate=None)
 _SMOKE = Scale("smoke", embed_dim=64, num_heads=4, key_dim=16, max_len=236, learning_rate=1e-3,
-               max_songs=100, image_weights="none")
+               max_songs=100, image_weights="torchvision")
 _TINY = Scale("tiny", embed_dim=16, num_heads=2, key_dim=8, max_len=32, learning_rate=1e-3, image_size="smallest",
               n_items=20, n_test=4, n_val=2, max_songs=8, image_weights="none", va_epochs=2)
 
@@ -82,10 +82,10 @@ SCALES = {
     ),
     # results/va_alignment (reproduce/va_alignment.py): 24 trainings (4 models, 3 seeds, 2 data regimes) and 48
     # decodings of the 100 test images in about an hour on a shared 2-core CPU (measured: 40 pairs x 6 epochs took
-    # 30 s a training, so about 25 minutes in all). The random VGG16 (weights none) takes the smallest input; 128
-    # tokens hold 79% of the authors' songs.
+    # 30 s a training, so about 25 minutes in all). The pictures are seen at VGG16's native 224 px (the features
+    # are computed once, cached, shared with results/image_features); 128 tokens hold 79% of the authors' songs.
     "align": dataclasses.replace(
-        _SMOKE, name="align", embed_dim=32, num_heads=2, key_dim=16, max_len=128, image_size="smallest",
+        _SMOKE, name="align", embed_dim=32, num_heads=2, key_dim=16, max_len=128,
         max_songs=80, epochs=10,
     ),
     # `img2music demo --tiny`: checks the whole pipeline in a minute.

@@ -212,6 +212,7 @@ class Piece:
     piano_roll: Path
     image_va: tuple[float, float] | None = None
     music_va: tuple[float, float] | None = None
+    image_va_estimated: bool = False  # image_va is the image VA regressor's estimate, not a given value
 
     def to_dict(self) -> dict:
         return {
@@ -223,6 +224,7 @@ class Piece:
             "n_notes": self.n_notes,
             "tokens": list(self.tokens),
             "image_va": list(self.image_va) if self.image_va else None,
+            "image_va_estimated": self.image_va_estimated,
             "music_va": list(self.music_va) if self.music_va else None,
         }
 
@@ -255,6 +257,7 @@ def music_from_images(
     out_dir,
     generation: dict | GenerationConfig | None = None,
     image_va=None,
+    image_va_estimated=None,
     va_predictor_dir=None,
     wav: bool = True,
     progress: bool = True,
@@ -264,7 +267,8 @@ def music_from_images(
 
     `generation` overrides GenerationConfig fields (max_len defaults to the run's;
     prefixes are always padded to the run's max_len, as in its training).
-    `image_va` lists each picture's known (valence, arousal) or None. The music's VA
+    `image_va` lists each picture's known (valence, arousal) or None, `image_va_estimated` which of them
+    are estimates (`image_va.with_estimates`). The music's VA
     comes from the predictor in `va_predictor_dir`, else the one the run was trained
     with (if its folder still exists), else it is left out. The files are written into a
     hidden folder inside `out_dir` and moved into place at the end (summary.json last), so
@@ -279,6 +283,7 @@ def music_from_images(
     image_va = list(image_va) if image_va is not None else [None] * len(images)
     if len(image_va) != len(images):
         raise UserError(f"{len(image_va)} image VA values for {len(images)} images: give one per image")
+    image_va_estimated = list(image_va_estimated or [False] * len(images))
     earlier = earlier_set(out_dir)
     if earlier is not None and not overwrite:
         raise UserError(f"{out_dir} already holds generated music ({SUMMARY_FILE}): use --force to replace it, "
@@ -298,9 +303,9 @@ def music_from_images(
 
         pieces = []
         stems = output_stems(images)
-        bar = tqdm(list(zip(images, stems, sequences, image_va)), desc="writing music", unit="piece",
-                   disable=not progress)
-        for image, stem, tokens, known_va in bar:
+        bar = tqdm(list(zip(images, stems, sequences, image_va, image_va_estimated)), desc="writing music",
+                   unit="piece", disable=not progress)
+        for image, stem, tokens, known_va, estimated in bar:
             midi = token_language.write_midi(tokens, staging / f"{stem}.mid")
             wav_path = render.write_wav(midi, staging / f"{stem}.wav") if wav else None
             png = render.write_piano_roll(midi, staging / f"{stem}{PIANO_ROLL_SUFFIX}",
@@ -309,7 +314,7 @@ def music_from_images(
             n_notes = len(token_language.tokens_to_notes(tokens))
             known_va = tuple(known_va) if known_va else None
             placed = [None if path is None else out_dir / path.name for path in (midi, wav_path, png)]
-            pieces.append(Piece(image, tuple(tokens), n_notes, *placed, known_va, music_va))
+            pieces.append(Piece(image, tuple(tokens), n_notes, *placed, known_va, music_va, estimated))
 
         write_json(staging / SUMMARY_FILE, {
             "run": str(run_dir),
@@ -365,8 +370,8 @@ def load_va_predictor(directory):
 
 
 def print_pieces(pieces: list[Piece], out_dir: Path) -> None:
-    """One line per piece: files and VA (music predicted, marked '*' outside 1-9; image known), then where the
-    summary is."""
+    """One line per piece: files and VA (music predicted, marked '*' outside 1-9; image known or estimated), then
+    where the summary is."""
     from img2music_tf.models.va_predictor import EXTRAPOLATED, extrapolated, marked
 
     def va(pair, mark):
@@ -374,7 +379,8 @@ def print_pieces(pieces: list[Piece], out_dir: Path) -> None:
 
     for piece in pieces:
         print(f"{piece.image.name}: {piece.midi.name}, {len(piece.tokens)} tokens, {piece.n_notes} notes | "
-              f"music VA {va(piece.music_va, marked)} | image VA {va(piece.image_va, '{:.2f}'.format)}")
+              f"music VA {va(piece.music_va, marked)} | image VA {va(piece.image_va, '{:.2f}'.format)}"
+              f"{' (estimated)' if piece.image_va_estimated else ''}")
     if any(extrapolated(value) for piece in pieces for value in piece.music_va or ()):
         print(EXTRAPOLATED)
     print(f"wrote {len(pieces)} piece(s) (.mid, {'.wav, ' if pieces and pieces[0].wav else ''}.png) "

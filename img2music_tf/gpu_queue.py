@@ -112,7 +112,7 @@ def pack(settings: Settings, out: Path, feature_dtype: str = "float32", presets:
     from img2music_tf.models.image_encoder import check_weights, extract_features, weights_tag
     from img2music_tf.models.va_predictor import VAPredictor
     from img2music_tf.presets import get_preset
-    from img2music_tf.train import feature_scaling, run_info, tokenised_songs
+    from img2music_tf.train import cnn_weights, feature_scaling, run_info, tokenised_songs
 
     if feature_dtype not in FEATURE_DTYPES:
         raise UserError(f"feature dtype must be one of {', '.join(FEATURE_DTYPES)}, got {feature_dtype!r}")
@@ -123,8 +123,8 @@ def pack(settings: Settings, out: Path, feature_dtype: str = "float32", presets:
     if unknown:
         raise UserError(f"{', '.join(unknown)} is not trained by any artefact; choose from {', '.join(plan)}")
     order = [preset for preset in queue_order(plan) if not presets or preset in presets]
-    weights = settings.scale.image_weights
-    check_weights(settings.feature_specs(order), weights)
+    asked = check_weights(settings.feature_specs(order), settings.scale.image_weights)  # offline: torchvision
+    settings = dataclasses.replace(settings, scale=settings.scale.replace(image_weights=asked))
     context = Context(settings)
     print(f"reference metrics of the training music: {context.reference}")
     songs = tokenised_songs(context.prepared, settings.scale.max_songs)
@@ -137,6 +137,7 @@ def pack(settings: Settings, out: Path, feature_dtype: str = "float32", presets:
     for preset in order:
         config = get_preset(preset, scale=settings.scale, fidelity=settings.fidelity, epochs=plan[preset][-1])
         shapes = [batch_shape(len(ids), config.max_len, BUCKET, BUCKET) for _, ids in songs.train + songs.val]
+        weights = cnn_weights(config.image_features, asked)  # as train_run takes them
         for seed in settings.seeds:
             key = f"{config.image_features.tag}-{weights_tag(weights, seed)}"
             if key not in features:

@@ -3,6 +3,8 @@
 `img2music generate` prints each piece's music VA beside its picture's. A picture's VA comes from
 `--image-va V,A` (once per picture), a CSV (`path,valence,arousal`, matched by file name) or the
 brightness/saturation rule that labels the built-in pictures (Valdez & Mehrabian 1994; a rough proxy).
+A picture whose VA is not given is estimated from its ImageNet VGG16 feature (`with_estimates`, the shipped
+`models.image_va_regressor`), marked as an estimate.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from pathlib import Path
 
 from img2music_tf.data.items import va_problem
 from img2music_tf.errors import UserError
+from img2music_tf.models import torchvision_vgg16
+from img2music_tf.models.image_va_regressor import ImageVARegressor
 
 
 def known_image_va(images: list[str], pairs: list[str] | None, csv_path: str | None, rule: bool) -> list:
@@ -34,6 +38,26 @@ def known_image_va(images: list[str], pairs: list[str] | None, csv_path: str | N
                             f"file name, e.g. {Path(images[0]).name})")
         return known
     return [None] * len(images)
+
+
+def with_estimates(images: list, known: list) -> tuple[list, list[bool]]:
+    """`known` (one (valence, arousal) or None per picture) with each None estimated by the shipped image VA
+    regressor, and which entries are estimates; without the torchvision weights it needs, the None entries stay,
+    said in one line."""
+    missing = [i for i, va in enumerate(known) if va is None]
+    flags = [False] * len(known)
+    if not missing:
+        return list(known), flags
+    regressor = ImageVARegressor.load()
+    if regressor.weights == "torchvision" and not torchvision_vgg16.installed():
+        print(f"note: the pictures' VA is not estimated: it needs the torchvision VGG16 weights "
+              f"({torchvision_vgg16.INSTALL})")
+        return list(known), flags
+    estimates = regressor.estimate([images[i] for i in missing])  # (M, 2)
+    filled = list(known)
+    for i, va in zip(missing, estimates):
+        filled[i], flags[i] = (round(float(va[0]), 2), round(float(va[1]), 2)), True
+    return filled, flags
 
 
 def rule_va(path: Path) -> tuple[float, float]:

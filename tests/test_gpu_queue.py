@@ -108,6 +108,7 @@ def test_unavailable_imagenet_weights_fail_before_any_other_work(tmp_path, monke
         raise AssertionError("the data was prepared before the weights were checked")
 
     monkeypatch.setattr(image_encoder, "build_cnn", offline)
+    monkeypatch.setattr(image_encoder.torchvision_vgg16, "checkpoint_path", lambda: None)  # no offline fallback
     monkeypatch.setattr(pipeline, "prepare_data", too_late)
     imagenet = [*PACK[:4], "--image-weights", "imagenet", "--work", str(tmp_path / "work")]
     assert cli.main(["reproduce", "table1", *imagenet, "--out", str(tmp_path)]) == 2

