@@ -48,10 +48,12 @@ def with_estimates(images: list, known: list) -> tuple[list, list[bool]]:
     flags = [False] * len(known)
     if not missing:
         return list(known), flags
-    regressor = ImageVARegressor.load()
-    if regressor.weights == "torchvision" and not torchvision_vgg16.installed():
-        print(f"note: the pictures' VA is not estimated: it needs the torchvision VGG16 weights "
-              f"({torchvision_vgg16.INSTALL})")
+    try:
+        regressor = ImageVARegressor.load()
+        if regressor.weights == "torchvision" and not torchvision_vgg16.installed():
+            raise UserError(f"it needs the torchvision VGG16 weights ({torchvision_vgg16.INSTALL})")
+    except UserError as error:
+        print(f"note: the pictures' VA is not estimated: {error}")
         return list(known), flags
     estimates = regressor.estimate([images[i] for i in missing])  # (M, 2)
     filled = list(known)

@@ -41,10 +41,13 @@ def image_weights_note(weights: str) -> str:
     return f"Image weights: `{weights}`."
 
 
-def _our_rows(preset: str, row: dict, scale: str) -> list[str]:
-    """Our lines of one preset: all test pieces and the first 4, with intervals (1 seed) or spread (seeds)."""
+def _our_rows(preset: str, row: dict, scale: str, weights: str) -> list[str]:
+    """Our lines of one preset: all test pieces and the first 4, with intervals (1 seed) or spread (seeds); the
+    image weights are named where the preset's CNN had others than the table's `weights` (InceptionV3 offline)."""
     lines = []
     several = len(row["seeds"]) > 1
+    own = row["seeds"][0]["run_config"]["image_weights"]
+    scale = scale if own == weights else f"{scale}, image weights `{own}`"
     for label, aggregate_ in row["seeds"][0]["aggregate"].items():
         pieces = aggregate_["n"]
         if several:
@@ -112,7 +115,7 @@ def render_table(result: dict) -> str:
         for paper_row in result["paper"].get(preset, []):
             cells = [_number(paper_row.get(name)) if name in paper_row else "" for name in METRICS]
             lines.append(f"| {preset} | {paper_row['source']} | | " + " | ".join(cells) + " | |")
-        lines += _our_rows(preset, row, scale)
+        lines += _our_rows(preset, row, scale, settings["image_weights"])
     lines += _collapse_lines(result)
     reference = result["reference"]
     lines += [

@@ -467,7 +467,7 @@ def test_generate_refuses_an_earlier_set_unless_force(tiny_run, tmp_path, capsys
                                       "--method", "sample", "--force"]]) == 0
     printed = capsys.readouterr().out
     assert printed.splitlines()[-1].startswith("note: this run's picture CNN has random weights")
-    assert "--image-weights imagenet" in printed
+    assert "--image-weights torchvision" in printed
     assert sorted(p.name for p in out.iterdir()) == ["a-pianoroll.png", "a.mid", "summary.json"]
     assert '"method": "sample"' in (out / "summary.json").read_text()
 
