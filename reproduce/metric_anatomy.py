@@ -189,7 +189,8 @@ def render(result: dict) -> str:
         f"{songs['per_song']['median']:.2f}). After 2 epochs greedy pieces are loops, so a Table 1 cell says "
         "which loop the pieces fell into more than how good the model is: one pitch gives 2.007 (the paper's "
         "Trans_enc2_dec2, 2.0077), a dyad or two alternating pitches 1.757 (the authors' unpublished "
-        "\"VA loss after 2 epochs\", 1.7562 with polyphony 0 and entropy 1.0), a chord with rests 0.8-0.9.",
+        "\"VA loss after 2 epochs\", 1.7562 with polyphony 0 and entropy 1.0), a chord looped with rests "
+        "anywhere from about 1.1 (a short triad) to 0.83 (a long four-note chord), depending on how long it sounds.",
         "",
         f"## One sounding token repeated {REPEATS} times (all of the authors' vocabulary)",
         "",
