@@ -17,7 +17,7 @@ export IMG2MUSIC_EIMG_SOURCE ?= $(SHARED)/eimg
 export IMG2MUSIC_EMOTION6_SOURCE ?= $(SHARED)/emotion6/Emotion6-320px.zip
 export IMG2MUSIC_AUTHORS_SOURCE ?= $(SHARED)/authors/midiData.txt
 
-.PHONY: help setup data test test-integration test-slow test-jax demo table1 table2 figure3 pretrained pretrained-measure bench-generate regimes va-alignment image-features bench paper-gpu-pack paper-gpu paper-gpu-merge
+.PHONY: help setup data test test-integration test-slow test-jax demo table1 table2 figure3 metric-anatomy authors-log pretrained pretrained-measure bench-generate regimes va-alignment image-features bench paper-gpu-pack paper-gpu paper-gpu-merge
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -64,6 +64,12 @@ table2: setup  ## Table 2 (with/without VA loss, 15 epochs) -> results/<DATA>/ta
 
 figure3: setup  ## Figure 3 (loss per epoch, LSTM vs Trans_enc3_dec3 + VA loss) -> results/<DATA>/figure3.png/.json/.md
 	$(BIN)/img2music reproduce figure3 --data $(DATA) --scale $(SCALE) --seeds $(SEEDS) --fidelity $(FIDELITY) $(WEIGHTS_OPTION)
+
+metric-anatomy: setup  ## what a Music_Quality_Loss number measures: repeated tokens, loops, the authors' songs, our tables' pieces by loop type -> results/metric_anatomy.md/.json/.png (about 6 min)
+	$(BIN)/python reproduce/metric_anatomy.py
+
+authors-log: setup  ## the authors' training log, all 9 runs, beside our training curves -> results/authors_log.md/.json/.png (seconds)
+	$(BIN)/python reproduce/authors_log.py
 
 pretrained: setup  ## the model shipped in the package: train (about 15 min on 2 cores), measure, copy -> img2music_tf/pretrained_model, results/pretrained.md
 	$(BIN)/img2music data prepare --music eimg --images emotion6 --out runs/pretrained/data

@@ -274,7 +274,8 @@ def rehearse(pack_dir: Path, jobs: list[tuple[int, str]], jax_cache: Path, done:
         entry, began = data.entries[index], time.monotonic()
         config = dataclasses.replace(RunInfo.from_dict(entry.run_info).model, epochs=1)
         train_songs, val_songs = data.songs(entry.features)
-        batches = training_batches(train_songs, config.max_len, entry.seed, xla=True, group_rows=config.group_rows)
+        batches = training_batches(train_songs, config.max_len, entry.seed, xla=True, group_rows=config.group_rows,
+                                   shuffle=config.shuffle_songs)
         layouts = batches.first_of_each_layout()
         if part == LATE and config.group_rows is None:  # (row groups: every item has the most groups of any song)
             layouts = layouts[len(layouts) // 2 :]

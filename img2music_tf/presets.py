@@ -13,8 +13,8 @@
   each into explicit switches, copied into the config, so no other module reads the fidelity's name: the image
   feature (VGG16 pooled 512-d vs fc2 4096-d), resizing and preprocessing, the LSTM baseline (Mendis' 2 LSTMs
   + Dense 256 vs the script's 3 LSTMs + Dense 128, 256), learning rates (paper: 1e-5 everywhere; scripts: 1e-6
-  for the LSTM, 1e-4 in the scripts that define Trans_enc4 and Trans_enc2_dec2), the VA loss weight (1e-5 vs
-  1e-7) and the music VA predictor's layers (BatchNorm + biases vs plain Dense without biases).
+  for the LSTM, 1e-4 in the scripts that define Trans_enc4 and Trans_enc2_dec2), the song order (shuffled
+  per epoch vs the data file's order every epoch), the VA loss weight (1e-5 vs 1e-7) and the music VA predictor's layers (BatchNorm + biases vs plain Dense without biases).
 
 Vocabulary size defaults to 978 (the authors' 977 tokens + padding); the real one comes from the data:
 `dataclasses.replace(config, vocab_size=len(vocab))` or `get_preset(name, vocab_size=len(vocab))`.
@@ -40,15 +40,16 @@ class Fidelity:
     image_preprocessing: str  # "own" network's preprocess_input (paper) or "vgg16" for both networks (code)
     script_lstm: bool  # LSTM baseline: the script's 3 LSTMs + Dense 128, 256 instead of Mendis' 2 LSTMs + Dense 256
     script_learning_rates: bool  # each script's learning rate instead of the paper's 1e-5
+    shuffle_songs: bool  # a new song order each epoch (ours; the paper says nothing) or the file's order (code)
     lambda_va: float  # weight of L_VA: paper Section 3.4 says 1e-5, the VA script uses 1e-7
     va_batchnorm: bool  # music VA predictor: Dense -> BatchNorm -> ReLU with biases (paper) or Dense, no bias (code)
 
 
 FIDELITIES = {
-    "paper": Fidelity("pooled", "bilinear", "own", script_lstm=False, script_learning_rates=False, lambda_va=1e-5,
-                      va_batchnorm=True),
-    "code": Fidelity("fc2", "nearest", "vgg16", script_lstm=True, script_learning_rates=True, lambda_va=1e-7,
-                     va_batchnorm=False),
+    "paper": Fidelity("pooled", "bilinear", "own", script_lstm=False, script_learning_rates=False,
+                      shuffle_songs=True, lambda_va=1e-5, va_batchnorm=True),
+    "code": Fidelity("fc2", "nearest", "vgg16", script_lstm=True, script_learning_rates=True,
+                     shuffle_songs=False, lambda_va=1e-7, va_batchnorm=False),
 }
 PAPER_LEARNING_RATE = 1e-5
 VA_TERMS = ("argmax", "soft")
@@ -89,6 +90,8 @@ class ModelConfig(Architecture):
     adam_beta_1: float = 0.9
     adam_beta_2: float = 0.999
     epochs: int = 2
+    shuffle_songs: bool = True  # songs in a new order each epoch (from the seed); False: the data's order every
+    # epoch, as the authors' generator iterates midiData.txt
     va_loss: bool = False  # add lambda_va * L_VA to lambda_cc * L_CC (Section 3.4)
     va_term: str = "argmax"  # "argmax": the paper's L_VA (no gradient); "soft": losses.SoftVALoss (not in the paper)
     lambda_va: float = 1e-5
@@ -211,6 +214,7 @@ def get_preset(name: str, scale: str | Scale = "paper", fidelity: str = "paper",
         max_len=scale.max_len,
         learning_rate=scale.learning_rate or paper_rate,
         epochs=_EPOCHS[row.table],
+        shuffle_songs=switches.shuffle_songs,
         va_loss=row.va_loss,
         va_term=row.va_term,
         lambda_va=switches.lambda_va if row.lambda_va is None else row.lambda_va,

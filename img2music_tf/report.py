@@ -12,7 +12,7 @@ import numpy as np
 
 from img2music_tf.files import atomic_path
 from img2music_tf.metrics import FIRST_PIECES, HEADLINES, METRIC_NAMES
-from img2music_tf.paper_numbers import METRICS
+from img2music_tf.paper_numbers import METRICS, logged_curve
 
 
 def _number(value: float) -> str:
@@ -287,7 +287,8 @@ def loss_matrix(runs: list[dict], column: str) -> np.ndarray:
 
 
 def plot_curves(result: dict, target: Path) -> Path:
-    """Training (solid) and validation (dashed) total loss per epoch; the paper's endpoints as crosses."""
+    """Training (solid) and validation (dashed) total loss per epoch; the paper's curves (dotted, crosses) as the
+    authors' log holds them, Keras' loss of every epoch (`paper_numbers.AUTHORS_LOG`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -304,9 +305,9 @@ def plot_curves(result: dict, target: Path) -> Path:
                                   alpha=0.15)
             axes.plot(epochs, np.nanmean(losses, axis=0), style, color=colour, marker="o", markersize=3,
                       label=f"{label}, ours ({suffix})")
-        first, last_epoch, last = paper_endpoints(result, preset)
-        axes.plot([1, last_epoch], [first, last], ":", color=colour, marker="x", markersize=9,
-                  label=f"{label}, paper ({first} -> {last}, endpoints only)")
+        logged = logged_curve(preset)  # the paper's curve, every epoch, as the authors' log holds it
+        axes.plot(range(1, len(logged.losses) + 1), logged.losses, ":", color=colour, marker="x", markersize=5,
+                  label=f"{label}, authors' log ({logged.heading}, lr {logged.learning_rate:g})")
     settings = result["settings"]
     axes.set_xlabel("epoch")
     axes.set_ylabel("total loss (cross-entropy + lambda_va * VA loss)")

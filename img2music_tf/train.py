@@ -193,10 +193,12 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
 
 def training_batches(songs: Sequence[Song], max_len: int, seed: int = 0, xla: bool = False, start_epoch: int = 0,
-                     bucket: int | None = BUCKET, group_rows: int | None = None) -> SongBatches:
+                     bucket: int | None = BUCKET, group_rows: int | None = None,
+                     shuffle: bool = True) -> SongBatches:
     """Training songs laid out as `fit_songs` trains them: prefixes padded to length buckets and, where the
-    step is XLA-compiled (`xla`: one program per layout), the rows too."""
-    return SongBatches(songs, max_len, seed=seed, start_epoch=start_epoch, bucket=bucket,
+    step is XLA-compiled (`xla`: one program per layout), the rows too; in a new order each epoch, or in
+    their given order every epoch (`shuffle=False`, as the authors' generator)."""
+    return SongBatches(songs, max_len, seed=seed, shuffle=shuffle, start_epoch=start_epoch, bucket=bucket,
                        batch_bucket=bucket if xla else None, group_rows=group_rows)
 
 
@@ -214,6 +216,7 @@ def fit_songs(
     snapshot_epochs: Sequence[int] = (),
     callbacks: Sequence[keras.callbacks.Callback] = (),
     group_rows: int | None = None,
+    shuffle_songs: bool = True,
 ) -> list[dict]:
     """Train a compiled trainer for `epochs` epochs (one song per batch); return the history rows.
 
@@ -225,6 +228,8 @@ def fit_songs(
     rows, each padded to its own length (`batches.group_shapes`; None: the song is
     one group): the same step with less arithmetic on padding and smaller
     activations per group; a multiple of `bucket` keeps the shapes few.
+    Songs come in a new order each epoch, drawn from `seed`, or with
+    `shuffle_songs=False` in their given order every epoch (`fidelity="code"`).
     Where the step is XLA-compiled (JAX; TensorFlow on a GPU), which compiles one
     program per batch shape, batch rows are padded to buckets too, so a few
     compilations serve every song, and every validation song is padded to the
@@ -246,7 +251,7 @@ def fit_songs(
         state = restore_checkpoint(out_dir / CHECKPOINT_FILE, trainer)
         done, rows = state["epoch"], state["history"]
     xla = trainer.jit_compile
-    train = training_batches(train_songs, max_len, seed, xla, done, bucket, group_rows)
+    train = training_batches(train_songs, max_len, seed, xla, done, bucket, group_rows, shuffle_songs)
     val_songs = [song for song in val_songs if len(song.ids) >= 2]
     val = SongBatches(val_songs, max_len, shuffle=False, bucket=bucket, batch_bucket=train.batch_bucket,
                       one_shape=xla) if val_songs else None
@@ -373,7 +378,7 @@ def fit_model(config: ModelConfig, train_songs: Sequence[Song], val_songs: Seque
         trainer = compile_trainer(Img2MusicTrainer(net, va_loss, config.lambda_va, config.lambda_cc), config)
         history = fit_songs(trainer, train_songs, val_songs, config.max_len, config.epochs, out_dir, seed,
                             resume, verbose, snapshot_epochs=snapshot_epochs, callbacks=callbacks,
-                            group_rows=config.group_rows)
+                            group_rows=config.group_rows, shuffle_songs=config.shuffle_songs)
     return trainer.net, history
 
 

@@ -7,6 +7,7 @@ One module-scoped set of tiny runs serves every test that only reads it. Run aga
 
 import contextlib
 import dataclasses
+import inspect
 import logging
 
 import keras
@@ -116,6 +117,35 @@ def test_row_groups_train_the_weights_of_one_batch_per_song(name, sizes, tmp_pat
     for one_batch, grouped in zip(*weights):  # atol: the attention key bias has no gradient but float noise,
         np.testing.assert_allclose(grouped, one_batch, rtol=1e-5, atol=1e-6)  # which Adam turns into < 1e-6 steps
     assert rows[-1]["loss"] > 0
+
+
+def test_without_shuffling_every_epoch_meets_the_songs_in_their_given_order():
+    config = _config()
+    songs = _songs(config, lengths=(5, 40, 6, 7))  # the first two differ in length bucket: no swap (batches)
+    for shuffle in (False, True):
+        batches = train.training_batches(songs, config.max_len, SEED, shuffle=shuffle)
+        orders = []
+        for _ in range(3):
+            orders.append([batches.song_at(k).id for k in range(len(batches))])
+            batches.on_epoch_end()
+        given = [song.id for song in songs]
+        assert (orders == [given] * 3) is not shuffle  # shuffled: new orders (with SEED, none is the given one)
+
+
+def test_fit_model_keeps_the_song_order_of_its_config(tmp_path, monkeypatch):
+    seen = []
+    batches = train.training_batches
+
+    def recording(*args, **kwargs):
+        seen.append(inspect.signature(batches).bind(*args, **kwargs).arguments.get("shuffle", True))
+        return batches(*args, **kwargs)
+
+    monkeypatch.setattr(train, "training_batches", recording)
+    for fidelity in ("code", "paper"):
+        config = dataclasses.replace(_config(), fidelity=fidelity, epochs=1,
+                                     shuffle_songs=get_preset("Trans_enc3_dec3", fidelity=fidelity).shuffle_songs)
+        train.fit_model(config, _songs(config)[:2], [], tmp_path / fidelity, SEED, verbose=0)
+    assert seen == [False, True]
 
 
 @contextlib.contextmanager
