@@ -106,6 +106,9 @@ def test_the_packaged_weights_convert_once_into_keras(tmp_path, monkeypatch):
     written = path.stat().st_mtime_ns
     assert torchvision_vgg16.converted_weights() == path and path.stat().st_mtime_ns == written  # made once
     assert image_encoder.weights_sha256("torchvision") == files.sha256(path)
+    digest = files.sha256(path)
+    path.unlink()
+    assert files.sha256(torchvision_vgg16.converted_weights()) == digest  # the same bytes after other models
     spec = FeatureSpec("vgg16", image_size=32)
     cnn = image_encoder.build_cnn(spec, "torchvision")
     source = torchvision_vgg16.conv_kernels(torchvision_vgg16.read_checkpoint(torchvision_vgg16.checkpoint_path()))

@@ -124,10 +124,15 @@ def converted_weights() -> Path:
 
 
 def keras_vgg16(kernels: list[tuple[np.ndarray, np.ndarray]]):
-    """Keras' VGG16 convolutional base with global average pooling, its 13 convolutions set to `kernels`."""
+    """Keras' VGG16 convolutional base with global average pooling (the layers of `VGG16(pooling="avg")`), its
+    13 convolutions set to `kernels`. Every layer is named explicitly, so the saved file is the same bytes in any
+    process (Keras numbers unnamed layers by how many it made before)."""
     import keras
 
-    cnn = keras.applications.VGG16(include_top=False, weights=None, pooling="avg")
+    base = keras.applications.VGG16(include_top=False, weights=None,
+                                    input_tensor=keras.Input((None, None, 3), name="input_layer"))
+    pooled = keras.layers.GlobalAveragePooling2D(name="global_average_pooling2d")(base.output)  # (B, 512)
+    cnn = keras.Model(base.input, pooled, name="vgg16")
     convs = [layer for layer in cnn.layers if isinstance(layer, keras.layers.Conv2D)]
     for layer, (kernel, bias) in zip(convs, kernels, strict=True):
         if tuple(layer.kernel.shape) != kernel.shape:
