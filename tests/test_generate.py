@@ -468,6 +468,7 @@ def test_generate_refuses_an_earlier_set_unless_force(tiny_run, tmp_path, capsys
     printed = capsys.readouterr().out
     assert printed.splitlines()[-1].startswith("note: this run's picture CNN has random weights")
     assert "--image-weights torchvision" in printed
+    assert "image VA V " in printed and "(estimated)" in printed  # no VA given: the shipped regressor's estimate
     assert sorted(p.name for p in out.iterdir()) == ["a-pianoroll.png", "a.mid", "summary.json"]
     assert '"method": "sample"' in (out / "summary.json").read_text()
 
