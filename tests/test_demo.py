@@ -56,7 +56,7 @@ def picture(tmp_path):
 @pytest.mark.parametrize(("given", "error"), [
     (["--epochs", "0"], "--epochs must be at least 1, got 0"),
     (["--images", "-2"], "--images must be at least 1, got -2"),
-    (["--image-weights", "bogus"], "image weights must be 'imagenet', 'none' or a .h5/.weights.h5 file, got bogus"),
+    (["--image-weights", "bogus"], "image weights must be 'imagenet', 'torchvision', 'none' or a .h5/.weights.h5 file, got bogus"),
 ])
 def test_bad_demo_options_fail_before_any_work(tmp_path, capsys, given, error):
     assert cli.main(["demo", "--tiny", "--out", str(tmp_path / "demo"), *given]) == 2
@@ -75,7 +75,7 @@ def test_tiny_demo_writes_playable_music(tiny_demo):
             check_piece_files(out / "music" / method, piece["midi"][: -len(".mid")], piece["n_notes"])
             assert piece["tokens"][0] == "<start>" and len(piece["tokens"]) <= 32  # tiny preset max_len
             assert len(piece["music_va"]) == 2 and len(piece["image_va"]) == 2
-    assert "random weights" in stdout and "--image-weights imagenet" in stdout
+    assert "random weights" in stdout and "torchvision" in stdout  # --tiny takes none; the note names the default
     assert str(out / "music") in stdout
 
 

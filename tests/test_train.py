@@ -421,7 +421,7 @@ def test_bad_image_weights_fail_before_the_songs_are_tokenised(prepared, tmp_pat
     monkeypatch.setattr(train, "tokenised_songs", tokenised)
     code = cli.main(["train", "--data", str(prepared), "--preset", "Trans_enc3_dec3", "--scale", "tiny",
                      "--out", str(tmp_path / "run"), "--image-weights", "vgg.bin"])
-    assert code == 2 and "image weights must be 'imagenet', 'none' or a .h5" in capsys.readouterr().err
+    assert code == 2 and "image weights must be 'imagenet', 'torchvision', 'none' or a .h5" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
 
 
