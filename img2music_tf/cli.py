@@ -10,6 +10,7 @@ TensorFlow's start-up lines stay off stderr unless $IMG2MUSIC_VERBOSE is set
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import importlib.abc
 import importlib.util
@@ -23,6 +24,8 @@ from img2music_tf import __version__, commands
 from img2music_tf.errors import UserError
 
 VERBOSE_VARIABLE = "IMG2MUSIC_VERBOSE"
+# What the machine, not the code, refuses: said in one line like a UserError (any other OSError is a bug to see)
+USER_OS_ERRORS = {errno.ENAMETOOLONG, errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 # What importing TensorFlow writes to stderr before its logging is set up, so TF_CPP_MIN_LOG_LEVEL cannot hold it
 STARTUP_NOISE = re.compile(
     r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
@@ -76,8 +79,16 @@ class _QuietImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
                 sys.stderr.flush()
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors in the commands' form: one line, `img2music: error: ...`, exit 2 (argparse
+    prints its usage first; the line names the command's --help instead). Subparsers inherit the class."""
+
+    def error(self, message):
+        self.exit(2, f"img2music: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="img2music",
         description=(
             "Emotion-guided image-to-music generation (Kundu, Singh, Iwahori). "
@@ -99,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args) or 0
     except UserError as error:
         print(f"img2music: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        if error.errno not in USER_OS_ERRORS:
+            raise
+        print(f"img2music: error: {error.strerror}: {error.filename}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("img2music: interrupted", file=sys.stderr)

@@ -72,6 +72,8 @@ MAX_REST_BARS = 2  # longer rests are dropped
 QUANTIZE_DIVISORS = (4, 3)  # music21's default grid: sixteenths and eighth-triplets
 CHORD_OCTAVE_MIDI = 60  # decoded chord notes sound in octave 4
 VELOCITY = 90  # what music21 writes for a note without dynamics
+MAX_TOKEN_BEATS = 1024  # the longest note, chord or rest a token may hold (EIMG's longest: a few bars)
+MAX_DECODE_TOKENS = 10_000  # music21's MIDI writer takes time growing with the square of the length (25 s here)
 MUSIC21_TICKS_PER_QUARTER = 10080  # music21's MIDI resolution
 HORIZON_BEATS = 256.0  # bars are made this far first (`_bars_before`); EIMG pieces are shorter
 
@@ -450,6 +452,8 @@ def parse_token(token: str) -> Event:
             raise TokenizeError(f"malformed time signature token {token!r}")
         return Event("time", time_signature=value)
     length = _number(token, suffix, allow_zero=True)  # music21 makes 0-long grace notes; they are tokens too
+    if length > MAX_TOKEN_BEATS:
+        raise TokenizeError(f"malformed token {token!r}: longer than {MAX_TOKEN_BEATS} beats")
     if value == "r":
         return Event("rest", quarter_length=length)
     if _CHORD.match(value):
@@ -477,8 +481,9 @@ def _number(token: str, text: str, allow_zero: bool) -> float:
     return number
 
 
-def parse_tokens(tokens: Iterable[str]) -> list[Event]:
-    """Decode a sequence: malformed tokens are skipped, counted and reported by one warning."""
+def parse_tokens(tokens: Iterable[str], strict: bool = False) -> list[Event]:
+    """Decode a sequence: malformed tokens are skipped, counted and reported by one warning (a model's output
+    may hold a stray one), or with `strict` (a user's file) refused by one TokenizeError naming them."""
     events, bad = [], []
     for token in tokens:
         try:
@@ -487,6 +492,9 @@ def parse_tokens(tokens: Iterable[str]) -> list[Event]:
             bad.append(token)
     if bad:
         shown = ", ".join(repr(token) for token in bad[:3]) + (", ..." if len(bad) > 3 else "")
+        if strict:
+            raise TokenizeError(f"{len(bad)} malformed token(s): {shown} (each is VALUE@LENGTH with a length of "
+                                f"0 to {MAX_TOKEN_BEATS} beats, <start> or <end>)")
         warnings.warn(f"skipped {len(bad)} malformed token(s): {shown}", stacklevel=3)
     return events
 

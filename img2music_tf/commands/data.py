@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from img2music_tf.commands import SEED
+
 
 def add_parser(subparsers) -> None:
     from img2music_tf.data.sources import BUILTIN_ITEMS, SOURCES, names
@@ -35,7 +37,7 @@ def add_parser(subparsers) -> None:
     prepare.add_argument("--out", required=True, help="output folder")
     prepare.add_argument("--music-source", help="local copy of the music source (file or folder) instead of a download")
     prepare.add_argument("--image-source", help="local copy of the image source (file or folder) instead of a download")
-    prepare.add_argument("--seed", type=int, default=0, help="seed of the random split (default: 0)")
+    prepare.add_argument("--seed", type=SEED, default=0, help="seed of the random split (default: 0)")
     prepare.add_argument("--n-test", type=int, default=100, help="test pairs (default: 100)")
     prepare.add_argument("--n-val", type=int, default=16, help="validation pairs (default: 16)")
     prepare.add_argument("--n-music", type=int, metavar="N", help="use only N music items, spread evenly over the ids "

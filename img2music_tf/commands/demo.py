@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-from img2music_tf.commands import WEIGHTS_HELP
+from img2music_tf.commands import SEED, WEIGHTS_HELP
 
 
 def add_parser(subparsers) -> None:
@@ -22,7 +22,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--out", default="out/demo", metavar="DIR", help="output folder (default: out/demo)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="training epochs of the image-to-music model (default: 2, as in the paper's Table 1)")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=SEED, default=0,
                         help="one seed for data split, weights and sampling (default: 0)")
     parser.add_argument("--images", type=int, default=None, metavar="N",
                         help="how many test pictures to make music for (default: 4)")

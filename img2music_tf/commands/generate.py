@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from img2music_tf.commands import MAX_LEN_LIMIT, SEED, integer, number
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -30,15 +32,16 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--method", choices=("greedy", "sample"), default=None,
                         help="greedy argmax (the paper's method) or seeded sampling (default: greedy with --run, "
                              "sample with the shipped model)")
-    parser.add_argument("--temperature", type=float, default=1.0,
+    parser.add_argument("--temperature", type=number(0, 100, low_inclusive=False), default=1.0,
                         help="sampling temperature for --method sample (default: 1.0)")
-    parser.add_argument("--top-k", type=int, default=None,
+    parser.add_argument("--top-k", type=integer(0), default=None,
                         help="sample among the k most probable tokens; 0 = all (default: 0 with --run, 10 with the "
                              "shipped model)")
-    parser.add_argument("--max-len", type=int, default=None,
-                        help="longest sequence in tokens (default: the run's max_len, 236 at paper scale)")
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
-    parser.add_argument("--tries", type=int, default=None,
+    parser.add_argument("--max-len", type=integer(2, MAX_LEN_LIMIT), default=None,
+                        help=f"longest sequence in tokens, at most {MAX_LEN_LIMIT} (default: the run's max_len, 236 "
+                             "at paper scale)")
+    parser.add_argument("--seed", type=SEED, default=0, help="sampling seed, 0 to 2^32-1 (default: 0)")
+    parser.add_argument("--tries", type=integer(1, 1000), default=None,
                         help="with --method sample, a piece without a note is sampled again with the next seed, "
                              "up to this many seeds in all (default: 1 with --run, 10 with the shipped model)")
     parser.add_argument("--va-predictor", metavar="DIR", default=None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from img2music_tf.commands import WEIGHTS_HELP
+from img2music_tf.commands import SEED, WEIGHTS_HELP, integer
 from img2music_tf.experiments import SCALES
 from img2music_tf.models.image_encoder import ENCODERS
 from img2music_tf.presets import FIDELITIES
@@ -28,7 +28,8 @@ def add_parser(subparsers) -> None:
     listing.add_argument(
         "--fidelity", choices=tuple(FIDELITIES), default="paper", help="follow the paper or the authors' code (default: paper)"
     )
-    listing.add_argument("--vocab-size", type=int, default=978, help="output vocabulary incl. padding (default: 978)")
+    listing.add_argument("--vocab-size", type=integer(3, 100_000), default=978,
+                         help="output vocabulary incl. padding, 3 to 100000 (default: 978)")
     listing.set_defaults(run=run_list)
 
     features = actions.add_parser(
@@ -46,8 +47,8 @@ def add_parser(subparsers) -> None:
     features.add_argument(
         "--image-weights", default="imagenet", metavar="WEIGHTS", help=f"{WEIGHTS_HELP} (default: imagenet)",
     )
-    features.add_argument("--image-size", type=int, help="input side in pixels (default: 224 VGG16, 299 InceptionV3)")
-    features.add_argument("--seed", type=int, default=0, help="seed of the random weights of --image-weights none")
+    features.add_argument("--image-size", type=integer(32, 2048), help="input side in pixels (default: 224 VGG16, 299 InceptionV3)")
+    features.add_argument("--seed", type=SEED, default=0, help="seed of the random weights of --image-weights none")
     features.set_defaults(run=run_features)
 
 

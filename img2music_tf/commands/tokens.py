@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from img2music_tf.tokens import MAX_DECODE_TOKENS, MAX_TOKEN_BEATS
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -35,7 +37,9 @@ def add_parser(subparsers) -> None:
     decode = commands.add_parser(
         "decode", help="write a MIDI file from a file of tokens",
         description="Read whitespace-separated tokens from TOKENS_FILE (a leading name such as '0003' "
-                    "is ignored) and write a piano MIDI file; malformed tokens are skipped with a warning.",
+                    "is ignored) and write a piano MIDI file. A file with a malformed token (each is VALUE@LENGTH "
+                   f"with a length of 0 to {MAX_TOKEN_BEATS} beats, <start> or <end>) or more than "
+                   f"{MAX_DECODE_TOKENS} tokens is refused.",
     )
     decode.add_argument("tokens_file", type=Path, help="text file of tokens")
     decode.add_argument("--out", type=Path, required=True, help="MIDI file to write")
@@ -70,7 +74,7 @@ def run_encode(args) -> int:
 def run_decode(args) -> int:
     from img2music_tf.errors import UserError
     from img2music_tf.files import check_input_file
-    from img2music_tf.tokens import START, write_midi
+    from img2music_tf.tokens import START, parse_tokens, write_midi
 
     try:
         data = check_input_file(args.tokens_file, "tokens").read_bytes()
@@ -86,6 +90,10 @@ def run_decode(args) -> int:
         tokens = tokens[tokens.index(START):]
     if not tokens:
         raise UserError(f"{args.tokens_file} holds no tokens")
+    if len(tokens) > MAX_DECODE_TOKENS:
+        raise UserError(f"{args.tokens_file} holds {len(tokens)} tokens; at most {MAX_DECODE_TOKENS} are decoded "
+                        "(music21's MIDI writer slows with the square of the length)")
+    parse_tokens(tokens, strict=True)
     write_midi(tokens, args.out)
     print(f"wrote {args.out}")
     return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from img2music_tf.commands import WEIGHTS_HELP
+from img2music_tf.commands import SEED, WEIGHTS_HELP, number
 
 
 def add_parser(subparsers) -> None:
@@ -42,10 +42,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--image-weights", default="imagenet", metavar="WEIGHTS", help=f"{WEIGHTS_HELP} (default: imagenet)")
     parser.add_argument("--va-predictor", default=None, metavar="DIR",
                         help="trained music VA predictor (`img2music va train`); required by *_VA_Loss presets")
-    parser.add_argument("--seed", type=int, default=0, help="seed for initialisation, dropout and song order (default: 0)")
+    parser.add_argument("--seed", type=SEED, default=0, help="seed for initialisation, dropout and song order (default: 0)")
     parser.add_argument("--max-songs", type=int, default=None, metavar="N",
                         help="train on the first N training songs only (quick runs)")
-    parser.add_argument("--lambda-va", type=float, default=None, metavar="L",
+    parser.add_argument("--lambda-va", type=number(0, 1e6), default=None, metavar="L",
                         help="weight of the VA term (default: the preset's: 1e-5 paper, 1e-7 code, 0.1 for "
                              "*_VA_Soft)")
     parser.add_argument("--mixed-precision", action="store_true",
@@ -72,8 +72,6 @@ def run(args) -> int:
     check_counts(epochs=args.epochs, max_songs=args.max_songs, group_rows=args.group_rows)
     overrides = {"mixed_precision": args.mixed_precision, "group_rows": args.group_rows}
     if args.lambda_va is not None:
-        if args.lambda_va < 0:
-            raise UserError(f"--lambda-va must be >= 0, got {args.lambda_va}")
         overrides["lambda_va"] = args.lambda_va
     if args.epochs is not None:
         overrides["epochs"] = args.epochs

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from img2music_tf.commands import SEED, number
+
 
 def default_model_dir() -> Path:
     """Where `va train` saves and `va predict` looks by default: <cache>/va_predictor."""
@@ -48,10 +50,11 @@ def add_parser(subparsers) -> None:
                        help="feed raw note rows (the EIMG code) instead of standardising each column")
     train.add_argument("--epochs", type=int, default=None, help="most epochs (default 200)")
     train.add_argument("--batch-size", type=int, default=None, help="default 32")
-    train.add_argument("--learning-rate", type=float, default=None, help="Adam learning rate (default 1e-4)")
+    train.add_argument("--learning-rate", type=number(0, 1, low_inclusive=False), default=None,
+                       help="Adam learning rate, above 0 up to 1 (default 1e-4)")
     train.add_argument("--patience", type=int, default=None,
                        help="stop after this many epochs without a better validation loss; 0 = never (default 20)")
-    train.add_argument("--seed", type=int, default=None, help="seed of the initial weights and shuffling (default 0)")
+    train.add_argument("--seed", type=SEED, default=None, help="seed of the initial weights and shuffling (default 0)")
     train.add_argument("--limit", type=int, default=None, help="use only the first N pieces (quick checks)")
     train.set_defaults(run=run_train)
 
@@ -87,7 +90,7 @@ def run_train(args) -> int:
         for name in ("epochs", "batch_size", "learning_rate", "patience", "seed")
         if getattr(args, name) is not None
     }
-    for name in ("epochs", "batch_size", "learning_rate"):
+    for name in ("epochs", "batch_size"):
         if name in settings:
             _check_positive(f"--{name.replace('_', '-')}", settings[name])
     if args.limit is not None:
