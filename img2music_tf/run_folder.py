@@ -75,18 +75,46 @@ class RunInfo:
         return {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}, "model": self.model.to_dict()}
 
     @classmethod
-    def from_dict(cls, values: dict) -> "RunInfo":
+    def from_dict(cls, values: dict, whole: bool = False) -> "RunInfo":
+        """Inverse of `to_dict`. `whole` (a run to generate with): every model field must be there, since a lost
+        `model.max_len` would quietly become the default; without it, a record written before a model field
+        existed gets its default (GPU results). The run's own fields with defaults (checksums, counts) came
+        later and stay optional: runs written before them are accepted unchecked."""
+        if whole:
+            model = values.get("model") if isinstance(values.get("model"), dict) else {}
+            missing = [f.name for f in dataclasses.fields(cls)
+                       if f.name not in values and f.default is dataclasses.MISSING]
+            missing += [f"model.{f.name}" for f in dataclasses.fields(ModelConfig) if f.name not in model]
+            if missing:
+                raise UserError(f"a run's {RUN_CONFIG_FILE} lacks {', '.join(missing)}: it was edited or written by "
+                                "an older version; train the run again")
         try:
-            return cls(**{**values, "model": ModelConfig.from_dict(values["model"])})
+            info = cls(**{**values, "model": ModelConfig.from_dict(values["model"])})
         except (KeyError, TypeError) as error:
             raise UserError(f"a run's {RUN_CONFIG_FILE} lacks or has unknown fields ({error})") from None
+        if info.feature_scaling is not None and not _usable_scaling(info.feature_scaling):
+            raise UserError(f"a run's {RUN_CONFIG_FILE} holds a damaged feature_scaling (mean and std must be "
+                            "lists of one length, finite, std above 0); train the run again")
+        return info
 
     @classmethod
-    def read(cls, folder: str | Path) -> "RunInfo":
-        return cls.from_dict(read_config(folder))
+    def read(cls, folder: str | Path, whole: bool = False) -> "RunInfo":
+        return cls.from_dict(read_config(folder), whole)
 
     def write(self, folder: str | Path) -> Path:
         return write_json(Path(folder) / RUN_CONFIG_FILE, self.to_dict())
+
+
+def _usable_scaling(scaling) -> bool:
+    """Whether a recorded feature scaling is {"mean": [...], "std": [...]} of one length, finite, std > 0."""
+    if not isinstance(scaling, dict) or set(scaling) != {"mean", "std"}:
+        return False
+    try:
+        mean, std = np.asarray(scaling["mean"], np.float64), np.asarray(scaling["std"], np.float64)
+    except (TypeError, ValueError):
+        return False
+    return (mean.ndim == 1 and mean.shape == std.shape and bool(np.isfinite(mean).all())
+            and bool(np.isfinite(std).all()) and bool((std > 0).all()))
 
 
 def read_config(folder: str | Path) -> dict:
@@ -248,6 +276,9 @@ class Run:
                                     seed=self.info.seed, progress=progress)  # (N, F)
         if self.info.feature_scaling is None:
             return features
+        if len(self.info.feature_scaling["mean"]) != features.shape[1]:
+            raise UserError(f"{self.folder}: its feature_scaling has {len(self.info.feature_scaling['mean'])} "
+                            f"dimensions, its CNN gives {features.shape[1]}; train the run again")
         return FeatureScaling(**self.info.feature_scaling).apply(features)
 
 
@@ -268,7 +299,7 @@ def load_run(out_dir: str | Path, epoch: int | None = None) -> Run:
     if missing:
         raise UserError(f"{out_dir} is not a finished run folder (missing {', '.join(missing)}); "
                         f"train one with `img2music train --out {out_dir}`")
-    info = RunInfo.read(out_dir)
+    info = RunInfo.read(out_dir, whole=True)
     vocabulary = Vocabulary.load(out_dir / VOCABULARY_FILE)
     if info.vocabulary_sha256 is not None and info.vocabulary_sha256 != vocabulary.sha256:
         raise UserError(f"{out_dir}: {VOCABULARY_FILE} is not the one the model was trained with (its sha256 "

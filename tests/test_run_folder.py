@@ -105,3 +105,28 @@ def test_a_run_holds_the_epochs_whose_music_it_can_give(run):
     assert run_folder.holds_epoch(run, last + 1)
     (run / run_folder.RUN_CONFIG_FILE).unlink()
     assert not run_folder.holds_epoch(run, last + 1)
+
+
+@pytest.mark.parametrize(("edit", "words"), [
+    (lambda config: config["model"].pop("max_len"), "lacks model.max_len: it was edited"),
+    (lambda config: config.pop("image_weights"), "lacks image_weights"),
+    (lambda config: config.update(feature_scaling={"mean": [0.0, float("nan")], "std": [1.0, 1.0]}),
+     "damaged feature_scaling"),
+    (lambda config: config.update(feature_scaling={"mean": [0.0], "std": [1.0, 1.0]}), "damaged feature_scaling"),
+])
+def test_a_config_that_lost_a_field_or_holds_a_damaged_scaling_is_refused(run, edit, words):
+    config = json.loads((run / run_folder.RUN_CONFIG_FILE).read_text())
+    edit(config)
+    (run / run_folder.RUN_CONFIG_FILE).write_text(json.dumps(config))
+    with pytest.raises(UserError, match=words):
+        run_folder.load_run(run)
+
+
+def test_a_feature_scaling_of_another_length_than_the_features_is_refused(run, tmp_path):
+    config = json.loads((run / run_folder.RUN_CONFIG_FILE).read_text())
+    config["feature_scaling"] = {"mean": [0.0] * 3, "std": [1.0] * 3}
+    (run / run_folder.RUN_CONFIG_FILE).write_text(json.dumps(config))
+    picture = tmp_path / "pic.png"
+    Image.new("RGB", (40, 30), (20, 120, 40)).save(picture)
+    with pytest.raises(UserError, match="feature_scaling has 3 dimensions, its CNN gives"):
+        run_folder.load_run(run).image_features([picture], progress=False)
