@@ -88,18 +88,23 @@ def parse_va(text: str) -> tuple[float, float]:
 
 
 def read_va_csv(path: Path) -> dict[str, tuple[float, float]]:
-    """path,valence,arousal rows -> {file name: (V, A)}."""
+    """path,valence,arousal rows -> {file name: (V, A)}; UTF-8 with or without a byte-order mark (as spreadsheets
+    save it); two rows for one file name are refused (which would hold?)."""
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             rows = list(reader)
         if not {"path", "valence", "arousal"} <= set(reader.fieldnames or ()):  # also a file of no rows
             raise KeyError("path")
-        table = {Path(row["path"]).name: (float(row["valence"]), float(row["arousal"])) for row in rows}
+        names = [Path(row["path"]).name for row in rows]
+        table = {name: (float(row["valence"]), float(row["arousal"])) for name, row in zip(names, rows)}
     except OSError as error:
         raise UserError(f"cannot read --image-va-csv {path}: {error.strerror or error}") from None
     except (KeyError, TypeError, ValueError):
         raise UserError(f"--image-va-csv {path} needs columns path,valence,arousal with numbers") from None
+    if len(table) < len(names):
+        twice = next(name for name in names if names.count(name) > 1)
+        raise UserError(f"--image-va-csv {path} gives {twice} more than once (rows are matched by file name)")
     outside = next((name for name, va in table.items() if va_problem(*va)), None)
     if outside is not None:  # as --image-va
         raise UserError(f"--image-va-csv {path}: values must lie in 1-9, got {','.join(map(str, table[outside]))} "

@@ -329,6 +329,16 @@ def test_image_va_csv_matches_images_by_file_name(tmp_path):
         known_image_va(["elsewhere/pic.png"], None, str(tmp_path / "va.csv"), False)
 
 
+def test_image_va_csv_saved_with_a_byte_order_mark_or_naming_a_file_twice(tmp_path):
+    from img2music_tf.image_va import known_image_va
+
+    (tmp_path / "va.csv").write_bytes("path,valence,arousal\npic.png,5,6.5\n".encode("utf-8-sig"))  # a spreadsheet's
+    assert known_image_va(["pic.png"], None, str(tmp_path / "va.csv"), False) == [(5, 6.5)]
+    (tmp_path / "va.csv").write_text("path,valence,arousal\na/pic.png,5,6.5\nb/pic.png,2,3\n")
+    with pytest.raises(UserError, match="gives pic.png more than once"):
+        known_image_va(["pic.png"], None, str(tmp_path / "va.csv"), False)
+
+
 @pytest.mark.parametrize("content", ["name,v,a\npic.png,5,5\n", "not a table\n", ""])
 def test_generate_image_va_csv_without_its_columns(tmp_path, capsys, content):
     picture = write_picture(tmp_path / "pic.png")
