@@ -17,10 +17,11 @@ import importlib.util
 import os
 import pkgutil
 import re
+import signal
 import sys
 import tempfile
 
-from img2music_tf import __version__, commands
+from img2music_tf import __version__, commands, interrupts
 from img2music_tf.errors import UserError
 
 VERBOSE_VARIABLE = "IMG2MUSIC_VERBOSE"
@@ -105,9 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     quiet_tensorflow()  # before parsing: an argument's type may import TensorFlow (`gpu warm --jobs`)
-    args = build_parser().parse_args(argv)
     try:
-        return args.run(args) or 0
+        with interrupts.handled():
+            args = build_parser().parse_args(argv)
+            status = args.run(args) or 0
+            interrupts.check()  # a signal Python swallowed in a callback still ends the command as interrupted
+        return status
     except UserError as error:
         print(f"img2music: error: {error}", file=sys.stderr)
         return 2
@@ -116,9 +120,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"img2music: error: {error.strerror}: {error.filename}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("img2music: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as error:
+        stopped = error if isinstance(error, interrupts.Interrupted) else interrupts.Interrupted(signal.SIGINT)
+        print(f"img2music: interrupted ({stopped}); nothing half-written is left", file=sys.stderr)
+        return stopped.exit_status
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Iterable
 
+from img2music_tf import interrupts
 from img2music_tf.errors import UserError
 from img2music_tf.files import cache_dir, check_zip, write_json, write_text
 from img2music_tf.tokens import TOKENIZER_VERSION, TokenizeError, encode_midi, parse_token
@@ -122,7 +123,7 @@ def _run(todo: list[tuple[int, str, bytes]], workers: int):
         yield from map(_tokenize_one, todo)
         return
     # spawn, not fork: the caller may hold TensorFlow threads, which fork does not survive
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=interrupts.ignored_in_worker) as pool:
         yield from pool.imap_unordered(_tokenize_one, todo, chunksize=4)
 
 

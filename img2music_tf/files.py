@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import hashlib
 import json
 import os
@@ -21,6 +22,7 @@ import zipfile
 from pathlib import Path
 from typing import Iterator
 
+from img2music_tf import interrupts
 from img2music_tf.errors import UserError
 
 DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
@@ -50,7 +52,31 @@ def output_dir(path: str | os.PathLike) -> Iterator[Path]:
     created here are removed again while they are empty."""
     path = Path(path)
     with _removed_if_failed(path):
-        yield ensure_writable_dir(path)
+        with _locked(ensure_writable_dir(path)) as folder:
+            yield folder
+
+
+LOCK_FILE = ".img2music.lock"
+
+
+@contextlib.contextmanager
+def _locked(folder: Path) -> Iterator[Path]:
+    """Hold an exclusive lock on `folder` for the block (a hidden file, removed after it): a second command
+    writing into the same folder at once is refused in one line instead of mixing its files with the first's.
+    The lock is the kernel's (flock), so it dies with its process and a killed command leaves none held."""
+    lock = folder / LOCK_FILE
+    handle = open(lock, "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise UserError(f"another img2music command is writing into {folder}: wait for it to end, or choose "
+                        "another output folder") from None
+    try:
+        yield folder
+    finally:
+        lock.unlink(missing_ok=True)
+        handle.close()
 
 
 @contextlib.contextmanager
@@ -101,6 +127,7 @@ def staged_files(folder: str | os.PathLike, last: str) -> Iterator[Path]:
         except UserError as error:  # name the outputs where they were going, not the hidden folder (same type)
             error.args = (str(error).replace(str(staging), str(folder)),)
             raise
+        interrupts.check()  # a signal swallowed in a callback during the block cancels the set, never half of it
         names = sorted((p.name for p in staging.iterdir()), key=lambda name: (name == last, name))
         try:
             (folder / last).unlink(missing_ok=True)

@@ -397,7 +397,7 @@ def test_ctrl_c_stops_generate_with_130_and_leaves_nothing(tiny_run, tmp_path, c
     picture = write_picture(tmp_path / "pic.png")
     monkeypatch.setattr(generate, "generate_tokens", interrupted)
     status, err = _generate(tiny_run, picture, tmp_path / "music", capsys)
-    assert status == 130 and err == "img2music: interrupted"
+    assert status == 130 and err == "img2music: interrupted (SIGINT); nothing half-written is left"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pic.png"]
 
 

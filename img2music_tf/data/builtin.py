@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from img2music_tf import files
+from img2music_tf import files, interrupts
 from img2music_tf.data.items import Item, SourceResult
 from img2music_tf.errors import UserError
 
@@ -109,7 +109,8 @@ def _build_music(folder: Path, n: int) -> list[dict]:
     rows: list[dict] = []
     start = 0
     context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
+    with concurrent.futures.ProcessPoolExecutor(max_workers=2, mp_context=context,
+                                                initializer=interrupts.ignored_in_worker) as pool:
         with tqdm(total=n, desc="builtin: writing music", unit="piece", disable=None) as bar:
             while len(rows) < n and start < len(pieces):
                 batch = pieces[start : start + n - len(rows) + 4]
