@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Iterable
 
 from img2music_tf.errors import UserError
-from img2music_tf.files import cache_dir, check_zip, write_json, write_text
+from img2music_tf.files import check_zip, write_json, write_text
+from img2music_tf.paths import cache_dir
 from img2music_tf.tokens import TOKENIZER_VERSION, TokenizeError, encode_midi, parse_token
 
 MIDI_SUFFIXES = (".mid", ".midi")

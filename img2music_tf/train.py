@@ -39,7 +39,7 @@ from img2music_tf.batches import BUCKET, Song, SongBatches
 from img2music_tf.corpus import tokenize_paths
 from img2music_tf.errors import UserError
 from img2music_tf.files import atomic_path, check_zip, output_dir
-from img2music_tf.losses import VA_TERMS
+from img2music_tf.losses import VA_LOSSES
 from img2music_tf.models.image_encoder import (FeatureScaling, check_weights, extract_features, weights_for,
                                                weights_sha256)
 from img2music_tf.models.img2music import build_model
@@ -443,7 +443,7 @@ def train_run(
             print(f"training {config.name} on {len(train_songs)} songs ({len(data.dropped)} dropped), "
                   f"validating on {len(val_songs)}; vocabulary {len(vocabulary)} ids; run folder {out_dir}")
 
-        va_loss = VA_TERMS[config.va_term](vocabulary, va_predictor) if config.va_loss else None
+        va_loss = VA_LOSSES[config.va_term](vocabulary, va_predictor) if config.va_loss else None
         net, history = fit_model(config, train_songs, val_songs, out_dir, seed, va_loss, resume, verbose,
                                  snapshot_epochs)
         save_model(net, out_dir / MODEL_FILE)

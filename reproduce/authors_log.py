@@ -19,13 +19,13 @@ import json
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from img2music_tf.paths import results_dir
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--results", type=Path, default=REPO / "results", help="where our results' JSON lie")
-    parser.add_argument("--out", type=Path, default=REPO / "results")
+    parser.add_argument("--results", type=Path, default=results_dir(), help="where our results' JSON lie")
+    parser.add_argument("--out", type=Path, default=results_dir())
     args = parser.parse_args()
 
     from img2music_tf.files import write_json, write_text
@@ -120,7 +120,7 @@ def plot(result: dict, target: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from img2music_tf.report import save_plot
+    from img2music_tf.study.report import save_plot
 
     figure, (theirs, ours) = plt.subplots(1, 2, figsize=(13, 5), sharey=True)
     colours = {}

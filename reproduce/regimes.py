@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 
 from img2music_tf.files import write_text
-from img2music_tf.report import render_regimes
+from img2music_tf.paths import results_dir
+from img2music_tf.study.report import render_regimes
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
+RESULTS = results_dir()
 
 
 def main() -> int:

@@ -25,10 +25,11 @@ import keras
 import pytest
 
 from conftest import REPO
-from img2music_tf import cli, gpu_queue, gpu_run, pipeline
-from img2music_tf.artefacts import Settings
+from img2music_tf import cli, experiments
 from img2music_tf.errors import UserError
 from img2music_tf.experiments import ARTEFACTS, SCALES, queue_order, training_plan
+from img2music_tf.study import gpu_queue, gpu_run, pipeline
+from img2music_tf.study.artefacts import Settings
 
 VA_RUN = "Trans_enc3_dec3_VA_Loss"
 PACK = ["--scale", "tiny", "--data", "builtin", "--epochs", "1", "--image-weights", "none"]
@@ -211,7 +212,7 @@ sys.exit(main(["gpu", "run", "--pack", {str(pack)!r}, "--budget-s", "600", "--ou
     ran = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=600)
     assert ran.returncode == 0, ran.stderr[-3000:]
     assert cli.main(["gpu", "merge", str(out), "--out", str(root / "results")]) == 0
-    results = json.loads((out / gpu_queue.RESULTS_FILE).read_text())
+    results = json.loads((out / experiments.RESULTS_FILE).read_text())
     tables = {name: json.loads((root / "results" / f"{name}.json").read_text()) for name in ARTEFACTS}
     return {"root": root, "pack": pack, "results": results, "tables": tables}
 
@@ -225,7 +226,7 @@ def test_the_pack_holds_what_the_gpu_needs_and_is_small(queue):
     (entry,) = json.loads((pack / gpu_queue.QUEUE_FILE).read_text())["entries"]
     assert (entry["preset"], entry["epochs"], entry["snapshot_epochs"]) == (VA_RUN, 1, [1])
     assert "table2/Trans_enc3_dec3" in entry["rows"] and entry["cost"] > 0
-    assert gpu_queue._mib(pack) < gpu_queue.PACK_LIMIT_MIB  # noqa: SLF001
+    assert gpu_queue._mib(pack) < experiments.PACK_LIMIT_MIB  # noqa: SLF001
 
 
 @jax_only
@@ -261,7 +262,7 @@ def test_a_rehearsal_compiles_every_program_the_run_then_reads_from_the_cache(qu
            "--out", str(out), "--jax-cache", str(cache), "--warm", "0"]
     ran = subprocess.run(run, env=env, capture_output=True, text=True, timeout=600)
     assert ran.returncode == 0, ran.stderr[-3000:]
-    (record,) = json.loads((out / gpu_queue.RESULTS_FILE).read_text())["runs"]
+    (record,) = json.loads((out / experiments.RESULTS_FILE).read_text())["runs"]
     timings = record["timings"]
     assert timings["compilations"] > 0 and timings["cache_hits"] == timings["compilations"]  # none compiled anew
     untimed = [[{k: v for k, v in row.items() if k != "seconds"} for row in run["history"]]
@@ -295,7 +296,7 @@ def test_a_run_that_fails_is_recorded_and_the_queue_goes_on(queue, tmp_path, mon
     assert failed["stopped"] == "failed: RuntimeError: cuDNN is not there" and not failed["finished"]
     assert failed["history"] == [] and done == {"preset": VA_RUN, "seed": entry.seed, "finished": True}
     assert "LSTM_enc2 seed 0: failed: RuntimeError: cuDNN is not there" in capsys.readouterr().out
-    assert json.loads((tmp_path / gpu_queue.RESULTS_FILE).read_text())["runs"] == results["runs"]
+    assert json.loads((tmp_path / experiments.RESULTS_FILE).read_text())["runs"] == results["runs"]
 
 
 @jax_only
@@ -322,7 +323,7 @@ def test_a_run_stopped_early_draws_its_curve_and_names_the_rows_it_cannot_serve(
     results["settings"]["scale"]["epochs"] = 2  # the run was planned for 2 epochs
     (run,) = results["runs"]
     run.update(finished=False, stopped="stopped after epoch 1: 1 more epoch(s) need about 9 s, 3 s left")
-    (tmp_path / gpu_queue.RESULTS_FILE).write_text(json.dumps(results))
+    (tmp_path / experiments.RESULTS_FILE).write_text(json.dumps(results))
     work = shutil.copytree(queue["root"] / "work", tmp_path / "work")
     tables = {result["artefact"]: result for result in gpu_queue.merge(tmp_path, tmp_path / "results", work)}
     assert tables["table1"]["rows"] == {} and tables["table2"]["rows"] == {}

@@ -19,7 +19,8 @@ import pytest
 from PIL import Image
 
 from conftest import REPO, SEED
-from img2music_tf import cli, metrics, report
+from img2music_tf import cli, metrics
+from img2music_tf.study import report
 from img2music_tf.experiments import SCALES, trained_preset
 from img2music_tf.metrics import FIRST_PIECES
 from img2music_tf.paper_numbers import FIGURE3, TABLE1, TABLE2, TABLE2_AUTHORS_100_PIECES
@@ -131,7 +132,7 @@ def test_bad_option_is_one_line_and_exit_2(capsys, tmp_path):
 
 
 def test_an_unwritable_out_fails_before_the_data_and_the_training(capsys, tmp_path, monkeypatch):
-    from img2music_tf import pipeline
+    from img2music_tf.study import pipeline
 
     monkeypatch.setattr(pipeline, "prepare_data", lambda *a, **k: pytest.fail("prepared before --out was checked"))
     monkeypatch.setattr(pipeline, "train_model", lambda *a, **k: pytest.fail("trained before --out was checked"))
@@ -145,7 +146,7 @@ def test_an_unwritable_out_fails_before_the_data_and_the_training(capsys, tmp_pa
 
 
 def test_a_folder_without_a_va_predictor_fails_before_the_data_and_the_training(capsys, tmp_path, monkeypatch):
-    from img2music_tf import pipeline
+    from img2music_tf.study import pipeline
 
     monkeypatch.setattr(pipeline, "prepare_data", lambda *a, **k: pytest.fail("prepared before the predictor was read"))
     (tmp_path / "va").mkdir()

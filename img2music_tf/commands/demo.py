@@ -37,7 +37,7 @@ def run(args) -> int:
     import dataclasses
 
     from img2music_tf.commands import check_counts
-    from img2music_tf.demo import DEMOS, run_demo
+    from img2music_tf.study.demo import DEMOS, run_demo
 
     check_counts(epochs=args.epochs, images=args.images)
     config = DEMOS["tiny" if args.tiny else "full"]

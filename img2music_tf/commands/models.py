@@ -7,7 +7,7 @@ from pathlib import Path
 
 from img2music_tf.commands import WEIGHTS_HELP
 from img2music_tf.experiments import SCALES
-from img2music_tf.models.image_encoder import ENCODERS
+from img2music_tf.models.architecture import ENCODERS
 from img2music_tf.presets import FIDELITIES
 
 

@@ -65,7 +65,7 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from img2music_tf.commands import check_counts
     from img2music_tf.errors import UserError
-    from img2music_tf.pipeline import train_model
+    from img2music_tf.study.pipeline import train_model
     from img2music_tf.presets import get_preset
     from img2music_tf.run_folder import HISTORY_FILE, RunInfo, read_history
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 def default_model_dir() -> Path:
     """Where `va train` saves and `va predict` looks by default: <cache>/va_predictor."""
-    from img2music_tf.files import cache_dir
+    from img2music_tf.paths import cache_dir
 
     return cache_dir() / "va_predictor"
 

@@ -18,8 +18,9 @@ from typing import Mapping, Sequence
 
 from img2music_tf.data import download
 from img2music_tf.errors import UserError
+from img2music_tf.paths import SOURCES
 
-ENV_VAR = "IMG2MUSIC_AUTHORS_SOURCE"
+ENV_VAR = SOURCES["authors"].env_var
 COMMIT = "ae876bdba0a9570dd3e21688c7dcd52ee7d77013"
 MIDI_DATA = download.Remote(
     "midiData.txt",

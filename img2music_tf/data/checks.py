@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from img2music_tf import files
+from img2music_tf.paths import cache_dir
 
 RGB_VERSION = 2  # of `to_rgb`; part of the cache keys of converted pictures and their features
 
@@ -62,7 +63,7 @@ def rgb_image(path: Path) -> Path:
             rgb = to_rgb(image)
     except Exception as error:  # noqa: BLE001 - Pillow raises many types on malformed bytes
         raise UnusableFile(f"unreadable image ({type(error).__name__}: {error})") from None
-    target = files.cache_dir() / f"rgb-v{RGB_VERSION}" / f"{files.sha256(path)[:20]}.png"
+    target = cache_dir() / f"rgb-v{RGB_VERSION}" / f"{files.sha256(path)[:20]}.png"
     if not target.exists():
         with files.atomic_path(target) as tmp:
             rgb.save(tmp, format="PNG")

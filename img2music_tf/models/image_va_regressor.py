@@ -55,7 +55,8 @@ class ImageVARegressor:
 
     def estimate(self, paths, progress: bool = False) -> np.ndarray:
         """(N, 2) valence, arousal of the pictures at `paths`, from their (cached) features."""
-        from img2music_tf.models.image_encoder import FeatureSpec, extract_features
+        from img2music_tf.models.architecture import FeatureSpec
+        from img2music_tf.models.image_encoder import extract_features
 
         return self.predict(extract_features(paths, FeatureSpec(**self.spec), self.weights, progress=progress))
 

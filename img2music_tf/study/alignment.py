@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from img2music_tf import metrics, pipeline
+from img2music_tf import metrics
+from img2music_tf.study import pipeline
 from img2music_tf.experiments import SCALES, Scale, trained_preset
 from img2music_tf.pretrained import DEFAULT_GENERATION
 
@@ -181,7 +182,7 @@ def train_judge(prepared, out: Path, scale: Scale, batchnorm: bool, seed: int) -
 def rate(sequences: list[list[str]], folder: Path, judge, songs) -> list[dict]:
     """Each token sequence -> MIDI file in `folder` -> notes, quality metrics, the judge's (valence, arousal)
     (NaN for a piece without notes: it has no emotion to rate), and its longest run shared with a training
-    song (`songs`: a `memorisation.TrainingSongs`)."""
+    song (`songs`: a `memorisation.SongIndex`)."""
     import hashlib
 
     from img2music_tf import tokens
@@ -203,7 +204,7 @@ def rate(sequences: list[list[str]], folder: Path, judge, songs) -> list[dict]:
 
 def decode_run(run_dir: Path, image_paths: list[Path], decodings: dict) -> dict[str, list[list[str]]]:
     """{decoding: one token sequence per image} of the run's net."""
-    from img2music_tf.generate import GenerationConfig, generate_tokens
+    from img2music_tf.decode import GenerationConfig, generate_tokens
     from img2music_tf.run_folder import load_run
 
     run = load_run(run_dir)
@@ -223,8 +224,9 @@ def epoch_seconds(run_dir: Path) -> list[float]:
 
 def measure_regime(data: str, measurement: Measurement, work: Path) -> dict:
     """Train, decode and judge every model and seed on one data regime; the regime's part of the result."""
-    from img2music_tf.artefacts import Context, Settings, shown
-    from img2music_tf.memorisation import TrainingSongs
+    from img2music_tf.paths import shown
+    from img2music_tf.study.artefacts import Context, Settings
+    from img2music_tf.memorisation import SongIndex
     from img2music_tf.models.va_predictor import VAPredictor
     from img2music_tf.presets import FIDELITIES
     from img2music_tf.run_folder import HISTORY_FILE, read_history
@@ -237,7 +239,7 @@ def measure_regime(data: str, measurement: Measurement, work: Path) -> dict:
     judge_dir = train_judge(prepared, context.settings.data_root / f"judge-seed{measurement.judge_seed}", scale,
                             batchnorm, measurement.judge_seed)
     judge = VAPredictor.load(judge_dir)
-    songs = TrainingSongs(pipeline.trained_songs(prepared, scale.max_songs))  # what every run trained on
+    songs = SongIndex(pipeline.trained_songs(prepared, scale.max_songs))  # what every run trained on
     test = prepared.pairs_in("test")
     images = dict(sorted({pair.image.id: pair.image for pair in test}.items()))
     image_va = np.array([[image.valence, image.arousal] for image in images.values()])  # (I, 2)
@@ -365,7 +367,7 @@ def verdicts(result: dict) -> list[str]:
 
 def render(result: dict, command: str) -> str:
     """results/va_alignment.md from the measurement's result."""
-    from img2music_tf.report import image_weights_note
+    from img2music_tf.study.report import image_weights_note
 
     settings = result["settings"]
     sizes = settings["scale_sizes"]

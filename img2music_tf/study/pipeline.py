@@ -117,13 +117,13 @@ def generate_test_music(prepared, run_dir: str | Path, songs: dict[str, list[str
     from tqdm import tqdm
 
     from img2music_tf import metrics, tokens
-    from img2music_tf.memorisation import TrainingSongs
+    from img2music_tf.memorisation import SongIndex
     from img2music_tf.models.va_predictor import VAPredictor
     from img2music_tf.run_folder import read_test_tokens, trained_epochs
 
     run_dir = Path(run_dir)
     epoch = epoch or trained_epochs(run_dir)
-    index = TrainingSongs(songs)
+    index = SongIndex(songs)
     pairs = prepared.pairs_in("test")[:n_pieces]
     # Greedy decoding is deterministic, so test pieces that share an image share its music: decode each image once.
     images = dict(sorted({pair.image.id: pair.image.path for pair in pairs}.items()))
@@ -156,7 +156,7 @@ def generate_test_music(prepared, run_dir: str | Path, songs: dict[str, list[str
 
 def _decode_test_images(run_dir: Path, epoch: int, images: dict) -> dict[str, list[str]]:
     """{image id: greedy tokens} of the run's net after `epoch` for the images {id: path}."""
-    from img2music_tf.generate import GenerationConfig, generate_tokens
+    from img2music_tf.decode import GenerationConfig, generate_tokens
     from img2music_tf.run_folder import load_run
 
     run = load_run(run_dir, epoch)

@@ -20,24 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from img2music_tf import pipeline
+from img2music_tf.study import pipeline
 from img2music_tf.environment import environment
-from img2music_tf.experiments import Artefact, Scale
+from img2music_tf.experiments import DATA_REGIMES, Artefact, Scale
 from img2music_tf.files import output_dir, write_json, write_text
 from img2music_tf.models.image_encoder import WEIGHTS, check_weights, weights_sha256
+from img2music_tf.paths import shown
 from img2music_tf.run_folder import holds_epoch, trained_epochs
-
-REPO = Path(__file__).resolve().parents[1]
-DATA_SOURCES = {"authors": ("authors", "emotion6"), "eimg": ("eimg", "emotion6"), "builtin": ("builtin", "builtin")}
-"""`--data` choice -> (music source, image source) for `pipeline.prepare_data`: the authors' 2884 training
-pairs (70 songs; the paper's regime), all EIMG songs (2961 distinct), or the built-in demo set."""
-
-
-def shown(path: Path | str) -> str:
-    """A path as results record it: relative to the repository when inside it, so outputs are portable."""
-    path = Path(path).resolve()
-    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
-
 
 def _keras_backend() -> str:
     import keras
@@ -51,7 +40,7 @@ class Settings:
 
     scale: Scale
     seeds: tuple[int, ...]
-    data: str  # a key of DATA_SOURCES
+    data: str  # a key of experiments.DATA_REGIMES
     out: Path  # where <artefact>.json|.md|.png go
     work: Path  # prepared data, VA predictors, run folders (reused across artefacts)
     fidelity: str
@@ -115,7 +104,7 @@ class Context:
             from img2music_tf.models.va_predictor import VAPredictor
 
             VAPredictor.load(settings.va_predictor)
-        music, images = DATA_SOURCES[settings.data]
+        music, images = DATA_REGIMES[settings.data]
         self.prepared = pipeline.prepare_data(music, images, settings.data_root / "prepared", settings.scale)
         self.va_predictor = settings.va_predictor or self._train_va_predictor(FIDELITIES[settings.fidelity].va_batchnorm)
 
@@ -197,7 +186,7 @@ def _table_result(context: Context, artefact: Artefact, records: dict) -> dict:
 
 
 def _write_table(result: dict, out: Path) -> list[Path]:
-    from img2music_tf import report
+    from img2music_tf.study import report
 
     return [write_text(out / f"{result['artefact']}.md", report.render_table(result))]
 
@@ -211,7 +200,7 @@ def _curves_result(context: Context, artefact: Artefact, records: dict) -> dict:
 
 
 def _write_curves(result: dict, out: Path) -> list[Path]:
-    from img2music_tf import report
+    from img2music_tf.study import report
 
     name = result["artefact"]
     return [report.plot_curves(result, out / f"{name}.png"),

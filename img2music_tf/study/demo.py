@@ -47,7 +47,7 @@ DEMOS = {"full": DemoConfig(), "tiny": DemoConfig(scale=SCALES["demo-tiny"], n_g
 
 def run_demo(config: DemoConfig, out: str | Path) -> list:
     """Run the four steps into `out`; print where the results are. Returns the generated pieces."""
-    from img2music_tf import pipeline
+    from img2music_tf.study import pipeline
     from img2music_tf.generate import music_from_images, print_pieces
     from img2music_tf.models.image_encoder import check_weights
     from img2music_tf.presets import get_preset

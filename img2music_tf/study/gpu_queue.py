@@ -27,11 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-from img2music_tf.artefacts import REPO, Context, Settings, shown
 from img2music_tf.errors import UserError
-from img2music_tf.experiments import Scale
+from img2music_tf.experiments import FEATURE_DTYPES, PACK_LIMIT_MIB, RESULTS_FILE, Scale
 from img2music_tf.files import replaced_folder, write_json
+from img2music_tf.paths import project_dir, results_dir, shown
 from img2music_tf.run_folder import RUN_CONFIG_FILE, VOCABULARY_FILE
+from img2music_tf.study.artefacts import Context, Settings
 
 FORMAT = "img2music_tf.gpu_queue/1"
 QUEUE_FILE = "queue.json"
@@ -39,9 +40,6 @@ SONGS_FILE = "songs.npz"
 FEATURES_FILE = "features.npz"
 VA_PREDICTOR_FOLDER = "va_predictor"
 VA_TABLES_FILE = "va_tables.npz"
-RESULTS_FILE = "results.json"
-PACK_LIMIT_MIB = 56  # the GPU machine takes 64 MiB in all: the wheels (~5 MiB) and the repository (~2 MiB) too
-FEATURE_DTYPES = ("float32", "float16")
 GPU_HAS = ("numpy", "h5py", "ml_dtypes", "scipy", "jax", "jaxlib", "opt_einsum")
 """Packages the GPU machine has: `download_wheels` leaves them out."""
 
@@ -91,10 +89,10 @@ def settings_from_record(record: dict, out: Path, work: Path | None = None) -> S
         seeds=tuple(record["seeds"]),
         data=record["data"],
         out=Path(out),
-        work=Path(work) if work else REPO / record["work"],
+        work=Path(work) if work else project_dir() / record["work"],
         fidelity=record["fidelity"],
         test_pieces=record["test_pieces"],
-        va_predictor=REPO / record["va_predictor"] if record["va_predictor"] else None,
+        va_predictor=project_dir() / record["va_predictor"] if record["va_predictor"] else None,
         backend=record["backend"],
         existing_only=True,
     )
@@ -216,7 +214,7 @@ def merge(results_dir: Path, out: Path | None = None, work: Path | None = None) 
 
     A run the window stopped early is merged too: its history draws a partial curve, and the test tokens of
     the snapshot epochs it reached serve their rows (Table 1 reads epoch 2 of the 15-epoch runs)."""
-    from img2music_tf.artefacts import run_artefact
+    from img2music_tf.study.artefacts import run_artefact
     from img2music_tf.experiments import ARTEFACTS
     from img2music_tf.run_folder import (HISTORY_FILE, MODEL_FILE, TIMINGS_FILE, RunInfo, write_history,
                                          write_test_tokens)
@@ -232,7 +230,7 @@ def merge(results_dir: Path, out: Path | None = None, work: Path | None = None) 
     if results.get("format") != FORMAT:
         raise UserError(f"{path} was written by another version ({results.get('format')}): run the queue again")
     record = results["settings"]
-    out = out or REPO / "results" / record["data"] / record["scale"]["name"]
+    out = out or results_dir() / record["data"] / record["scale"]["name"]
     settings = settings_from_record(record, out, work)
     vocabulary = Vocabulary(results["vocabulary"])
     for run in results["runs"]:
