@@ -14,13 +14,13 @@ import json
 import logging
 from pathlib import Path
 
-from PIL import Image
 from tqdm import tqdm
 
 from img2music_tf import render
+from img2music_tf.data.checks import check_images
 from img2music_tf.decode import GenerationConfig, compiled_step, generate_tokens
 from img2music_tf.errors import UserError
-from img2music_tf.files import check_input_file, output_dir, staged_files, write_json
+from img2music_tf.files import output_dir, staged_files, write_json
 from img2music_tf.models.va_predictor import EXTRAPOLATED, VAPredictor, extrapolated, marked
 from img2music_tf.run_folder import Run, load_run
 from img2music_tf.tokens import tokens_to_notes, write_midi
@@ -56,20 +56,6 @@ class Piece:
             "image_va_estimated": self.image_va_estimated,
             "music_va": list(self.music_va) if self.music_va else None,
         }
-
-
-def check_images(paths) -> list[Path]:
-    """The paths as Paths, or a UserError naming the first missing or unreadable picture (or a folder)."""
-    checked = []
-    for path in paths:
-        path = check_input_file(path, "image")
-        try:
-            with Image.open(path) as image:
-                image.verify()
-        except (OSError, ValueError, Image.DecompressionBombError) as error:
-            raise UserError(f"cannot read image {path}: {error}") from None
-        checked.append(path)
-    return checked
 
 
 def output_stems(paths: list[Path]) -> list[str]:

@@ -78,10 +78,12 @@ SOURCES = {
                     "3000 VA-rated piano MIDI files (Wang et al. 2024), downloaded or a local copy"),
         SourceEntry("emotion6", ("image",), "IMG2MUSIC_EMOTION6_SOURCE",
                     "1980 VA-rated photos (Peng et al. 2015), downloaded or a local copy"),
-        SourceEntry("emid", ("image",), "IMG2MUSIC_EMID_SOURCE", "EMID_data.csv + its images (Mikels tags mapped to VA)"),
+        SourceEntry("emid", ("image",), "IMG2MUSIC_EMID_SOURCE",
+                    "EMID_data.csv + its images (Mikels tags mapped to VA)"),
         SourceEntry("builtin", ("music", "image"), None,
                     "a demo set made locally (music21 corpus excerpts, drawn pictures), no download"),
-        SourceEntry("folder", ("music", "image"), "IMG2MUSIC_FOLDER_SOURCE", "your own files: a CSV path,valence,arousal"),
+        SourceEntry("folder", ("music", "image"), "IMG2MUSIC_FOLDER_SOURCE",
+                    "your own files: a CSV path,valence,arousal"),
     )
 }
 """Every data source by name; a new one is an entry here plus a loader in `data.sources.LOADERS`."""

@@ -252,7 +252,7 @@ class Run:
 
 
 def load_run(out_dir: str | Path, epoch: int | None = None) -> Run:
-    """Read a run folder written by `train.train_run` (UserError if files are missing, damaged or disagree);
+    """Read a run folder written by `training_run.train_run` (UserError if files are missing, damaged or disagree);
     with `epoch`, the net as it was after that epoch (a snapshot, or the final model when it is the last).
 
     The vocabulary must be the one the model was trained with: same size, and the same sha256 as config.json

@@ -34,7 +34,7 @@ def main() -> int:
     result = {"authors": [dataclasses.asdict(run) for run in AUTHORS_LOG], "ours": our_curves(args.results)}
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "authors_log.json", result)
-    write_text(args.out / "authors_log.md", render(result))
+    write_text(args.out / "authors_log.md", markdown(result))
     plot(result, args.out / "authors_log.png")
     print(f"wrote {args.out / 'authors_log.md'}")
     return 0
@@ -66,7 +66,7 @@ def _losses(values: list[float]) -> str:
     return ", ".join(f"{value:.3f}" for value in values)
 
 
-def render(result: dict) -> str:
+def markdown(result: dict) -> str:
     lines = [
         "# The authors' training log beside our curves",
         "",

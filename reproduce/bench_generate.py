@@ -141,7 +141,7 @@ def summary(values: list[tuple[float, float]]) -> dict:
             "load": statistics.median(load for _, load in values)}
 
 
-def render(result: dict, before: dict | None) -> str:
+def markdown(result: dict, before: dict | None) -> str:
     lines = [
         "# One picture to MIDI + WAV + piano roll on the CPU (the shipped model)",
         "",
@@ -192,8 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {"commit": env["commit"], "device": env["device"], "backend": f"{env['backend']} {env['backend_version']}",
               "repeats": args.repeats, "figures": figures}
     write_json(args.out / "bench_generate.json", result)
-    write_text(args.out / "bench_generate.md", render(result, before))
-    print(render(result, before))
+    write_text(args.out / "bench_generate.md", markdown(result, before))
+    print(markdown(result, before))
     return 0
 
 

@@ -81,13 +81,13 @@ def main() -> int:
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
     write_json(args.out / "memorisation_probe.json", result)
-    write_text(args.out / "memorisation_probe.md", render(result))
+    write_text(args.out / "memorisation_probe.md", markdown(result))
     plot(result, args.out / "memorisation_probe.png")
     print(f"wrote {args.out / 'memorisation_probe'}.json, .md, .png in {result['wall_seconds']:.0f} s")
     return 0
 
 
-def render(result: dict) -> str:
+def markdown(result: dict) -> str:
     settings = result["settings"]
     lines = [
         "# Memorisation probe (not in the paper)",

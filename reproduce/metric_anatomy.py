@@ -68,7 +68,7 @@ def main() -> int:
     result["seconds"] = round(time.perf_counter() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "metric_anatomy.json", result)
-    write_text(args.out / "metric_anatomy.md", render(result))
+    write_text(args.out / "metric_anatomy.md", markdown(result))
     plot(result, args.out / "metric_anatomy.png")
     print(f"wrote {args.out / 'metric_anatomy.md'} ({result['seconds']} s)")
     return 0
@@ -168,7 +168,7 @@ def _number(value: float, digits: int = 3) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
-def render(result: dict) -> str:
+def markdown(result: dict) -> str:
     from img2music_tf.paper_numbers import AUTHORS_RESULTS_NOT_IN_THE_PAPER, TABLE1, TABLE2
 
     tokens, songs = result["repeated_tokens"], result["training_songs"]

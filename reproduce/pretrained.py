@@ -114,7 +114,7 @@ def measure(args) -> int:
         "environment": environment(),
     }
     write_json(args.out / "pretrained.json", result)
-    write_text(args.out / "pretrained.md", render(result))
+    write_text(args.out / "pretrained.md", markdown(result))
     print(f"wrote {args.out / 'pretrained.md'}")
     if not args.measure_only:
         MODEL_FOLDER.mkdir(exist_ok=True)
@@ -242,7 +242,7 @@ def fmt(value, digits: int = 3) -> str:
     return "-" if value is None or value != value else f"{value:.{digits}f}"
 
 
-def render(result: dict) -> str:
+def markdown(result: dict) -> str:
     model, predictor = result["model"], result["va_predictor"]
     lines = [
         "# The shipped model (`img2music generate photo.jpg --out DIR`)",

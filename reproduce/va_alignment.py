@@ -20,7 +20,7 @@ from img2music_tf.paths import results_dir, runs_dir
 
 
 def main(argv: list[str] | None = None) -> int:
-    from img2music_tf.study.alignment import BASELINE, SOFT, Measurement, Model, measure, plot, render
+    from img2music_tf.study.alignment import BASELINE, SOFT, Measurement, Model, measure, markdown, plot
     from img2music_tf.experiments import DATA_REGIMES
     from img2music_tf.errors import UserError
     from img2music_tf.files import write_json, write_text
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         [*(["--scale", args.scale] if args.scale != defaults.scale else []), "--data", *args.data,
          "--seeds", *map(str, args.seeds), "--lambdas", *(f"{value:g}" for value in args.lambdas)])
     write_json(args.out / "va_alignment.json", result)
-    write_text(args.out / "va_alignment.md", render(result, command))
+    write_text(args.out / "va_alignment.md", markdown(result, command))
     plot(result, args.out / "va_alignment.png")
     print(f"wrote {args.out / 'va_alignment'}.json, .md, .png in {result['wall_seconds'] / 60:.0f} min")
     return 0

@@ -28,7 +28,7 @@ from conftest import REPO
 from img2music_tf import cli, experiments
 from img2music_tf.errors import UserError
 from img2music_tf.experiments import ARTEFACTS, SCALES, queue_order, training_plan
-from img2music_tf.study import gpu_queue, gpu_run, pipeline
+from img2music_tf.study import gpu_pack, gpu_queue, gpu_run, pipeline
 from img2music_tf.study.artefacts import Settings
 
 VA_RUN = "Trans_enc3_dec3_VA_Loss"
@@ -61,7 +61,7 @@ def test_the_budget_starts_only_runs_that_can_finish():
 def test_a_run_stops_as_soon_as_its_epochs_say_it_cannot_finish(monkeypatch):
     clock = [0.0]
     monkeypatch.setattr(gpu_run, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
-    entry = gpu_queue.Entry(VA_RUN, 0, epochs=15, snapshot_epochs=(15,), rows=(), features="", run_info={}, cost=1)
+    entry = gpu_pack.Entry(VA_RUN, 0, epochs=15, snapshot_epochs=(15,), rows=(), features="", run_info={}, cost=1)
     budget = gpu_run.Budget(60 + gpu_run.RESERVE_S)
     watch = gpu_run.RunWatch(entry, None, [], None, 32, budget, gpu_run.Compilations())
     watch.set_model(types.SimpleNamespace(stop_training=False))
@@ -78,7 +78,7 @@ def test_a_run_stops_as_soon_as_its_epochs_say_it_cannot_finish(monkeypatch):
 def test_a_run_that_cannot_finish_goes_on_to_a_snapshot_epoch_that_fits(monkeypatch):
     clock = [0.0]
     monkeypatch.setattr(gpu_run, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
-    entry = gpu_queue.Entry(VA_RUN, 0, epochs=15, snapshot_epochs=(2, 15), rows=(), features="", run_info={}, cost=1)
+    entry = gpu_pack.Entry(VA_RUN, 0, epochs=15, snapshot_epochs=(2, 15), rows=(), features="", run_info={}, cost=1)
     budget = gpu_run.Budget(30 + gpu_run.RESERVE_S)
     monkeypatch.setattr(gpu_run, "generate_tokens", lambda *args, **kwargs: [])  # decoding takes no time here
     watch = gpu_run.RunWatch(entry, None, [], None, 32, budget, gpu_run.Compilations())
@@ -221,9 +221,9 @@ sys.exit(main(["gpu", "run", "--pack", {str(pack)!r}, "--budget-s", "600", "--ou
 def test_the_pack_holds_what_the_gpu_needs_and_is_small(queue):
     pack = queue["pack"]
     assert sorted(path.name for path in pack.iterdir()) == sorted([
-        gpu_queue.QUEUE_FILE, "vocabulary.json", gpu_queue.SONGS_FILE, gpu_queue.FEATURES_FILE,
-        gpu_queue.VA_PREDICTOR_FOLDER, gpu_queue.VA_TABLES_FILE])
-    (entry,) = json.loads((pack / gpu_queue.QUEUE_FILE).read_text())["entries"]
+        gpu_pack.QUEUE_FILE, "vocabulary.json", gpu_pack.SONGS_FILE, gpu_pack.FEATURES_FILE,
+        gpu_pack.VA_PREDICTOR_FOLDER, gpu_pack.VA_TABLES_FILE])
+    (entry,) = json.loads((pack / gpu_pack.QUEUE_FILE).read_text())["entries"]
     assert (entry["preset"], entry["epochs"], entry["snapshot_epochs"]) == (VA_RUN, 1, [1])
     assert "table2/Trans_enc3_dec3" in entry["rows"] and entry["cost"] > 0
     assert gpu_queue._mib(pack) < experiments.PACK_LIMIT_MIB  # noqa: SLF001
@@ -234,7 +234,7 @@ def test_the_queue_runs_without_the_cpu_only_libraries_and_reports_timings(queue
     results = queue["results"]
     (run,) = results["runs"]
     assert run["finished"] and run["stopped"] is None and results["not_started"] == []
-    test_images = json.loads((queue["pack"] / gpu_queue.QUEUE_FILE).read_text())["test_images"]
+    test_images = json.loads((queue["pack"] / gpu_pack.QUEUE_FILE).read_text())["test_images"]
     assert sorted(run["tokens"]["1"]) == test_images
     assert all(line.split()[0] == "<start>" for line in run["tokens"]["1"].values())
     assert (queue["root"] / "gpu_out" / "warm-0.log").is_file()  # a rehearsal ran beside it (--warm 1)

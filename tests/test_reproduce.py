@@ -120,7 +120,7 @@ def test_several_seeds_render_mean_and_spread(tiny):
     row["across_seeds"] = metrics.across_seeds([seed["aggregate"] for seed in row["seeds"]])
     spread = row["across_seeds"]["all"]["music_quality_loss"]
     assert spread["n_seeds"] == 2 and spread["sd"] == pytest.approx(0.5 / math.sqrt(2))
-    assert f"± {0.5 / math.sqrt(2):.4f}" in report.render_table(result)
+    assert f"± {0.5 / math.sqrt(2):.4f}" in report.markdown_table(result)
 
 
 def test_bad_option_is_one_line_and_exit_2(capsys, tmp_path):
@@ -196,7 +196,7 @@ def test_tables_report_memorisation_diversity_and_the_unigram_baseline(tiny):
 
 
 def test_regimes_table_puts_the_paper_beside_each_regime(tiny):
-    markdown = report.render_regimes({"authors": {"table2": tiny["table2"]}, "eimg": {}})
+    markdown = report.markdown_regimes({"authors": {"table2": tiny["table2"]}, "eimg": {}})
     assert "| Trans_enc3_dec3 | paper (4 pieces) | paper | | 1.2853 |" in markdown
     assert "| Trans_enc3_dec3 | ours, authors | tiny | 4 |" in markdown
     assert "| Trans_enc3_dec3 | ours, eimg | | | not run |" in markdown

@@ -49,7 +49,9 @@ def add_parser(subparsers) -> None:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    from img2music_tf.data.download import DownloadError  # loading the data sources takes 0.2 s (not for --help)
+    # the method is imported here, not at the top: --help loads the command layer and the configs only
+    # (tests/test_cli.py)
+    from img2music_tf.data.download import DownloadError
     from img2music_tf.data.prepare import prepare
 
     check_counts(n_music=args.n_music, n_images=args.n_images)  # load_source would quietly keep one item

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 
-from img2music_tf.commands import WEIGHTS_HELP
+from img2music_tf.commands import WEIGHTS_HELP, check_counts
 
 
 def add_parser(subparsers) -> None:
@@ -34,9 +35,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    import dataclasses
-
-    from img2music_tf.commands import check_counts
+    # the study is imported here, not at the top: --help loads the command layer and the configs only
+    # (tests/test_cli.py)
     from img2music_tf.study.demo import DEMOS, run_demo
 
     check_counts(epochs=args.epochs, images=args.images)

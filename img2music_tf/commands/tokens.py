@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from img2music_tf.commands import check_counts
+from img2music_tf.errors import UserError
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -43,7 +46,8 @@ def add_parser(subparsers) -> None:
 
 
 def run_report(args) -> int:
-    from img2music_tf.commands import check_counts
+    # the method is imported here, not at the top: --help loads the command layer and the configs only
+    # (tests/test_cli.py)
     from img2music_tf.corpus import corpus_report, format_report, tokenize_source, write_sequences
     from img2music_tf.files import write_json
 
@@ -61,14 +65,17 @@ def run_report(args) -> int:
 
 
 def run_encode(args) -> int:
-    from img2music_tf.tokens import encode_midi
+    # the method is imported here, not at the top: --help loads the command layer and the configs only
+    # (tests/test_cli.py)
+    from img2music_tf.tokenizer import encode_midi
 
     print(" ".join(encode_midi(args.file)))
     return 0
 
 
 def run_decode(args) -> int:
-    from img2music_tf.errors import UserError
+    # the method is imported here, not at the top: --help loads the command layer and the configs only
+    # (tests/test_cli.py)
     from img2music_tf.files import check_input_file
     from img2music_tf.tokens import START, write_midi
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from img2music_tf.data import download
+from img2music_tf.corpus import tokenize_source
+from img2music_tf.data import download, eimg
 from img2music_tf.errors import UserError
 from img2music_tf.paths import SOURCES
 
@@ -190,9 +191,6 @@ def tokenize_eimg(source: str | Path | None = None, workers: int = 2,
     `source` as for `data.eimg.load`: a folder holding dataset.zip (or extracted
     .mid files), the zip itself, $IMG2MUSIC_EIMG_SOURCE, else a download.
     """
-    from img2music_tf.corpus import tokenize_source
-    from img2music_tf.data import eimg
-
     local = download.local_or_env(source, eimg.ENV_VAR)
     if local is None:
         midi = download.fetch(eimg.DATASET)

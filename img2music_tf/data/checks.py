@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from img2music_tf import files
+from img2music_tf.errors import UserError
 from img2music_tf.paths import cache_dir
 
 RGB_VERSION = 2  # of `to_rgb`; part of the cache keys of converted pictures and their features
@@ -68,3 +69,19 @@ def rgb_image(path: Path) -> Path:
         with files.atomic_path(target) as tmp:
             rgb.save(tmp, format="PNG")
     return target
+
+
+def check_images(paths) -> list[Path]:
+    """The paths as Paths, or a UserError naming the first missing or unreadable picture (or a folder)."""
+    from PIL import Image
+
+    checked = []
+    for path in paths:
+        path = files.check_input_file(path, "image")
+        try:
+            with Image.open(path) as image:
+                image.verify()
+        except (OSError, ValueError, Image.DecompressionBombError) as error:
+            raise UserError(f"cannot read image {path}: {error}") from None
+        checked.append(path)
+    return checked

@@ -27,9 +27,8 @@ from img2music_tf import files
 from img2music_tf.data import plots
 from img2music_tf.data.items import Item, Skipped, SourceResult
 from img2music_tf.data.pairing import SPLITS, Pair, pair_by_emotion, pair_songs, split_ids
-from img2music_tf.errors import UserError
-
 from img2music_tf.data.sources import LOADERS
+from img2music_tf.errors import UserError
 from img2music_tf.paths import SOURCES, source_names
 
 MUSIC_SOURCES = source_names("music")

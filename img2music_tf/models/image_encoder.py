@@ -218,7 +218,7 @@ class FeatureScaling:
 
     Why: a random (weights `none`) VGG16 maps different pictures to nearly the same direction (mean
     cosine similarity 0.99 over Emotion6), so the model cannot tell pictures apart. Standardising each
-    dimension with the training set's statistics spreads them (not in the paper; `train.train_run`
+    dimension with the training set's statistics spreads them (not in the paper; `training_run.train_run`
     applies it only where the image weights are `none`).
     """
 

@@ -40,8 +40,8 @@ from img2music_tf.decode import GenerationConfig, generate_tokens
 from img2music_tf.losses import VA_LOSSES
 from img2music_tf.models.va_predictor import VAPredictor
 from img2music_tf.run_folder import VOCABULARY_FILE, RunInfo
-from img2music_tf.study.gpu_queue import (FEATURES_FILE, FORMAT, QUEUE_FILE, SONGS_FILE, VA_PREDICTOR_FOLDER,
-                                         VA_TABLES_FILE, Entry)
+from img2music_tf.study.gpu_pack import (FEATURES_FILE, FORMAT, QUEUE_FILE, SONGS_FILE, VA_PREDICTOR_FOLDER,
+                                        VA_TABLES_FILE, Entry)
 from img2music_tf.train import fit_model, training_batches
 from img2music_tf.vocabulary import Vocabulary
 
@@ -87,7 +87,8 @@ class PackData:
         return self.features[key][self.test_rows].astype(np.float32)
 
     def va_loss(self, term: str = "argmax"):
-        """The VA term (`losses.VA_LOSSES[term]`) of the packed predictor, with the lookup tables computed on the CPU."""
+        """The VA term (`losses.VA_LOSSES[term]`) of the packed predictor, with the lookup tables computed on the
+        CPU."""
         with np.load(self.folder / VA_TABLES_FILE) as tables:
             return VA_LOSSES[term](self.vocabulary, VAPredictor.load(self.folder / VA_PREDICTOR_FOLDER),
                                   {name: tables[name] for name in tables.files})
