@@ -9,7 +9,7 @@ two trainings from mixing in one folder.
 
 A run trained elsewhere (the GPU queue, `gpu_queue`) comes back without weights: its folder holds
 `test_tokens/epoch-NNN.json` (the test images' greedy tokens after that epoch) instead of the
-`.keras` files, which is enough to score it (`pipeline.generate_test_music`) and counts as finished,
+`.keras` files, which is enough to score it (`study.pipeline.generate_test_music`) and counts as finished,
 and `timings.json` (where and how fast it trained).
 """
 

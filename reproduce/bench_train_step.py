@@ -150,7 +150,7 @@ def one_step(config, songs, args) -> None:
 def count_compilations(config, seed: int, decode_images: int = 4) -> None:
     """JAX only: the XLA programs that training (one epoch of one song per training batch layout, and 4
     validation songs, as `train.fit_model` lays them out for the authors' songs) and greedy decoding (to
-    max_len) compile, counted by name from JAX's monitoring events (`gpu_run.Compilations`); prints them."""
+    max_len) compile, counted by name from JAX's monitoring events (`study.gpu_run.Compilations`); prints them."""
     import tempfile
 
     import numpy as np

@@ -8,7 +8,7 @@ seed), and reports per decoding: pieces with notes, pieces that are one repeated
 copies of a training song, the paper's muspy metrics (polyphony rate, pitch entropy, groove consistency,
 Music_Quality_Loss against the paper's reference) and the emotion alignment, mean |VA(image) - VA(music)|
 with the image's Emotion6 labels and the music's VA from a music VA predictor trained on the prepared
-training music (`pipeline.train_va_predictor`, as the tables' is; kept in --va-predictor, not shipped).
+training music (`study.pipeline.train_va_predictor`, as the tables' is; kept in --va-predictor, not shipped).
 It writes results/pretrained.json and .md (the README's model card) and copies config.json,
 vocabulary.json, model.keras and history.csv into the package.
 

@@ -4,7 +4,7 @@ End to end at scale "tiny" on the built-in data (under KERAS_BACKEND=jax, `make 
 queues the Trans_enc3_dec3_VA_Loss run, the queue runs in a process where TensorFlow, music21,
 muspy, pretty_midi and Pillow cannot be imported (the GPU machine has none of them), and the merge
 renders the three artefacts from it. The run equals a CPU training of the same preset with the same
-seed (`pipeline.train_model`), history and greedy music alike; the tables' numbers are the CPU
+seed (`study.pipeline.train_model`), history and greedy music alike; the tables' numbers are the CPU
 pipeline's from the same tokens.
 """
 

@@ -1,4 +1,4 @@
-"""`img2music reproduce ARTEFACT`: one of the paper's tables or figures, end to end (`artefacts.run_artefact`)."""
+"""`img2music reproduce ARTEFACT`: one of the paper's tables or figures, end to end (`study.artefacts.run_artefact`)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def run(args) -> int:
 
 
 def add_settings_options(parser, scale: str = "smoke") -> None:
-    """The options that make a reproduction's `artefacts.Settings` (shared with `img2music gpu pack`);
+    """The options that make a reproduction's `study.artefacts.Settings` (shared with `img2music gpu pack`);
     `scale` is the default --scale."""
     smoke = SCALES["smoke"]
     parser.add_argument("--scale", choices=REPRODUCTION_SCALES, default=scale,
@@ -83,7 +83,7 @@ def add_settings_options(parser, scale: str = "smoke") -> None:
 
 
 def settings_from_args(args, out: Path, **fields):
-    """The `artefacts.Settings` of the options of `add_settings_options`, writing into `out`; a one-line
+    """The `study.artefacts.Settings` of the options of `add_settings_options`, writing into `out`; a one-line
     UserError for a count below 1."""
     from img2music_tf.study.artefacts import Settings  # here: --help loads no study module (tests/test_cli.py)
 
