@@ -226,7 +226,8 @@ class SongBatches(keras.utils.PyDataset):
 
     def first_of_each_layout(self) -> list[int]:
         """Positions in `songs` of the first song of each distinct layout (`shapes`), in the order the current
-        epoch meets them: under XLA each layout is one compiled program (`gpu_run.rehearse` compiles them ahead)."""
+        epoch meets them: under XLA each layout is one compiled program (`study.gpu_run.rehearse` compiles them
+        ahead)."""
         first: dict[tuple, int] = {}
         for position in self._order().tolist():
             first.setdefault(tuple(self.shapes[position]), position)

@@ -1,8 +1,11 @@
 """The `img2music` command: one subcommand per module in `img2music_tf.commands`.
 
 Each command module defines `add_parser(subparsers)` that registers its
-subcommand and sets `run=` (a function of the parsed args) as a default. Heavy
-imports (TensorFlow, music21) happen inside `run`, so `--help` stays fast.
+subcommand and sets `run=` (a function of the parsed args) as a default. A command
+module imports at its top only the command layer and the configs (`experiments`,
+`presets`, `paths`, `models.architecture`); the method and the study are imported
+inside `run`, so `--help` loads at most 20 of the package's modules and no Keras
+(tests/test_cli.py).
 TensorFlow's start-up lines stay off stderr unless $IMG2MUSIC_VERBOSE is set
 (`quiet_tensorflow`).
 """
@@ -105,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    quiet_tensorflow()  # before parsing: an argument's type may import TensorFlow (`gpu warm --jobs`)
+    quiet_tensorflow()  # before parsing, so that no argument's type can let TensorFlow's start-up lines through
     try:
         with interrupts.handled():
             args = build_parser().parse_args(argv)

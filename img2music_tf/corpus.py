@@ -25,8 +25,10 @@ from typing import Iterable
 
 from img2music_tf import interrupts
 from img2music_tf.errors import UserError
-from img2music_tf.files import cache_dir, check_zip, write_json, write_text
-from img2music_tf.tokens import TOKENIZER_VERSION, TokenizeError, encode_midi, parse_token
+from img2music_tf.files import check_zip, write_json, write_text
+from img2music_tf.paths import cache_dir
+from img2music_tf.tokenizer import TOKENIZER_VERSION, encode_midi
+from img2music_tf.tokens import TokenizeError, parse_token
 
 MIDI_SUFFIXES = (".mid", ".midi")
 TOKEN_KINDS = ("note", "chord", "rest", "tempo", "time")

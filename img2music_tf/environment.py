@@ -11,6 +11,8 @@ import platform
 import subprocess
 from pathlib import Path
 
+from img2music_tf.paths import repo_root
+
 
 def environment() -> dict:
     """Backend, its version, Keras, Python and the device."""
@@ -28,8 +30,10 @@ def environment() -> dict:
 
 
 def git_commit() -> str | None:
-    """The repository's commit (with "+changes" when the working tree differs from it), or None outside git."""
-    root = Path(__file__).resolve().parents[1]
+    """The checkout's commit (with "+changes" when the working tree differs from it), or None outside one."""
+    root = repo_root()
+    if root is None:
+        return None
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=20)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,

@@ -1,7 +1,7 @@
 """The experiment registry: every size an experiment can have, and every paper artefact, by name.
 
 A `Scale` says everything that makes one experiment bigger or smaller: the model's dimensions
-(read by `presets.get_preset`), how much data (read by `pipeline.prepare_data` and the training
+(read by `presets.get_preset`), how much data (read by `study.pipeline.prepare_data` and the training
 step), how long, which image weights, and the music VA predictor's training. The demo, the
 `img2music train --scale` option and the reproduction (`img2music reproduce`, `make table1`) all
 take their sizes from `SCALES`; a new size is one entry here.
@@ -9,13 +9,15 @@ take their sizes from `SCALES`; a new size is one entry here.
 An `Artefact` is one of the paper's tables or figures: which presets it trains, for how many
 epochs, the paper's numbers beside ours, and its kind ("table": generate for the test images and
 score the music; "curves": plot the loss per epoch). A new artefact is one entry in `ARTEFACTS`
-(plus, for a new kind, its hook in `artefacts.py`).
+(plus, for a new kind, its hook in `study/artefacts.py`).
 
 Each distinct model is trained once (`training_plan`): a row whose preset trains to the same
 weights as another's (`SAME_WEIGHTS`) reads that preset's run, and a shorter row reads a
 longer run's snapshot, since no schedule depends on the epoch count (the song order of an
 epoch depends only on seed and epoch). So all three artefacts need five trainings, not nine;
-`queue_order` ranks them by the table rows they serve, for a GPU window that may end early.
+`queue_order` ranks them by the table rows they serve, for a GPU window that may end early; the
+queue's file names and limits (`RESULTS_FILE`, `PACK_LIMIT_MIB`, ...) are here too, since `img2music gpu`'s
+help names them.
 """
 
 from __future__ import annotations
@@ -96,6 +98,9 @@ SCALES = {
 }
 REPRODUCTION_SCALES = ("paper", "smoke", "tiny")
 """The scales `img2music reproduce` offers (the demo scales pair the built-in data with a lighter model)."""
+DATA_REGIMES = {"authors": ("authors", "emotion6"), "eimg": ("eimg", "emotion6"), "builtin": ("builtin", "builtin")}
+"""`--data` of a reproduction -> (music source, image source) for `study.pipeline.prepare_data`: the authors' 2884
+training pairs (70 songs; the paper's regime), all EIMG songs (2961 distinct), or the built-in demo set."""
 
 
 @dataclass(frozen=True)
@@ -188,3 +193,9 @@ def queue_order(plan: dict[str, tuple[int, ...]]) -> list[str]:
     """The presets of `plan`, those whose run serves the most artefact rows first (ties in plan order):
     Trans_enc3_dec3_VA_Loss (4 rows), LSTM_enc2 (2), then the presets of Table 1 only."""
     return sorted(plan, key=lambda preset: -len(rows_served(preset)))
+
+
+RESULTS_FILE = "results.json"  # what `img2music gpu run` writes into its --out
+PACK_LIMIT_MIB = 56  # the GPU machine takes 64 MiB in all: the wheels (~5 MiB) and the repository (~2 MiB) too
+FEATURE_DTYPES = ("float32", "float16")  # how a pack stores image features
+LATE, ALL = "late", "all"  # which batch layouts of a queue entry a rehearsal (`gpu warm`) compiles

@@ -1,4 +1,4 @@
-"""File helpers shared by every module that reads inputs or writes outputs: atomic writes, checksums, cache folder.
+"""File helpers shared by every module that reads inputs or writes outputs: atomic writes, checksums.
 
 Every output is written to a temporary file beside its target and renamed into
 place, so an interrupted run never leaves a half-written file; a set of files
@@ -27,11 +27,6 @@ from img2music_tf.errors import UserError
 
 DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
 """Errors of the disk, not of the program, while an output is written: a UserError naming the output."""
-
-
-def cache_dir() -> Path:
-    """Where downloads and caches live: `$IMG2MUSIC_HOME`, else ~/.cache/img2music_tf."""
-    return Path(os.environ.get("IMG2MUSIC_HOME", Path.home() / ".cache" / "img2music_tf"))
 
 
 def ensure_writable_dir(path: str | os.PathLike) -> Path:

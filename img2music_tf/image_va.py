@@ -12,6 +12,11 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
+from img2music_tf.data.builtin import image_va
+from img2music_tf.data.checks import check_images, to_rgb
 from img2music_tf.data.items import va_problem
 from img2music_tf.errors import UserError
 from img2music_tf.models import torchvision_vgg16
@@ -23,8 +28,6 @@ def known_image_va(images: list[str], pairs: list[str] | None, csv_path: str | N
     if sum(map(bool, (pairs, csv_path, rule))) > 1:
         raise UserError("give only one of --image-va, --image-va-csv and --image-va-rule")
     if rule:
-        from img2music_tf.generate import check_images
-
         return [rule_va(path) for path in check_images(images)]
     if pairs:
         if len(pairs) != len(images):
@@ -65,12 +68,6 @@ def with_estimates(images: list, known: list) -> tuple[list, list[bool]]:
 def rule_va(path: Path) -> tuple[float, float]:
     """(valence, arousal) of a picture from its mean HSV brightness and saturation (`data.builtin.image_va`),
     read as RGB the way the CNN reads it (`data.checks.to_rgb`: transparency on white, 16-bit scaled)."""
-    import numpy as np
-    from PIL import Image
-
-    from img2music_tf.data.builtin import image_va
-    from img2music_tf.data.checks import to_rgb
-
     with Image.open(path) as image:
         hsv = np.asarray(to_rgb(image).convert("HSV"), dtype=np.float64) / 255.0  # (H, W, 3)
     return image_va(float(hsv[..., 2].mean()), float(hsv[..., 1].mean()))

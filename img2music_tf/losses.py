@@ -188,7 +188,7 @@ class SoftVALoss(VALoss):
         return ops.mean(ops.abs(true_va - soft_va))
 
 
-VA_TERMS = {"argmax": VALoss, "soft": SoftVALoss}
+VA_LOSSES = {"argmax": VALoss, "soft": SoftVALoss}
 """`presets.ModelConfig.va_term` -> the loss class: the paper's term, or the differentiable one (ours)."""
 
 

@@ -40,7 +40,7 @@ def events(tokens: Sequence[str]) -> list[str]:
     return [token for token in tokens if token not in (START, END)]
 
 
-class TrainingSongs:
+class SongIndex:
     """A suffix automaton of every training song, to find a piece's longest run shared with one of them.
 
     Songs are joined with a separator no token equals, so no run crosses two songs. Each automaton

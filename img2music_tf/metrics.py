@@ -38,6 +38,7 @@ from scipy import stats
 from tqdm import tqdm
 
 from img2music_tf.errors import UserError
+from img2music_tf.tokens import MUSIC21_TICKS_PER_QUARTER, tokens_to_music
 
 METRIC_NAMES = ("polyphony_rate", "pitch_entropy", "groove_consistency")
 
@@ -113,8 +114,6 @@ def token_metrics(tokens: Iterable[str]) -> dict[str, float]:
     `tokens.tokens_to_music` builds the same notes at the same resolution in memory, without a file
     (tested equal), so sweeps over many sequences stay fast (results/metric_anatomy.md).
     """
-    from img2music_tf.tokens import MUSIC21_TICKS_PER_QUARTER, tokens_to_music
-
     return quality_metrics(tokens_to_music(tokens, MUSIC21_TICKS_PER_QUARTER))
 
 

@@ -27,8 +27,7 @@ from dataclasses import dataclass
 
 from img2music_tf.errors import UserError
 from img2music_tf.experiments import SCALES, Scale
-from img2music_tf.models.image_encoder import DEFAULT_IMAGE_SIZE, FeatureSpec, check_choice
-from img2music_tf.models.architecture import Architecture
+from img2music_tf.models.architecture import DEFAULT_IMAGE_SIZE, Architecture, FeatureSpec, check_choice
 
 
 @dataclass(frozen=True)

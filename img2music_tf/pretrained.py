@@ -5,7 +5,7 @@ and copies the run's config.json, vocabulary.json and model.keras into `MODEL_FO
 model card gives its data, size, image weights (`torchvision`, ImageNet VGG16 installed offline) and figures on the 100 test images. Greedy
 decoding collapses at this size (one repeated token for every picture), so its default decoding is
 the seeded top-k sampling in `DEFAULT_GENERATION`, chosen by measurement (results/pretrained.md), with
-the note rule of `generate.generate_tokens`: a piece without a note (5% of the test pictures' first
+the note rule of `decode.generate_tokens`: a piece without a note (5% of the test pictures' first
 tries) is sampled again with the next seed, up to `tries` seeds.
 """
 

@@ -9,7 +9,7 @@ two trainings from mixing in one folder.
 
 A run trained elsewhere (the GPU queue, `gpu_queue`) comes back without weights: its folder holds
 `test_tokens/epoch-NNN.json` (the test images' greedy tokens after that epoch) instead of the
-`.keras` files, which is enough to score it (`pipeline.generate_test_music`) and counts as finished,
+`.keras` files, which is enough to score it (`study.pipeline.generate_test_music`) and counts as finished,
 and `timings.json` (where and how fast it trained).
 """
 
@@ -283,7 +283,7 @@ class Run:
 
 
 def load_run(out_dir: str | Path, epoch: int | None = None) -> Run:
-    """Read a run folder written by `train.train_run` (UserError if files are missing, damaged or disagree);
+    """Read a run folder written by `training_run.train_run` (UserError if files are missing, damaged or disagree);
     with `epoch`, the net as it was after that epoch (a snapshot, or the final model when it is the last).
 
     The vocabulary must be the one the model was trained with: same size, and the same sha256 as config.json

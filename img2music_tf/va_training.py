@@ -20,16 +20,11 @@ import numpy as np
 from tqdm import tqdm
 
 from img2music_tf.data.items import Item, Skipped
+from img2music_tf.data.pairing import split_ids
 from img2music_tf.errors import UserError
 from img2music_tf.files import output_dir
-from img2music_tf.models.va_predictor import (
-    VAPredictor,
-    VAPredictorConfig,
-    build_va_predictor,
-    input_statistics,
-    predictor_input,
-    read_notes,
-)
+from img2music_tf.models.va_predictor import (VAPredictor, VAPredictorConfig, build_va_predictor, input_statistics,
+                                              predictor_input, read_notes)
 
 DIMENSIONS = ("valence", "arousal")
 SPLITS = ("train", "val", "test")
@@ -184,8 +179,6 @@ def train_va_predictor(
 
 def split_ids_of(items: Sequence[Item], seed: int = 0) -> dict[str, list[str]]:
     """The project's split (`data.pairing.split_ids`: 100 test, 16 val, the rest train) of the items' ids."""
-    from img2music_tf.data.pairing import split_ids
-
     return split_ids([item.id for item in items], seed)
 
 

@@ -19,13 +19,13 @@ import json
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from img2music_tf.paths import results_dir
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--results", type=Path, default=REPO / "results", help="where our results' JSON lie")
-    parser.add_argument("--out", type=Path, default=REPO / "results")
+    parser.add_argument("--results", type=Path, default=results_dir(), help="where our results' JSON lie")
+    parser.add_argument("--out", type=Path, default=results_dir())
     args = parser.parse_args()
 
     from img2music_tf.files import write_json, write_text
@@ -34,7 +34,7 @@ def main() -> int:
     result = {"authors": [dataclasses.asdict(run) for run in AUTHORS_LOG], "ours": our_curves(args.results)}
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "authors_log.json", result)
-    write_text(args.out / "authors_log.md", render(result))
+    write_text(args.out / "authors_log.md", markdown(result))
     plot(result, args.out / "authors_log.png")
     print(f"wrote {args.out / 'authors_log.md'}")
     return 0
@@ -66,7 +66,7 @@ def _losses(values: list[float]) -> str:
     return ", ".join(f"{value:.3f}" for value in values)
 
 
-def render(result: dict) -> str:
+def markdown(result: dict) -> str:
     lines = [
         "# The authors' training log beside our curves",
         "",
@@ -120,7 +120,7 @@ def plot(result: dict, target: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from img2music_tf.report import save_plot
+    from img2music_tf.study.report import save_plot
 
     figure, (theirs, ours) = plt.subplots(1, 2, figsize=(13, 5), sharey=True)
     colours = {}

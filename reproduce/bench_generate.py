@@ -33,9 +33,10 @@ import time
 import zipfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from img2music_tf.paths import project_dir, results_dir
+
 EMOTION6 = Path(os.environ.get("IMG2MUSIC_EMOTION6_SOURCE",
-                               REPO.parent / "shared" / "data" / "emotion6" / "Emotion6-320px.zip"))
+                               project_dir().parent / "shared" / "data" / "emotion6" / "Emotion6-320px.zip"))
 PICTURES = ("anger/201", "fear/26", "surprise/76")  # 13, 23 and 236 tokens with the shipped model, seed 0
 STEPS = ("feature", "decode", "midi", "wav", "piano_roll")
 
@@ -46,7 +47,7 @@ def child(picture: Path) -> None:
     import keras  # noqa: F401 - TensorFlow and Keras, as every command imports them
 
     from img2music_tf import render, tokens
-    from img2music_tf.generate import GenerationConfig, compiled_step, generate_tokens
+    from img2music_tf.decode import GenerationConfig, compiled_step, generate_tokens
     from img2music_tf.pretrained import DEFAULT_GENERATION, model_folder
     from img2music_tf.run_folder import load_run
 
@@ -83,7 +84,7 @@ def child(picture: Path) -> None:
 def timed(command: list[str]) -> tuple[float, str]:
     """Wall seconds and standard output of a command run in a fresh process with an empty feature cache."""
     with tempfile.TemporaryDirectory() as home:
-        env = {**os.environ, "IMG2MUSIC_HOME": home, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+        env = {**os.environ, "IMG2MUSIC_HOME": home, "PYTHONPATH": str(project_dir()), "TF_CPP_MIN_LOG_LEVEL": "3"}
         started = time.perf_counter()
         done = subprocess.run(command, env=env, capture_output=True, text=True)
         wall = time.perf_counter() - started
@@ -140,7 +141,7 @@ def summary(values: list[tuple[float, float]]) -> dict:
             "load": statistics.median(load for _, load in values)}
 
 
-def render(result: dict, before: dict | None) -> str:
+def markdown(result: dict, before: dict | None) -> str:
     lines = [
         "# One picture to MIDI + WAV + piano roll on the CPU (the shipped model)",
         "",
@@ -170,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5, help="rounds of fresh processes (default: 5)")
     parser.add_argument("--before", type=Path, help="an earlier bench_generate.json to show beside this one")
-    parser.add_argument("--out", type=Path, default=REPO / "results")
+    parser.add_argument("--out", type=Path, default=results_dir())
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -191,8 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {"commit": env["commit"], "device": env["device"], "backend": f"{env['backend']} {env['backend_version']}",
               "repeats": args.repeats, "figures": figures}
     write_json(args.out / "bench_generate.json", result)
-    write_text(args.out / "bench_generate.md", render(result, before))
-    print(render(result, before))
+    write_text(args.out / "bench_generate.md", markdown(result, before))
+    print(markdown(result, before))
     return 0
 
 

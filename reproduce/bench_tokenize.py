@@ -17,8 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_SOURCE = Path(os.environ.get("IMG2MUSIC_EIMG_SOURCE", REPO.parent / "shared" / "data" / "eimg"))
+from img2music_tf.paths import project_dir, results_dir
+
+DEFAULT_SOURCE = Path(os.environ.get("IMG2MUSIC_EIMG_SOURCE", project_dir().parent / "shared" / "data" / "eimg"))
 
 
 def measure(files, workers: int, use_cache: bool) -> dict:
@@ -37,7 +38,7 @@ def main() -> None:
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE,
                         help="EIMG folder (holding dataset.zip), the zip itself, or any folder of .mid files")
     parser.add_argument("--limit", type=int, default=300, help="first N files (default 300; 0 = all)")
-    parser.add_argument("--out", type=Path, default=REPO / "results", help="folder for the CSV and Markdown")
+    parser.add_argument("--out", type=Path, default=results_dir(), help="folder for the CSV and Markdown")
     args = parser.parse_args()
 
     from img2music_tf.corpus import read_midi_source

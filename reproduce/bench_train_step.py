@@ -46,9 +46,10 @@ from img2music_tf.cli import quiet_tensorflow
 quiet_tensorflow()  # before Keras imports TensorFlow: no start-up log lines ($IMG2MUSIC_VERBOSE=1 shows them)
 import keras  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_SOURCE = Path(os.environ.get("IMG2MUSIC_EIMG_SOURCE", REPO.parent / "shared" / "data" / "eimg"))
-AUTHORS_SOURCE = Path(os.environ.get("IMG2MUSIC_AUTHORS_SOURCE", REPO.parent / "shared" / "data" / "authors"))
+from img2music_tf.paths import project_dir, results_dir
+
+DEFAULT_SOURCE = Path(os.environ.get("IMG2MUSIC_EIMG_SOURCE", project_dir().parent / "shared" / "data" / "eimg"))
+AUTHORS_SOURCE = Path(os.environ.get("IMG2MUSIC_AUTHORS_SOURCE", project_dir().parent / "shared" / "data" / "authors"))
 PRESET = "Trans_enc3_dec3_VA_Loss"
 
 
@@ -149,15 +150,15 @@ def one_step(config, songs, args) -> None:
 def count_compilations(config, seed: int, decode_images: int = 4) -> None:
     """JAX only: the XLA programs that training (one epoch of one song per training batch layout, and 4
     validation songs, as `train.fit_model` lays them out for the authors' songs) and greedy decoding (to
-    max_len) compile, counted by name from JAX's monitoring events (`gpu_run.Compilations`); prints them."""
+    max_len) compile, counted by name from JAX's monitoring events (`study.gpu_run.Compilations`); prints them."""
     import tempfile
 
     import numpy as np
 
     from img2music_tf.batches import Song
     from img2music_tf.data.authors import read_pairs
-    from img2music_tf.generate import GenerationConfig, generate_ids, prefix_bucket
-    from img2music_tf.gpu_run import Compilations
+    from img2music_tf.decode import GenerationConfig, generate_ids, prefix_bucket
+    from img2music_tf.study.gpu_run import Compilations
     from img2music_tf.train import fit_model, training_batches
     from img2music_tf.vocabulary import Vocabulary
 
@@ -204,7 +205,7 @@ def main() -> None:
     parser.add_argument("--va-predictor", type=Path, default=None,
                         help="trained music VA predictor folder (default: an untrained one of the same size)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=REPO / "results", help="folder for the CSV and Markdown")
+    parser.add_argument("--out", type=Path, default=results_dir(), help="folder for the CSV and Markdown")
     args = parser.parse_args()
 
     from img2music_tf.presets import get_preset

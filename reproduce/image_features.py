@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+from img2music_tf.paths import results_dir, shown
+
 WEIGHTS = ("torchvision", "none")
 FOLDS = 10
 SEED = 0
@@ -135,13 +136,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", default=None, help="Emotion6 zip or folder (default: $IMG2MUSIC_EMOTION6_SOURCE, "
                                                       "else the download)")
-    parser.add_argument("--out", type=Path, default=REPO / "results", help="folder for the Markdown and JSON")
+    parser.add_argument("--out", type=Path, default=results_dir(), help="folder for the Markdown and JSON")
     args = parser.parse_args()
 
     from img2music_tf.data import emotion6
     from img2music_tf.errors import UserError
     from img2music_tf.files import ensure_writable_dir, write_json, write_text
-    from img2music_tf.models.image_encoder import FeatureSpec, extract_features, weights_sha256
+    from img2music_tf.models.architecture import FeatureSpec
+    from img2music_tf.models.image_encoder import extract_features, weights_sha256
     from img2music_tf.models.image_va_regressor import SHIPPED, ImageVARegressor, cross_validate
 
     try:
@@ -171,7 +173,7 @@ def main() -> None:
     regressor = ImageVARegressor.fit(features["torchvision"], va, {k: getattr(spec, k) for k in spec.__dataclass_fields__},
                                      "torchvision", metrics=result["weights"]["torchvision"]["va"])
     regressor.save(SHIPPED)
-    result["regressor"] = {"path": str(SHIPPED.relative_to(REPO)), "alphas": list(regressor.alphas)}
+    result["regressor"] = {"path": shown(SHIPPED), "alphas": list(regressor.alphas)}
     write_json(args.out / "image_features.json", result)
     write_text(args.out / "image_features.md", markdown(result))
     print(markdown(result))

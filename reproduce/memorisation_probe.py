@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from img2music_tf.paths import results_dir, runs_dir
 
 
 def main() -> int:
@@ -27,19 +27,19 @@ def main() -> int:
     parser.add_argument("--every", type=int, default=10, help="a snapshot every K epochs (default 10)")
     parser.add_argument("--scale", default="smoke", help="model sizes (default smoke)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--work", type=Path, default=REPO / "runs" / "memorisation_probe")
-    parser.add_argument("--out", type=Path, default=REPO / "results")
+    parser.add_argument("--work", type=Path, default=runs_dir() / "memorisation_probe")
+    parser.add_argument("--out", type=Path, default=results_dir())
     args = parser.parse_args()
     if min(args.pairs, args.epochs, args.every) < 1:
         print("memorisation_probe.py: error: --pairs, --epochs and --every must be at least 1", file=sys.stderr)
         return 2
 
-    from img2music_tf import pipeline
+    from img2music_tf.study import pipeline
     from img2music_tf.environment import environment
     from img2music_tf.experiments import SCALES
     from img2music_tf.files import write_json, write_text
-    from img2music_tf.generate import GenerationConfig, generate_tokens
-    from img2music_tf.memorisation import TrainingSongs
+    from img2music_tf.decode import GenerationConfig, generate_tokens
+    from img2music_tf.memorisation import SongIndex
     from img2music_tf.metrics import unigram_cross_entropy
     from img2music_tf.presets import get_preset
     from img2music_tf.run_folder import HISTORY_FILE, load_run, read_history
@@ -53,7 +53,7 @@ def main() -> int:
     pipeline.train_model(prepared, config, run_dir, seed=args.seed, image_weights="none", max_songs=args.pairs,
                          existing="reuse", snapshot_epochs=epochs)
     songs = pipeline.trained_songs(prepared, args.pairs)
-    index = TrainingSongs(songs)
+    index = SongIndex(songs)
     history = read_history(run_dir / HISTORY_FILE)
     images = {"training images": prepared.pairs_in("train")[: args.pairs], "test images": prepared.pairs_in("test")}
     rows = []
@@ -81,13 +81,13 @@ def main() -> int:
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
     write_json(args.out / "memorisation_probe.json", result)
-    write_text(args.out / "memorisation_probe.md", render(result))
+    write_text(args.out / "memorisation_probe.md", markdown(result))
     plot(result, args.out / "memorisation_probe.png")
     print(f"wrote {args.out / 'memorisation_probe'}.json, .md, .png in {result['wall_seconds']:.0f} s")
     return 0
 
 
-def render(result: dict) -> str:
+def markdown(result: dict) -> str:
     settings = result["settings"]
     lines = [
         "# Memorisation probe (not in the paper)",
@@ -120,7 +120,7 @@ def plot(result: dict, target: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from img2music_tf.report import save_plot
+    from img2music_tf.study.report import save_plot
 
     figure, axes = plt.subplots(figsize=(6.5, 4))
     losses = [row["cross_entropy"] for row in result["rows"]]

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+from img2music_tf.paths import results_dir
+
 REPEATS = 234  # the longest greedy piece: max_len 236 less <start> and <end>
 LOOPS = {  # label: (events, times repeated)
     "one pitch `C4@1.0`": (["C4@1.0"], 234),
@@ -44,8 +45,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--authors", type=Path, default=None,
                         help="the authors' midiData.txt or its folder (default: $IMG2MUSIC_AUTHORS_SOURCE or a download)")
-    parser.add_argument("--results", type=Path, default=REPO / "results", help="where the tables' JSON lie")
-    parser.add_argument("--out", type=Path, default=REPO / "results")
+    parser.add_argument("--results", type=Path, default=results_dir(), help="where the tables' JSON lie")
+    parser.add_argument("--out", type=Path, default=results_dir())
     args = parser.parse_args()
 
     from img2music_tf.data import authors
@@ -67,7 +68,7 @@ def main() -> int:
     result["seconds"] = round(time.perf_counter() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "metric_anatomy.json", result)
-    write_text(args.out / "metric_anatomy.md", render(result))
+    write_text(args.out / "metric_anatomy.md", markdown(result))
     plot(result, args.out / "metric_anatomy.png")
     print(f"wrote {args.out / 'metric_anatomy.md'} ({result['seconds']} s)")
     return 0
@@ -167,7 +168,7 @@ def _number(value: float, digits: int = 3) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
-def render(result: dict) -> str:
+def markdown(result: dict) -> str:
     from img2music_tf.paper_numbers import AUTHORS_RESULTS_NOT_IN_THE_PAPER, TABLE1, TABLE2
 
     tokens, songs = result["repeated_tokens"], result["training_songs"]
@@ -249,7 +250,7 @@ def plot(result: dict, target: Path) -> Path:
     import matplotlib.pyplot as plt
 
     from img2music_tf.paper_numbers import AUTHORS_RESULTS_NOT_IN_THE_PAPER, TABLE1, TABLE2
-    from img2music_tf.report import save_plot
+    from img2music_tf.study.report import save_plot
 
     strips = {f"1 token x{REPEATS}\n{size} pitch(es)": group["losses"] for size, group in result["repeated_tokens"].items()}
     strips["hand-made\nloops"] = [score["music_quality_loss"] for score in result["loops"].values()]

@@ -8,7 +8,7 @@ seed), and reports per decoding: pieces with notes, pieces that are one repeated
 copies of a training song, the paper's muspy metrics (polyphony rate, pitch entropy, groove consistency,
 Music_Quality_Loss against the paper's reference) and the emotion alignment, mean |VA(image) - VA(music)|
 with the image's Emotion6 labels and the music's VA from a music VA predictor trained on the prepared
-training music (`pipeline.train_va_predictor`, as the tables' is; kept in --va-predictor, not shipped).
+training music (`study.pipeline.train_va_predictor`, as the tables' is; kept in --va-predictor, not shipped).
 It writes results/pretrained.json and .md (the README's model card) and copies config.json,
 vocabulary.json, model.keras and history.csv into the package.
 
@@ -27,8 +27,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-WORK = REPO / "runs" / "pretrained"
+from img2music_tf.paths import results_dir, runs_dir, shown
+
+WORK = runs_dir() / "pretrained"
 TOP_K = (3, 5, 10, 20)
 WEIGHTS = {
     "none": "a random, seeded VGG16: the features tell pictures apart once standardised, but say little about "
@@ -48,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=WORK / "data", help="the prepared data it was trained on")
     parser.add_argument("--va-predictor", type=Path, default=WORK / "va_predictor-paper",
                         help="music VA predictor folder (trained there on the prepared training music if empty)")
-    parser.add_argument("--out", type=Path, default=REPO / "results")
-    parser.add_argument("--bench", type=Path, default=REPO / "results" / "bench_generate.json",
+    parser.add_argument("--out", type=Path, default=results_dir())
+    parser.add_argument("--bench", type=Path, default=results_dir() / "bench_generate.json",
                         help="the speed record to quote (reproduce/bench_generate.py), if it exists")
     args = parser.parse_args(argv)
 
@@ -63,14 +64,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def measure(args) -> int:
-    from img2music_tf import pipeline
-    from img2music_tf.artefacts import shown
+    from img2music_tf.study import pipeline
     from img2music_tf.data.prepare import load_prepared
     from img2music_tf.environment import environment
     from img2music_tf.experiments import SCALES
     from img2music_tf.files import atomic_path, write_json, write_text
-    from img2music_tf.generate import compiled_step
-    from img2music_tf.memorisation import TrainingSongs
+    from img2music_tf.decode import compiled_step
+    from img2music_tf.memorisation import SongIndex
     from img2music_tf.metrics import unigram_cross_entropy
     from img2music_tf.models.va_predictor import VAPredictor
     from img2music_tf.pretrained import DEFAULT_GENERATION, MODEL_FOLDER, SHIPPED_FILES, model_folder
@@ -81,7 +81,7 @@ def measure(args) -> int:
     prepared = load_prepared(args.data)
     check_same_data(run.info.data["inputs"], args.data)
     songs = pipeline.trained_songs(prepared, run.info.max_songs)
-    index = TrainingSongs(songs)
+    index = SongIndex(songs)
     test = prepared.pairs_in("test")
     images = dict(sorted({pair.image.id: pair.image for pair in test}.items()))  # one piece per distinct image
     features = run.image_features([image.path for image in images.values()], progress=False)  # (I, F)
@@ -114,7 +114,7 @@ def measure(args) -> int:
         "environment": environment(),
     }
     write_json(args.out / "pretrained.json", result)
-    write_text(args.out / "pretrained.md", render(result))
+    write_text(args.out / "pretrained.md", markdown(result))
     print(f"wrote {args.out / 'pretrained.md'}")
     if not args.measure_only:
         MODEL_FOLDER.mkdir(exist_ok=True)
@@ -153,8 +153,8 @@ def decodings(default: dict) -> dict[str, dict]:
 
 
 def decode(run, step, features, generation: dict) -> list[list[str]]:
-    """The pieces of `generation` for the features (I, F), decoded with `step` (`generate.compiled_step`)."""
-    from img2music_tf.generate import GenerationConfig, generate_tokens
+    """The pieces of `generation` for the features (I, F), decoded with `step` (`decode.compiled_step`)."""
+    from img2music_tf.decode import GenerationConfig, generate_tokens
 
     config = GenerationConfig(**{**generation, "max_len": run.config.max_len})
     return generate_tokens(step, features, run.vocabulary, config, progress=False)
@@ -207,7 +207,6 @@ def predictor_summary(folder: Path, test_pairs) -> dict:
     alignment of the test images with the labels of the EIMG music paired with them (a reference point)."""
     import json
 
-    from img2music_tf.artefacts import shown
     from img2music_tf.metrics import emotion_alignment
     from img2music_tf.models.va_predictor import METRICS_FILE
 
@@ -229,8 +228,6 @@ def read_speed(path: Path) -> dict | None:
     each picture's total as a process's first and as a later one, and the CLI's wall time."""
     import json
 
-    from img2music_tf.artefacts import shown
-
     if not path.is_file():
         return None
     record = json.loads(path.read_text(encoding="utf-8"))
@@ -245,7 +242,7 @@ def fmt(value, digits: int = 3) -> str:
     return "-" if value is None or value != value else f"{value:.{digits}f}"
 
 
-def render(result: dict) -> str:
+def markdown(result: dict) -> str:
     model, predictor = result["model"], result["va_predictor"]
     lines = [
         "# The shipped model (`img2music generate photo.jpg --out DIR`)",

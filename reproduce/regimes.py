@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 
 from img2music_tf.files import write_text
-from img2music_tf.report import render_regimes
+from img2music_tf.paths import results_dir
+from img2music_tf.study.report import markdown_regimes
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
+RESULTS = results_dir()
 
 
 def main() -> int:
@@ -24,7 +25,7 @@ def main() -> int:
         print(f"reproduce/regimes.py: error: no results/<data>/table*.json yet: run `make table1` first",
               file=sys.stderr)
         return 2
-    print(f"wrote {write_text(RESULTS / 'regimes.md', render_regimes(tables))}")
+    print(f"wrote {write_text(RESULTS / 'regimes.md', markdown_regimes(tables))}")
     return 0
 
 

@@ -2,7 +2,7 @@
 
 Trains Trans_enc3_dec3 without a VA term (= the paper's term: bit-identical weights) and with the differentiable
 term at 3 weights lambda, 3 seeds, in both data regimes (authors, eimg); decodes the 100 test images greedily and
-by seeded top-10 sampling; rates the music with a held-out judge (`img2music_tf/alignment.py`). Writes
+by seeded top-10 sampling; rates the music with a held-out judge (`img2music_tf/study/alignment.py`). Writes
 results/va_alignment.json, .md and .png. About an hour on a 2-core CPU at the default scale `align`.
 
     python reproduce/va_alignment.py                                   # make va-alignment
@@ -16,26 +16,26 @@ import shlex
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from img2music_tf.paths import results_dir, runs_dir
 
 
 def main(argv: list[str] | None = None) -> int:
-    from img2music_tf.alignment import BASELINE, SOFT, Measurement, Model, measure, plot, render
-    from img2music_tf.artefacts import DATA_SOURCES
+    from img2music_tf.study.alignment import BASELINE, SOFT, Measurement, Model, measure, markdown, plot
+    from img2music_tf.experiments import DATA_REGIMES
     from img2music_tf.errors import UserError
     from img2music_tf.files import write_json, write_text
 
     defaults = Measurement()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", default=defaults.scale, help=f"experiments.SCALES name (default {defaults.scale})")
-    parser.add_argument("--data", nargs="+", default=list(defaults.data), choices=list(DATA_SOURCES),
+    parser.add_argument("--data", nargs="+", default=list(defaults.data), choices=list(DATA_REGIMES),
                         help="data regimes (default authors eimg)")
     parser.add_argument("--seeds", nargs="+", type=int, default=list(defaults.seeds))
     parser.add_argument("--lambdas", nargs="+", type=float,
                         default=[model.lambda_va for model in defaults.models[1:]],
                         help="weights of the differentiable VA term (default 0.1 1 10)")
-    parser.add_argument("--work", type=Path, default=REPO / "runs" / "va_alignment")
-    parser.add_argument("--out", type=Path, default=REPO / "results")
+    parser.add_argument("--work", type=Path, default=runs_dir() / "va_alignment")
+    parser.add_argument("--out", type=Path, default=results_dir())
     args = parser.parse_args(argv)
 
     measurement = Measurement(scale=args.scale, data=tuple(args.data), seeds=tuple(args.seeds),
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         [*(["--scale", args.scale] if args.scale != defaults.scale else []), "--data", *args.data,
          "--seeds", *map(str, args.seeds), "--lambdas", *(f"{value:g}" for value in args.lambdas)])
     write_json(args.out / "va_alignment.json", result)
-    write_text(args.out / "va_alignment.md", render(result, command))
+    write_text(args.out / "va_alignment.md", markdown(result, command))
     plot(result, args.out / "va_alignment.png")
     print(f"wrote {args.out / 'va_alignment'}.json, .md, .png in {result['wall_seconds'] / 60:.0f} min")
     return 0

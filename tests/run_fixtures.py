@@ -1,4 +1,4 @@
-"""A tiny untrained run folder, written as `train.train_run` writes one, in a second instead of a training."""
+"""A tiny untrained run folder, written as `training_run.train_run` writes one, in a second instead of a training."""
 
 from __future__ import annotations
 

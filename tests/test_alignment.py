@@ -1,4 +1,4 @@
-"""The emotion-alignment measurement (img2music_tf/alignment.py, reproduce/va_alignment.py): its statistics on
+"""The emotion-alignment measurement (img2music_tf/study/alignment.py, reproduce/va_alignment.py): its statistics on
 known numbers, and the whole measurement on the built-in data at demo-tiny size."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 from conftest import REPO
 
-from img2music_tf import alignment
+from img2music_tf.study import alignment
 
 
 def test_distance_is_the_mean_absolute_va_difference_and_nan_without_music_va():

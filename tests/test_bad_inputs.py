@@ -77,3 +77,12 @@ def test_a_name_too_long_for_the_file_system_is_one_line(tmp_path, capsys, line)
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and err.startswith("img2music: error: File name too long: ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tokens.txt"]
+
+
+def test_the_decode_help_states_the_limits_the_code_applies(capsys):
+    from img2music_tf.tokens import MAX_DECODE_TOKENS, MAX_TOKEN_BEATS
+
+    with pytest.raises(SystemExit):
+        cli.main(["tokens", "decode", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"0 to {MAX_TOKEN_BEATS} beats" in text and f"{MAX_DECODE_TOKENS} tokens" in text

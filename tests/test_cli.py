@@ -1,5 +1,7 @@
 """The `img2music` entry point: help for every subcommand, one-line user errors (`tokens decode` on bad files)."""
 
+import json
+
 import pytest
 
 from img2music_tf import cli
@@ -77,7 +79,7 @@ def test_a_tensorflow_command_writes_nothing_to_stderr(tmp_path):
 
 
 def test_an_argument_that_imports_tensorflow_while_parsing_is_quiet_too(tmp_path):
-    done = _python(["-m", "img2music_tf", "gpu", "warm", "--jobs", "1"], tmp_path)  # --jobs' type imports gpu_run
+    done = _python(["-m", "img2music_tf", "gpu", "warm", "--jobs", "1"], tmp_path)  # --jobs has a type of its own
     assert done.returncode == 2
     assert done.stderr.splitlines() == ["img2music: error: argument --jobs: expected ENTRY:PART,... such as "
                                         "0:late,2:all, got '1' (see `img2music gpu warm --help`)"]
@@ -129,3 +131,25 @@ def test_every_help_describes_each_argument_and_shows_each_default_once_and_only
             assert "(default: None)" not in text and "(default: False)" not in text, f"{where}: {text}"
             assert text.lower().count("default") <= 1, f"{where}: {text}"
     assert "IMAGE-pianoroll.png" in parsers[("generate",)].description
+
+
+HELP_MODULES = 20  # the command layer (cli, commands/*) and the configs (experiments, presets, paths, ...)
+
+
+def test_every_help_loads_the_command_layer_and_the_configs_only(tmp_path):
+    code = """
+import contextlib, io, json, sys
+from img2music_tf import cli
+commands = [[]] + [[name] for name in cli.build_parser()._subparsers._group_actions[0].choices]
+commands += [["gpu", step] for step in ("pack", "wheels", "run", "warm", "merge")]
+for words in commands:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+        cli.main([*words, "--help"])
+print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in ("img2music_tf", "keras", "tensorflow"))))
+"""
+    done = _python(code, tmp_path)
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(done.stdout)
+    assert not [name for name in loaded if not name.startswith("img2music_tf")], loaded
+    assert len(loaded) <= HELP_MODULES, loaded
+    assert not [name for name in loaded if name.startswith("img2music_tf.study")], loaded

@@ -7,6 +7,7 @@ import pytest
 from img2music_tf import files
 from img2music_tf.data import download
 from img2music_tf.errors import UserError
+from img2music_tf.paths import cache_dir
 
 
 def _remote(path, sha=None, name="thing.bin"):
@@ -81,8 +82,8 @@ def test_extract_bad_zip_is_a_user_error_and_leaves_nothing(tmp_path, damage):
         archive.write_bytes(data[: len(data) // 2])
     elif damage == "bad_crc":
         archive.write_bytes(data.replace(b"payload", b"PAYLOAD", 1))
-    before = set((files.cache_dir() / "extracted").glob("*")) if (files.cache_dir() / "extracted").exists() else set()
+    before = set((cache_dir() / "extracted").glob("*")) if (cache_dir() / "extracted").exists() else set()
     with pytest.raises(UserError, match="zip archive|unsafe path"):
         download.extract_zip(archive, damage)
-    after = set((files.cache_dir() / "extracted").glob("*"))
+    after = set((cache_dir() / "extracted").glob("*"))
     assert after == before

@@ -9,7 +9,7 @@ import pytest
 from conftest import SEED
 
 from img2music_tf.errors import UserError
-from img2music_tf.generate import GenerationConfig, generate_ids, next_token_ids
+from img2music_tf.decode import GenerationConfig, generate_ids, next_token_ids
 
 V, F, T = 7, 5, 12  # tiny vocabulary, feature size, prefix length
 PAD, START, END = 0, 1, 2
@@ -105,7 +105,7 @@ def test_padding_to_the_current_length_gives_the_music_of_padding_to_max_len(nam
 def test_compiled_step_gives_the_models_numbers_and_music_with_one_trace():
     """`compiled_step` (what `music_from_images` decodes with) equals Keras' predict_on_batch, traced once."""
     from img2music_tf.batches import BUCKET
-    from img2music_tf.generate import compiled_step, prefix_bucket
+    from img2music_tf.decode import compiled_step, prefix_bucket
     from img2music_tf.models.img2music import build_model
     from img2music_tf.presets import get_preset
 
@@ -135,7 +135,7 @@ def test_decoding_pads_to_max_len_where_xla_compiles_and_to_buckets_elsewhere():
     import keras
 
     from img2music_tf.batches import BUCKET
-    from img2music_tf.generate import prefix_bucket
+    from img2music_tf.decode import prefix_bucket
 
     model = random_model()
     model.jit_compile = True
@@ -150,8 +150,8 @@ def test_decoding_under_jax_compiles_one_program_through_several_buckets():
 
     if keras.backend.backend() != "jax":
         pytest.skip("counts XLA compilations: JAX only (KERAS_BACKEND=jax)")
-    from img2music_tf.gpu_run import Compilations
-    from img2music_tf.generate import generate_tokens
+    from img2music_tf.study.gpu_run import Compilations
+    from img2music_tf.decode import generate_tokens
     from img2music_tf.vocabulary import Vocabulary
 
     vocabulary = Vocabulary.build([["C4@1.0", "E4@0.5", "G4@2.0", "r@0.5"]])  # V = 7 ids: 4 tokens, pad, start, end
@@ -218,7 +218,7 @@ def coin_vocabulary():
 
 
 def test_note_rule_samples_a_silent_piece_again_with_the_next_seed_alone():
-    from img2music_tf.generate import generate_tokens
+    from img2music_tf.decode import generate_tokens
     from img2music_tf.tokens import tokens_to_notes
 
     vocabulary = coin_vocabulary()
@@ -238,7 +238,7 @@ def test_note_rule_samples_a_silent_piece_again_with_the_next_seed_alone():
 
 
 def test_note_rule_gives_up_after_its_tries_and_leaves_greedy_alone():
-    from img2music_tf.generate import generate_tokens
+    from img2music_tf.decode import generate_tokens
     from img2music_tf.tokens import tokens_to_notes
 
     class Counting(CoinModel):

@@ -4,7 +4,7 @@ End to end at scale "tiny" on the built-in data (under KERAS_BACKEND=jax, `make 
 queues the Trans_enc3_dec3_VA_Loss run, the queue runs in a process where TensorFlow, music21,
 muspy, pretty_midi and Pillow cannot be imported (the GPU machine has none of them), and the merge
 renders the three artefacts from it. The run equals a CPU training of the same preset with the same
-seed (`pipeline.train_model`), history and greedy music alike; the tables' numbers are the CPU
+seed (`study.pipeline.train_model`), history and greedy music alike; the tables' numbers are the CPU
 pipeline's from the same tokens.
 """
 
@@ -25,10 +25,11 @@ import keras
 import pytest
 
 from conftest import REPO
-from img2music_tf import cli, gpu_queue, gpu_run, pipeline
-from img2music_tf.artefacts import Settings
+from img2music_tf import cli, experiments
 from img2music_tf.errors import UserError
 from img2music_tf.experiments import ARTEFACTS, SCALES, queue_order, training_plan
+from img2music_tf.study import gpu_pack, gpu_queue, gpu_run, pipeline
+from img2music_tf.study.artefacts import Settings
 
 VA_RUN = "Trans_enc3_dec3_VA_Loss"
 PACK = ["--scale", "tiny", "--data", "builtin", "--epochs", "1", "--image-weights", "none"]
@@ -60,7 +61,7 @@ def test_the_budget_starts_only_runs_that_can_finish():
 def test_a_run_stops_as_soon_as_its_epochs_say_it_cannot_finish(monkeypatch):
     clock = [0.0]
     monkeypatch.setattr(gpu_run, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
-    entry = gpu_queue.Entry(VA_RUN, 0, epochs=15, snapshot_epochs=(15,), rows=(), features="", run_info={}, cost=1)
+    entry = gpu_pack.Entry(VA_RUN, 0, epochs=15, snapshot_epochs=(15,), rows=(), features="", run_info={}, cost=1)
     budget = gpu_run.Budget(60 + gpu_run.RESERVE_S)
     watch = gpu_run.RunWatch(entry, None, [], None, 32, budget, gpu_run.Compilations())
     watch.set_model(types.SimpleNamespace(stop_training=False))
@@ -77,7 +78,7 @@ def test_a_run_stops_as_soon_as_its_epochs_say_it_cannot_finish(monkeypatch):
 def test_a_run_that_cannot_finish_goes_on_to_a_snapshot_epoch_that_fits(monkeypatch):
     clock = [0.0]
     monkeypatch.setattr(gpu_run, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
-    entry = gpu_queue.Entry(VA_RUN, 0, epochs=15, snapshot_epochs=(2, 15), rows=(), features="", run_info={}, cost=1)
+    entry = gpu_pack.Entry(VA_RUN, 0, epochs=15, snapshot_epochs=(2, 15), rows=(), features="", run_info={}, cost=1)
     budget = gpu_run.Budget(30 + gpu_run.RESERVE_S)
     monkeypatch.setattr(gpu_run, "generate_tokens", lambda *args, **kwargs: [])  # decoding takes no time here
     watch = gpu_run.RunWatch(entry, None, [], None, 32, budget, gpu_run.Compilations())
@@ -211,7 +212,7 @@ sys.exit(main(["gpu", "run", "--pack", {str(pack)!r}, "--budget-s", "600", "--ou
     ran = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=600)
     assert ran.returncode == 0, ran.stderr[-3000:]
     assert cli.main(["gpu", "merge", str(out), "--out", str(root / "results")]) == 0
-    results = json.loads((out / gpu_queue.RESULTS_FILE).read_text())
+    results = json.loads((out / experiments.RESULTS_FILE).read_text())
     tables = {name: json.loads((root / "results" / f"{name}.json").read_text()) for name in ARTEFACTS}
     return {"root": root, "pack": pack, "results": results, "tables": tables}
 
@@ -220,12 +221,12 @@ sys.exit(main(["gpu", "run", "--pack", {str(pack)!r}, "--budget-s", "600", "--ou
 def test_the_pack_holds_what_the_gpu_needs_and_is_small(queue):
     pack = queue["pack"]
     assert sorted(path.name for path in pack.iterdir()) == sorted([
-        gpu_queue.QUEUE_FILE, "vocabulary.json", gpu_queue.SONGS_FILE, gpu_queue.FEATURES_FILE,
-        gpu_queue.VA_PREDICTOR_FOLDER, gpu_queue.VA_TABLES_FILE])
-    (entry,) = json.loads((pack / gpu_queue.QUEUE_FILE).read_text())["entries"]
+        gpu_pack.QUEUE_FILE, "vocabulary.json", gpu_pack.SONGS_FILE, gpu_pack.FEATURES_FILE,
+        gpu_pack.VA_PREDICTOR_FOLDER, gpu_pack.VA_TABLES_FILE])
+    (entry,) = json.loads((pack / gpu_pack.QUEUE_FILE).read_text())["entries"]
     assert (entry["preset"], entry["epochs"], entry["snapshot_epochs"]) == (VA_RUN, 1, [1])
     assert "table2/Trans_enc3_dec3" in entry["rows"] and entry["cost"] > 0
-    assert gpu_queue._mib(pack) < gpu_queue.PACK_LIMIT_MIB  # noqa: SLF001
+    assert gpu_queue._mib(pack) < experiments.PACK_LIMIT_MIB  # noqa: SLF001
 
 
 @jax_only
@@ -233,7 +234,7 @@ def test_the_queue_runs_without_the_cpu_only_libraries_and_reports_timings(queue
     results = queue["results"]
     (run,) = results["runs"]
     assert run["finished"] and run["stopped"] is None and results["not_started"] == []
-    test_images = json.loads((queue["pack"] / gpu_queue.QUEUE_FILE).read_text())["test_images"]
+    test_images = json.loads((queue["pack"] / gpu_pack.QUEUE_FILE).read_text())["test_images"]
     assert sorted(run["tokens"]["1"]) == test_images
     assert all(line.split()[0] == "<start>" for line in run["tokens"]["1"].values())
     assert (queue["root"] / "gpu_out" / "warm-0.log").is_file()  # a rehearsal ran beside it (--warm 1)
@@ -261,7 +262,7 @@ def test_a_rehearsal_compiles_every_program_the_run_then_reads_from_the_cache(qu
            "--out", str(out), "--jax-cache", str(cache), "--warm", "0"]
     ran = subprocess.run(run, env=env, capture_output=True, text=True, timeout=600)
     assert ran.returncode == 0, ran.stderr[-3000:]
-    (record,) = json.loads((out / gpu_queue.RESULTS_FILE).read_text())["runs"]
+    (record,) = json.loads((out / experiments.RESULTS_FILE).read_text())["runs"]
     timings = record["timings"]
     assert timings["compilations"] > 0 and timings["cache_hits"] == timings["compilations"]  # none compiled anew
     untimed = [[{k: v for k, v in row.items() if k != "seconds"} for row in run["history"]]
@@ -295,7 +296,7 @@ def test_a_run_that_fails_is_recorded_and_the_queue_goes_on(queue, tmp_path, mon
     assert failed["stopped"] == "failed: RuntimeError: cuDNN is not there" and not failed["finished"]
     assert failed["history"] == [] and done == {"preset": VA_RUN, "seed": entry.seed, "finished": True}
     assert "LSTM_enc2 seed 0: failed: RuntimeError: cuDNN is not there" in capsys.readouterr().out
-    assert json.loads((tmp_path / gpu_queue.RESULTS_FILE).read_text())["runs"] == results["runs"]
+    assert json.loads((tmp_path / experiments.RESULTS_FILE).read_text())["runs"] == results["runs"]
 
 
 @jax_only
@@ -322,7 +323,7 @@ def test_a_run_stopped_early_draws_its_curve_and_names_the_rows_it_cannot_serve(
     results["settings"]["scale"]["epochs"] = 2  # the run was planned for 2 epochs
     (run,) = results["runs"]
     run.update(finished=False, stopped="stopped after epoch 1: 1 more epoch(s) need about 9 s, 3 s left")
-    (tmp_path / gpu_queue.RESULTS_FILE).write_text(json.dumps(results))
+    (tmp_path / experiments.RESULTS_FILE).write_text(json.dumps(results))
     work = shutil.copytree(queue["root"] / "work", tmp_path / "work")
     tables = {result["artefact"]: result for result in gpu_queue.merge(tmp_path, tmp_path / "results", work)}
     assert tables["table1"]["rows"] == {} and tables["table2"]["rows"] == {}

@@ -9,10 +9,11 @@ import pytest
 from PIL import Image
 
 from conftest import SEED
-from img2music_tf import files
 from img2music_tf.errors import UserError
 from img2music_tf.models import image_encoder
-from img2music_tf.models.image_encoder import FeatureSpec, extract_features
+from img2music_tf.models.architecture import FeatureSpec
+from img2music_tf.models.image_encoder import extract_features
+from img2music_tf.paths import cache_dir
 from img2music_tf.presets import feature_spec
 
 TINY = {"spec": FeatureSpec("vgg16", image_size=32), "weights": "none", "progress": False}
@@ -92,7 +93,7 @@ def test_features_are_seeded_and_cached(pictures, count_builds):
     assert len(count_builds) == 1  # all three came from the cache
     np.testing.assert_array_equal(again, first)
     # Rebuilt from scratch (empty cache), the same seed gives the same features.
-    for cached in (files.cache_dir() / "features").rglob("*.npy"):
+    for cached in (cache_dir() / "features").rglob("*.npy"):
         cached.unlink()
     np.testing.assert_allclose(extract_features(pictures, seed=SEED, **TINY), first, rtol=1e-5, atol=1e-7)
     assert len(count_builds) == 2
@@ -195,7 +196,7 @@ def test_features_command_writes_rows_in_argument_order(tmp_path, pictures):
 @pytest.mark.parametrize("damage", [b"", b"\x93NUMPY garbage", b"not a numpy file at all"])
 def test_a_damaged_cache_file_is_a_cache_miss_and_is_rebuilt(pictures, count_builds, damage):
     first = extract_features(pictures, seed=SEED, **TINY)
-    cached = sorted((files.cache_dir() / "features").rglob("*.npy"))
+    cached = sorted((cache_dir() / "features").rglob("*.npy"))
     assert len(cached) == 3
     cached[0].write_bytes(damage)
     again = extract_features(pictures, seed=SEED, **TINY)
@@ -222,13 +223,22 @@ def test_features_command_on_a_folder_or_into_a_file(tmp_path, pictures, capsys,
     assert capsys.readouterr().err.strip().endswith("features.npy is a folder; name the .npy file to write")
 
 
+def _mean_cosine_similarity(features: np.ndarray) -> float:
+    """Mean cosine similarity over all pairs of distinct rows of (N, F) features: near 1, the pictures look alike."""
+    unit = np.asarray(features, np.float64)
+    unit = unit / np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)  # (N, F)
+    similarity = unit @ unit.T  # (N, N)
+    n = len(unit)
+    return float((similarity.sum() - np.trace(similarity)) / (n * (n - 1)))
+
+
 def test_standardising_random_features_spreads_the_pictures(pictures):
-    from img2music_tf.models.image_encoder import FeatureScaling, mean_cosine_similarity
+    from img2music_tf.models.image_encoder import FeatureScaling
 
     raw = extract_features(pictures, seed=SEED, **TINY)  # (N, F)
     scaling = FeatureScaling.fit(raw)
     scaled = scaling.apply(raw)
     np.testing.assert_allclose(scaled.mean(axis=0), 0.0, atol=1e-4)
-    assert mean_cosine_similarity(raw) > 0.9  # a random VGG16 sees every picture alike
-    assert mean_cosine_similarity(scaled) < mean_cosine_similarity(raw) - 0.5
+    assert _mean_cosine_similarity(raw) > 0.9  # a random VGG16 sees every picture alike
+    assert _mean_cosine_similarity(scaled) < _mean_cosine_similarity(raw) - 0.5
     np.testing.assert_array_equal(FeatureScaling(*map(list, (scaling.mean, scaling.std))).apply(raw), scaled)

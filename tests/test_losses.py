@@ -10,7 +10,7 @@ import pytest
 from conftest import SEED
 
 from img2music_tf import tokens as token_language
-from img2music_tf.losses import LiteralVALoss, VALoss
+from img2music_tf.losses import VA_LOSSES, LiteralVALoss, VALoss
 from img2music_tf.models.va_predictor import (
     VAPredictor,
     VAPredictorConfig,
@@ -184,3 +184,9 @@ def test_soft_va_term_reads_a_one_hot_prediction_like_the_expected_notes(vocabul
     soft_rows, exact_rows = soft.reshape(-1, 4), exact.reshape(-1, 4)
     notes = [1, 3, 4]  # the steps that sound: G4, D4, C4 (the rest only moves the time)
     np.testing.assert_allclose(soft_rows[notes], exact_rows[: len(notes)], atol=1.0)  # onset, pitch, duration, velocity
+
+
+def test_every_va_term_a_preset_may_name_has_its_loss():
+    from img2music_tf.presets import VA_TERMS
+
+    assert tuple(VA_LOSSES) == VA_TERMS

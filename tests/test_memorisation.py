@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import SEED
 
-from img2music_tf.memorisation import MIN_RUN, TrainingSongs, events
+from img2music_tf.memorisation import MIN_RUN, SongIndex, events
 
 
 def brute_force(piece: list[str], songs: dict[str, list[str]]) -> tuple[int, set[str]]:
@@ -35,7 +35,7 @@ def test_longest_run_matches_brute_force_on_random_songs():
     for _ in range(30):
         songs = {f"s{k}": ["<start>", *rng.choice(alphabet, rng.integers(1, 25)), "<end>"] for k in range(4)}
         piece = ["<start>", *rng.choice(alphabet, rng.integers(0, 30)), "<end>"]
-        copy = TrainingSongs(songs).longest_run(piece)
+        copy = SongIndex(songs).longest_run(piece)
         run, holders = brute_force(piece, songs)
         assert copy.run == run
         assert (copy.song in holders) if run else copy.song is None
@@ -43,12 +43,12 @@ def test_longest_run_matches_brute_force_on_random_songs():
 
 def test_a_copied_song_is_named_and_runs_never_cross_two_songs():
     songs = {"a": ["<start>", "x", "y", "<end>"], "b": ["<start>", "z", "w", "<end>"]}
-    index = TrainingSongs(songs)
+    index = SongIndex(songs)
     assert index.longest_run(["<start>", "y", "z", "<end>"]).run == 1  # "y z" spans the join of a and b
     copy = index.longest_run(["<start>", "z", "w", "<end>"])
     assert (copy.song, copy.run, copy.share, copy.copied) == ("b", 2, 1.0, True)  # the whole piece: a copy
     long_song = [f"E{k % 7}@0.5" for k in range(40)]
-    index = TrainingSongs({"long": long_song, "short": ["A4@1.0"]})
+    index = SongIndex({"long": long_song, "short": ["A4@1.0"]})
     piece = ["B2@2.0", *long_song[3 : 3 + MIN_RUN], "B2@2.0", *["C1@1.0"] * 30]
     copy = index.longest_run(piece)
     assert copy.song == "long" and copy.run == MIN_RUN and copy.copied and copy.share < 0.5
@@ -57,14 +57,14 @@ def test_a_copied_song_is_named_and_runs_never_cross_two_songs():
 
 @pytest.mark.parametrize("repeats", [1, 3])
 def test_a_collapsed_piece_copies_only_if_a_song_repeats_that_token_as_long(repeats):
-    index = TrainingSongs({"rests": ["r@1.0"] * repeats + ["C4@1.0"] * 20})
+    index = SongIndex({"rests": ["r@1.0"] * repeats + ["C4@1.0"] * 20})
     copy = index.longest_run(["<start>", *["r@1.0"] * 100, "<end>"])
     assert copy.run == repeats and not copy.copied
 
 
 def test_summarize_counts_copies_distinct_and_one_token_pieces():
     song = [f"E{k}@0.5" for k in range(MIN_RUN + 2)]
-    index = TrainingSongs({"s": ["<start>", *song, "<end>"]})
+    index = SongIndex({"s": ["<start>", *song, "<end>"]})
     pieces = [["<start>", *song, "<end>"], ["<start>", *song, "<end>"], ["<start>", "r@1.0", "r@1.0", "<end>"],
               ["<start>", "<end>"]]
     summary = index.summarize(pieces)

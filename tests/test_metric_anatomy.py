@@ -56,5 +56,5 @@ def test_authors_log_sets_our_run_beside_the_authors_run_of_the_same_model(resul
     log = _script("authors_log")
     (ours,) = log.our_curves(results)
     assert (ours["model"], ours["losses"], ours["learning_rate"]) == ("Trans_enc4", [6.1, 5.2], 1e-4)
-    text = log.render({"authors": [dataclasses.asdict(run) for run in AUTHORS_LOG], "ours": [ours]})
+    text = log.markdown({"authors": [dataclasses.asdict(run) for run in AUTHORS_LOG], "ours": [ours]})
     assert "| authors | Trans_enc4 | paper | code | 0.0001 | 0 | 6.100, 5.200 | Trans_enc4, lr 0.0001: 5.016, 3.940 |" in text

@@ -21,7 +21,8 @@ def script():
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """Built-in data, a 1-epoch tiny run and a tiny VA predictor, measured with --measure-only as the shipped model."""
-    from img2music_tf import pipeline, pretrained
+    from img2music_tf import pretrained
+    from img2music_tf.study import pipeline
     from img2music_tf.experiments import SCALES
     from img2music_tf.presets import get_preset
 
@@ -116,7 +117,7 @@ def test_the_shipped_model_gives_every_real_test_picture_notes(emotion6_source, 
     import dataclasses
     import zipfile
 
-    from img2music_tf.generate import GenerationConfig, generate_tokens
+    from img2music_tf.decode import GenerationConfig, generate_tokens
     from img2music_tf.pretrained import DEFAULT_GENERATION, MODEL_FOLDER
     from img2music_tf.run_folder import load_run
     from img2music_tf.tokens import tokens_to_notes

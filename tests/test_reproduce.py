@@ -19,7 +19,8 @@ import pytest
 from PIL import Image
 
 from conftest import REPO, SEED
-from img2music_tf import cli, metrics, report
+from img2music_tf import cli, metrics
+from img2music_tf.study import report
 from img2music_tf.experiments import SCALES, trained_preset
 from img2music_tf.metrics import FIRST_PIECES
 from img2music_tf.paper_numbers import FIGURE3, TABLE1, TABLE2, TABLE2_AUTHORS_100_PIECES
@@ -119,7 +120,7 @@ def test_several_seeds_render_mean_and_spread(tiny):
     row["across_seeds"] = metrics.across_seeds([seed["aggregate"] for seed in row["seeds"]])
     spread = row["across_seeds"]["all"]["music_quality_loss"]
     assert spread["n_seeds"] == 2 and spread["sd"] == pytest.approx(0.5 / math.sqrt(2))
-    assert f"± {0.5 / math.sqrt(2):.4f}" in report.render_table(result)
+    assert f"± {0.5 / math.sqrt(2):.4f}" in report.markdown_table(result)
 
 
 def test_bad_option_is_one_line_and_exit_2(capsys, tmp_path):
@@ -131,7 +132,7 @@ def test_bad_option_is_one_line_and_exit_2(capsys, tmp_path):
 
 
 def test_an_unwritable_out_fails_before_the_data_and_the_training(capsys, tmp_path, monkeypatch):
-    from img2music_tf import pipeline
+    from img2music_tf.study import pipeline
 
     monkeypatch.setattr(pipeline, "prepare_data", lambda *a, **k: pytest.fail("prepared before --out was checked"))
     monkeypatch.setattr(pipeline, "train_model", lambda *a, **k: pytest.fail("trained before --out was checked"))
@@ -145,7 +146,7 @@ def test_an_unwritable_out_fails_before_the_data_and_the_training(capsys, tmp_pa
 
 
 def test_a_folder_without_a_va_predictor_fails_before_the_data_and_the_training(capsys, tmp_path, monkeypatch):
-    from img2music_tf import pipeline
+    from img2music_tf.study import pipeline
 
     monkeypatch.setattr(pipeline, "prepare_data", lambda *a, **k: pytest.fail("prepared before the predictor was read"))
     (tmp_path / "va").mkdir()
@@ -195,7 +196,7 @@ def test_tables_report_memorisation_diversity_and_the_unigram_baseline(tiny):
 
 
 def test_regimes_table_puts_the_paper_beside_each_regime(tiny):
-    markdown = report.render_regimes({"authors": {"table2": tiny["table2"]}, "eimg": {}})
+    markdown = report.markdown_regimes({"authors": {"table2": tiny["table2"]}, "eimg": {}})
     assert "| Trans_enc3_dec3 | paper (4 pieces) | paper | | 1.2853 |" in markdown
     assert "| Trans_enc3_dec3 | ours, authors | tiny | 4 |" in markdown
     assert "| Trans_enc3_dec3 | ours, eimg | | | not run |" in markdown

@@ -11,9 +11,9 @@ import numpy as np
 import pretty_midi
 import pytest
 
+from img2music_tf.tokenizer import _normal_order, encode_midi
 from img2music_tf.tokens import (
-    Event, TokenizeError, _normal_order, encode_midi, parse_token, parse_tokens, tokens_to_music,
-    tokens_to_notes, tokens_to_stream, write_midi,
+    Event, TokenizeError, parse_token, parse_tokens, tokens_to_music, tokens_to_notes, tokens_to_stream, write_midi,
 )
 
 # G major melody (G4 B4 D5 ...), 100 bpm; (pitch, start beat, beats)
@@ -140,7 +140,7 @@ def test_bars_made_up_to_a_horizon_give_the_tokens_of_a_full_parse(tmp_path, mon
     """Issue 14: music21 makes bars in quadratic time, so encoding first makes them only up to
     HORIZON_BEATS and widens it until the bars the tokens read are all there; notes after it still
     count for the key (here c# minor only through bars 5-28, so the piece moves to A minor)."""
-    from img2music_tf import tokens
+    from img2music_tf import tokenizer
 
     upper = [(60 + (i % 3) * 4, i, 1) for i in range(11)] + [(60, 11, 1.25), (64, 11, 1.25), (67, 11, 1.25)]
     upper += [(72, 12.25, 3.75)] + [(p, 16 + 4 * k, 4) for k, p in enumerate([66, 68, 71, 73, 75, 76] * 4)]
@@ -149,7 +149,7 @@ def test_bars_made_up_to_a_horizon_give_the_tokens_of_a_full_parse(tmp_path, mon
     full = encode_midi(path)  # 112 beats: below the default horizon, nothing is cut
     assert full[2:5] == ["3/4@time", "A-4@1.0", "A-3@2.0"] and len(full) == 40
     for horizon in (4.0, 12.0, 30.0):  # 4 and 12 need widening (bar 8 ends at beat 29)
-        monkeypatch.setattr(tokens, "HORIZON_BEATS", horizon)
+        monkeypatch.setattr(tokenizer, "HORIZON_BEATS", horizon)
         assert encode_midi(path) == full
 
 

@@ -12,7 +12,7 @@ import pytest
 from img2music_tf import files
 from img2music_tf.errors import UserError
 from img2music_tf.models import image_encoder, torchvision_vgg16
-from img2music_tf.models.image_encoder import FeatureSpec
+from img2music_tf.models.architecture import FeatureSpec
 
 needs_weights = pytest.mark.skipif(not torchvision_vgg16.installed(),
                                    reason=f"torchvision VGG16 weights not installed ({torchvision_vgg16.INSTALL})")

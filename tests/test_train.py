@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from conftest import SEED
 
-from img2music_tf import run_folder, train
+from img2music_tf import run_folder, train, training_run
 from img2music_tf.batches import BUCKET, Song, SongBatches
 from img2music_tf.errors import UserError
 from img2music_tf.losses import VALoss
@@ -375,7 +375,7 @@ def test_train_command_writes_a_run_folder_that_resumes_and_loads(prepared, tmp_
     predictor_config = VAPredictorConfig(max_notes=16, hidden_units=(8, 4))
     VAPredictor(build_va_predictor(predictor_config), predictor_config).save(tmp_path / "va_predictor")
     va_config = dataclasses.replace(run.config, va_loss=True, lambda_va=1.0)
-    result = train.train_run(prepared, va_config, tmp_path / "va_run", seed=SEED, image_weights="none",
+    result = training_run.train_run(prepared, va_config, tmp_path / "va_run", seed=SEED, image_weights="none",
                              va_predictor_dir=tmp_path / "va_predictor", verbose=0)
     assert result.history[-1]["va_loss"] > 0
     _assert_same(_numpy(run.model.weights), _numpy(result.model.weights))
@@ -418,7 +418,7 @@ def test_bad_image_weights_fail_before_the_songs_are_tokenised(prepared, tmp_pat
     def tokenised(*args, **kwargs):
         raise AssertionError("tokenised before the image weights were checked")
 
-    monkeypatch.setattr(train, "tokenised_songs", tokenised)
+    monkeypatch.setattr(training_run, "tokenised_songs", tokenised)
     code = cli.main(["train", "--data", str(prepared), "--preset", "Trans_enc3_dec3", "--scale", "tiny",
                      "--out", str(tmp_path / "run"), "--image-weights", "vgg.bin"])
     assert code == 2 and "image weights must be 'imagenet', 'torchvision', 'none' or a .h5" in capsys.readouterr().err
@@ -458,7 +458,7 @@ def test_total_loss_weights_the_terms():
 
 def test_mixed_precision_trains_with_float32_losses_and_restores_the_policy(prepared, tmp_path):
     config = dataclasses.replace(_config(), mixed_precision=True, epochs=1)
-    result = train.train_run(prepared, config, tmp_path / "bf16", seed=SEED, image_weights="none", verbose=0)
+    result = training_run.train_run(prepared, config, tmp_path / "bf16", seed=SEED, image_weights="none", verbose=0)
     assert np.isfinite(result.history[0]["loss"]) and result.history[0]["loss"] > 0
     assert keras.config.dtype_policy().name == "float32"  # the global policy is back
     assert result.model.get_layer("decoder").output_dense.dtype_policy.name == "float32"

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import time
+
+from img2music_tf.commands import check_counts
+from img2music_tf.paths import BUILTIN_ITEMS, SOURCES, source_names
 
 from img2music_tf.commands import SEED
 
 
 def add_parser(subparsers) -> None:
-    from img2music_tf.data.sources import BUILTIN_ITEMS, SOURCES, names
-
     parser = subparsers.add_parser(
         "data",
         help="prepare the paired image-music data (sources, emotion pairing, split)",
@@ -31,8 +33,8 @@ def add_parser(subparsers) -> None:
             ) + "."
         ),
     )
-    prepare.add_argument("--music", choices=names("music"), default="eimg", help="music source (default: eimg)")
-    prepare.add_argument("--images", choices=names("image"), default="emotion6",
+    prepare.add_argument("--music", choices=source_names("music"), default="eimg", help="music source (default: eimg)")
+    prepare.add_argument("--images", choices=source_names("image"), default="emotion6",
                          help="image source (default: emotion6)")
     prepare.add_argument("--out", required=True, help="output folder")
     prepare.add_argument("--music-source", help="local copy of the music source (file or folder) instead of a download")
@@ -49,12 +51,10 @@ def add_parser(subparsers) -> None:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    import time
-
-    from img2music_tf.commands import check_counts
+    # the method is imported here, not at the top: --help loads the command layer and the configs only
+    # (tests/test_cli.py)
     from img2music_tf.data.download import DownloadError
     from img2music_tf.data.prepare import prepare
-    from img2music_tf.data.sources import SOURCES
 
     check_counts(n_music=args.n_music, n_images=args.n_images)  # load_source would quietly keep one item
     start = time.perf_counter()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 
-from img2music_tf.commands import SEED, WEIGHTS_HELP
+from img2music_tf.commands import SEED, WEIGHTS_HELP, check_counts
 
 
 def add_parser(subparsers) -> None:
@@ -34,10 +35,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    import dataclasses
-
-    from img2music_tf.commands import check_counts
-    from img2music_tf.demo import DEMOS, run_demo
+    # the study is imported here, not at the top: --help loads the command layer and the configs only
+    # (tests/test_cli.py)
+    from img2music_tf.study.demo import DEMOS, run_demo
 
     check_counts(epochs=args.epochs, images=args.images)
     config = DEMOS["tiny" if args.tiny else "full"]

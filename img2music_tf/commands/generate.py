@@ -60,6 +60,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    # the method is imported here, not at the top: --help loads the command layer and the configs only
+    # (tests/test_cli.py)
     from img2music_tf.generate import music_from_images, print_pieces
     from img2music_tf.image_va import known_image_va, with_estimates
     from img2music_tf.run_folder import RunInfo

@@ -6,15 +6,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from img2music_tf.commands.reproduce import add_settings_options, settings_from_args
+from img2music_tf.errors import UserError
+from img2music_tf.experiments import ALL, FEATURE_DTYPES, LATE, PACK_LIMIT_MIB, RESULTS_FILE, training_plan
+from img2music_tf.paths import gpu_dir
+
 JAX_CACHE = "/tmp/img2music_tf-jax-cache"
 
 
 def add_parser(subparsers) -> None:
-    from img2music_tf.artefacts import REPO
-    from img2music_tf.commands.reproduce import add_settings_options
-    from img2music_tf.experiments import training_plan
-    from img2music_tf.gpu_queue import FEATURE_DTYPES, PACK_LIMIT_MIB, RESULTS_FILE
-
     parser = subparsers.add_parser(
         "gpu",
         help="train the paper-scale runs on a GPU in one short call: pack here, run there, merge here",
@@ -43,8 +43,8 @@ def add_parser(subparsers) -> None:
                     "torchvision ones, or fail first.",
         epilog="example: img2music gpu pack --scale paper --data eimg --image-weights torchvision   (= make paper-gpu-pack)",
     )
-    pack.add_argument("--out", default=str(REPO / "gpu" / "pack"), metavar="DIR",
-                      help="the pack folder (default: gpu/pack/ of the repository)")
+    pack.add_argument("--out", default=str(gpu_dir() / "pack"), metavar="DIR",
+                      help="the pack folder (default: gpu/pack/ of the checkout, else of the current directory)")
     pack.add_argument("--feature-dtype", choices=FEATURE_DTYPES, default="float32",
                       help="how the image features are stored: float32 (exactly the CPU's) or float16 (half the "
                            "size, for large features) (default: %(default)s)")
@@ -59,8 +59,8 @@ def add_parser(subparsers) -> None:
         description="Download this Keras and tqdm with their dependencies as wheels for the GPU machine's Python, "
                     "less the packages it has (NumPy, h5py, ml_dtypes, SciPy, JAX), into --out.",
     )
-    wheels.add_argument("--out", default=str(REPO / "gpu" / "wheels"), metavar="DIR",
-                        help="the wheels folder (default: gpu/wheels/ of the repository)")
+    wheels.add_argument("--out", default=str(gpu_dir() / "wheels"), metavar="DIR",
+                        help="the wheels folder (default: gpu/wheels/ of the checkout, else of the current directory)")
     wheels.add_argument("--python-version", default="3.12", help="the GPU machine's Python (default: %(default)s)")
     wheels.add_argument("--platform", default="manylinux2014_x86_64",
                         help="the GPU machine's wheel platform (default: %(default)s)")
@@ -76,8 +76,9 @@ def add_parser(subparsers) -> None:
                     "that fails is recorded with its error and the queue goes on. Weights are not kept.",
         epilog="example: KERAS_BACKEND=jax img2music gpu run --pack gpu/pack --budget-s 540 --out $OUT",
     )
-    run.add_argument("--pack", default=str(REPO / "gpu" / "pack"), metavar="DIR",
-                     help="a folder written by `gpu pack` (default: gpu/pack/ of the repository)")
+    run.add_argument("--pack", default=str(gpu_dir() / "pack"), metavar="DIR",
+                     help="a folder written by `gpu pack` (default: gpu/pack/ of the checkout, else of the current "
+                          "directory)")
     run.add_argument("--budget-s", type=float, default=540.0, metavar="SECONDS",
                      help="wall-clock seconds the queue may take, writing included (default: %(default)s)")
     run.add_argument("--out", required=True, metavar="DIR", help=f"folder for {RESULTS_FILE}")
@@ -97,8 +98,9 @@ def add_parser(subparsers) -> None:
                     "programs, kept in the persistent cache, which the run then reads instead of compiling.",
         epilog="example: KERAS_BACKEND=jax img2music gpu warm --pack gpu/pack --jobs 1:all,3:all",
     )
-    warm.add_argument("--pack", default=str(REPO / "gpu" / "pack"), metavar="DIR",
-                      help="a folder written by `gpu pack` (default: gpu/pack/ of the repository)")
+    warm.add_argument("--pack", default=str(gpu_dir() / "pack"), metavar="DIR",
+                      help="a folder written by `gpu pack` (default: gpu/pack/ of the checkout, else of the current "
+                           "directory)")
     warm.add_argument("--jobs", required=True, type=_jobs, metavar="ENTRY:PART,...",
                       help="entries and parts to compile, e.g. 0:late,2:all")
     warm.add_argument("--jax-cache", default=JAX_CACHE, metavar="DIR",
@@ -119,30 +121,32 @@ def add_parser(subparsers) -> None:
                                                            "that file (e.g. results/gpu/<date>-<device>-<data>.json)")
     merge.add_argument("--out", default=None, metavar="DIR",
                        help="folder for the artefacts' .json, .md and .png (default: results/<data>/<scale>/ of the "
-                            "repository, e.g. results/authors/paper/)")
+                            "checkout, else of the current directory, e.g. results/authors/paper/)")
     merge.add_argument("--work", default=None, metavar="DIR",
                        help="the reproduction's work folder (default: the one the pack was made with)")
     merge.set_defaults(run=run_merge)
 
 
+# The study's modules are imported inside each run: --help loads the command layer and the configs only
+# (tests/test_cli.py), and `gpu run` must not import what `gpu pack` needs (TensorFlow, music21).
+
+
 def run_pack(args) -> int:
-    from img2music_tf.commands.reproduce import settings_from_args
-    from img2music_tf.gpu_queue import pack
+    from img2music_tf.study.gpu_queue import pack
 
     pack(settings_from_args(args, Path(args.out), backend="jax"), Path(args.out), args.feature_dtype, args.presets)
     return 0
 
 
 def run_wheels(args) -> int:
-    from img2music_tf.gpu_queue import download_wheels
+    from img2music_tf.study.gpu_queue import download_wheels
 
     download_wheels(Path(args.out), args.python_version, args.platform)
     return 0
 
 
 def run_queue(args) -> int:
-    from img2music_tf.errors import UserError
-    from img2music_tf.gpu_run import run_queue
+    from img2music_tf.study.gpu_run import run_queue
 
     if args.warm < 0:
         raise UserError(f"--warm must be 0 (no warming processes) or more, got {args.warm}")
@@ -151,7 +155,7 @@ def run_queue(args) -> int:
 
 
 def run_warm(args) -> int:
-    from img2music_tf.gpu_run import rehearse
+    from img2music_tf.study.gpu_run import rehearse
 
     rehearse(Path(args.pack), args.jobs, Path(args.jax_cache), Path(args.done) if args.done else None)
     return 0
@@ -159,8 +163,6 @@ def run_warm(args) -> int:
 
 def _jobs(text: str) -> list[tuple[int, str]]:
     """`0:late,2:all` -> [(0, "late"), (2, "all")], for argparse."""
-    from img2music_tf.gpu_run import ALL, LATE
-
     try:
         jobs = [(int(index), part) for index, part in (job.split(":") for job in text.split(","))]
     except ValueError:
@@ -171,7 +173,7 @@ def _jobs(text: str) -> list[tuple[int, str]]:
 
 
 def run_merge(args) -> int:
-    from img2music_tf.gpu_queue import merge
+    from img2music_tf.study.gpu_queue import merge
 
     merge(Path(args.results), Path(args.out) if args.out else None, Path(args.work) if args.work else None)
     return 0

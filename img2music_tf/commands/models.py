@@ -6,9 +6,10 @@ import argparse
 from pathlib import Path
 
 from img2music_tf.commands import SEED, WEIGHTS_HELP, integer
+from img2music_tf.errors import UserError
 from img2music_tf.experiments import SCALES
-from img2music_tf.models.image_encoder import ENCODERS
-from img2music_tf.presets import FIDELITIES
+from img2music_tf.models.architecture import ENCODERS
+from img2music_tf.presets import FIDELITIES, PRESET_NAMES, feature_spec, get_preset
 
 
 def add_parser(subparsers) -> None:
@@ -53,8 +54,9 @@ def add_parser(subparsers) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    # the method is imported here, not at the top: --help loads the command layer and the configs only
+    # (tests/test_cli.py)
     from img2music_tf.models.img2music import build_model
-    from img2music_tf.presets import PRESET_NAMES, get_preset
 
     configs = [get_preset(name, args.scale, args.fidelity, vocab_size=args.vocab_size) for name in PRESET_NAMES]
     print(f"Model presets at scale={args.scale}, fidelity={args.fidelity}, vocabulary {args.vocab_size}\n")
@@ -70,12 +72,12 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_features(args: argparse.Namespace) -> int:
+    # the method is imported here, not at the top: --help loads the command layer and the configs only
+    # (tests/test_cli.py)
     import numpy as np
 
-    from img2music_tf.errors import UserError
     from img2music_tf.files import atomic_path, output_dir
     from img2music_tf.models.image_encoder import check_weights, extract_features
-    from img2music_tf.presets import feature_spec
 
     if args.out.suffix != ".npy":
         raise UserError(f"--out must end in .npy, got {args.out}")

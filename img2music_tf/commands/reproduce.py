@@ -1,16 +1,17 @@
-"""`img2music reproduce ARTEFACT`: one of the paper's tables or figures, end to end (`artefacts.run_artefact`)."""
+"""`img2music reproduce ARTEFACT`: one of the paper's tables or figures, end to end (`study.artefacts.run_artefact`)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from img2music_tf.commands import WEIGHTS_HELP
+from img2music_tf.commands import WEIGHTS_HELP, check_counts
+from img2music_tf.experiments import ARTEFACTS, DATA_REGIMES, REPRODUCTION_SCALES, SCALES
+from img2music_tf.paths import results_dir, runs_dir
+from img2music_tf.presets import FIDELITIES
 
 
 def add_parser(subparsers) -> None:
-    from img2music_tf.experiments import ARTEFACTS
-
     parser = subparsers.add_parser(
         "reproduce",
         help="reproduce a table or figure of the paper (train, generate, score, write results/)",
@@ -27,29 +28,23 @@ def add_parser(subparsers) -> None:
     parser.add_argument("artefact", choices=tuple(ARTEFACTS), metavar="ARTEFACT",
                         help=f"which artefact: {', '.join(ARTEFACTS)}")
     parser.add_argument("--out", default=None, metavar="DIR",
-                        help="folder for ARTEFACT.json, .md and plots (default: results/DATA/ of the repository)")
+                        help="folder for ARTEFACT.json, .md and plots (default: results/DATA/ of the checkout, else of "
+                             "the current directory)")
     add_settings_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
-    from img2music_tf.artefacts import run_artefact
-    from img2music_tf.experiments import ARTEFACTS
+    from img2music_tf.study.artefacts import run_artefact  # here: --help loads no study module (tests/test_cli.py)
 
-    from img2music_tf.artefacts import REPO
-
-    out = Path(args.out) if args.out else REPO / "results" / args.data
+    out = Path(args.out) if args.out else results_dir() / args.data
     run_artefact(ARTEFACTS[args.artefact], settings_from_args(args, out))
     return 0
 
 
 def add_settings_options(parser, scale: str = "smoke") -> None:
-    """The options that make a reproduction's `artefacts.Settings` (shared with `img2music gpu pack`);
+    """The options that make a reproduction's `study.artefacts.Settings` (shared with `img2music gpu pack`);
     `scale` is the default --scale."""
-    from img2music_tf.artefacts import DATA_SOURCES, REPO
-    from img2music_tf.experiments import REPRODUCTION_SCALES, SCALES
-    from img2music_tf.presets import FIDELITIES
-
     smoke = SCALES["smoke"]
     parser.add_argument("--scale", choices=REPRODUCTION_SCALES, default=scale,
                         help="paper: the paper's model sizes on every training song (meant for a GPU); smoke: the "
@@ -58,16 +53,17 @@ def add_settings_options(parser, scale: str = "smoke") -> None:
     parser.add_argument("--seeds", type=int, default=1, metavar="N",
                         help="train every preset with seeds 0..N-1; with N > 1 the tables give the mean and "
                              "standard deviation across seeds (default: %(default)s)")
-    parser.add_argument("--data", choices=tuple(DATA_SOURCES), default="authors",
+    parser.add_argument("--data", choices=tuple(DATA_REGIMES), default="authors",
                         help="authors: the paper's regime, the authors' 2884 published training pairs (70 distinct "
                              "songs, tokens as published; IMG2MUSIC_AUTHORS_SOURCE may name a local midiData.txt) "
                              "with Emotion6 images, 116 held-out images for test and validation; eimg: every EIMG "
                              "song (2961 distinct) paired with its nearest Emotion6 image, a harder task "
                              "(IMG2MUSIC_EIMG_SOURCE and IMG2MUSIC_EMOTION6_SOURCE may name local copies); builtin: "
                              "the built-in demo set (default: %(default)s)")
-    parser.add_argument("--work", default=str(REPO / "runs" / "reproduce"), metavar="DIR",
+    parser.add_argument("--work", default=str(runs_dir() / "reproduce"), metavar="DIR",
                         help="folder for the prepared data, the VA predictor and the run folders, reused by later "
-                             "runs and by the other artefacts (default: runs/reproduce/ of the repository)")
+                             "runs and by the other artefacts (default: runs/reproduce/ of the checkout, else of the "
+                             "current directory)")
     parser.add_argument("--image-weights", default=None, metavar="WEIGHTS",
                         help=f"{WEIGHTS_HELP} (default: imagenet at --scale paper, torchvision at smoke, none at "
                              "tiny)")
@@ -87,11 +83,9 @@ def add_settings_options(parser, scale: str = "smoke") -> None:
 
 
 def settings_from_args(args, out: Path, **fields):
-    """The `artefacts.Settings` of the options of `add_settings_options`, writing into `out`; a one-line
+    """The `study.artefacts.Settings` of the options of `add_settings_options`, writing into `out`; a one-line
     UserError for a count below 1."""
-    from img2music_tf.artefacts import Settings
-    from img2music_tf.commands import check_counts
-    from img2music_tf.experiments import SCALES
+    from img2music_tf.study.artefacts import Settings  # here: --help loads no study module (tests/test_cli.py)
 
     check_counts(**{name: getattr(args, name) for name in ("seeds", "epochs", "max_songs", "test_pieces")})
     scale = SCALES[args.scale].replace(image_weights=args.image_weights, epochs=args.epochs, max_songs=args.max_songs)

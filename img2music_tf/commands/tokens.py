@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from img2music_tf.tokens import MAX_DECODE_TOKENS, MAX_TOKEN_BEATS
+from img2music_tf.commands import check_counts
+from img2music_tf.errors import UserError
 
 
 def add_parser(subparsers) -> None:
@@ -38,8 +39,8 @@ def add_parser(subparsers) -> None:
         "decode", help="write a MIDI file from a file of tokens",
         description="Read whitespace-separated tokens from TOKENS_FILE (a leading name such as '0003' "
                     "is ignored) and write a piano MIDI file. A file with a malformed token (each is VALUE@LENGTH "
-                   f"with a length of 0 to {MAX_TOKEN_BEATS} beats, <start> or <end>) or more than "
-                   f"{MAX_DECODE_TOKENS} tokens is refused.",
+                   "with a length of 0 to 1024 beats (tokens.MAX_TOKEN_BEATS), <start> or <end>) or more than "
+                   "10000 tokens (tokens.MAX_DECODE_TOKENS) is refused.",
     )
     decode.add_argument("tokens_file", type=Path, help="text file of tokens")
     decode.add_argument("--out", type=Path, required=True, help="MIDI file to write")
@@ -47,7 +48,8 @@ def add_parser(subparsers) -> None:
 
 
 def run_report(args) -> int:
-    from img2music_tf.commands import check_counts
+    # the method is imported here, not at the top: --help loads the command layer and the configs only
+    # (tests/test_cli.py)
     from img2music_tf.corpus import corpus_report, format_report, tokenize_source, write_sequences
     from img2music_tf.files import write_json
 
@@ -65,16 +67,19 @@ def run_report(args) -> int:
 
 
 def run_encode(args) -> int:
-    from img2music_tf.tokens import encode_midi
+    # the method is imported here, not at the top: --help loads the command layer and the configs only
+    # (tests/test_cli.py)
+    from img2music_tf.tokenizer import encode_midi
 
     print(" ".join(encode_midi(args.file)))
     return 0
 
 
 def run_decode(args) -> int:
-    from img2music_tf.errors import UserError
+    # the method is imported here, not at the top: --help loads the command layer and the configs only
+    # (tests/test_cli.py)
     from img2music_tf.files import check_input_file
-    from img2music_tf.tokens import START, parse_tokens, write_midi
+    from img2music_tf.tokens import MAX_DECODE_TOKENS, START, parse_tokens, write_midi
 
     try:
         data = check_input_file(args.tokens_file, "tokens").read_bytes()

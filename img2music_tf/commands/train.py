@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from img2music_tf.commands import SEED, WEIGHTS_HELP, number
+from img2music_tf.commands import SEED, WEIGHTS_HELP, check_counts, number
+from img2music_tf.errors import UserError
+from img2music_tf.experiments import SCALES
+from img2music_tf.presets import FIDELITIES, PRESET_NAMES, get_preset
 
 
 def add_parser(subparsers) -> None:
-    from img2music_tf.experiments import SCALES
-    from img2music_tf.presets import FIDELITIES, PRESET_NAMES
-
     parser = subparsers.add_parser(
         "train",
         help="train a model preset on prepared image-music pairs (writes a run folder)",
@@ -63,11 +63,10 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from img2music_tf.commands import check_counts
-    from img2music_tf.errors import UserError
-    from img2music_tf.pipeline import train_model
-    from img2music_tf.presets import get_preset
+    # the method is imported here, not at the top: --help loads the command layer and the configs only
+    # (tests/test_cli.py)
     from img2music_tf.run_folder import HISTORY_FILE, RunInfo, read_history
+    from img2music_tf.study.pipeline import train_model
 
     check_counts(epochs=args.epochs, max_songs=args.max_songs, group_rows=args.group_rows)
     overrides = {"mixed_precision": args.mixed_precision, "group_rows": args.group_rows}

@@ -5,18 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from img2music_tf.commands import SEED, number
+from img2music_tf.errors import UserError
+from img2music_tf.paths import cache_dir
+from img2music_tf.presets import FIDELITIES
 
 
 def default_model_dir() -> Path:
     """Where `va train` saves and `va predict` looks by default: <cache>/va_predictor."""
-    from img2music_tf.files import cache_dir
-
     return cache_dir() / "va_predictor"
 
 
 def add_parser(subparsers) -> None:
-    from img2music_tf.presets import FIDELITIES
-
     parser = subparsers.add_parser(
         "va",
         help="music valence-arousal predictor: train on EIMG, predict V and A of MIDI files",
@@ -72,17 +71,16 @@ def add_parser(subparsers) -> None:
 
 
 def _check_positive(name: str, value: int | float) -> None:
-    from img2music_tf.errors import UserError
-
     if value <= 0:
         raise UserError(f"{name} must be positive, got {value}")
 
 
 def run_train(args) -> int:
+    # the method is imported here, not at the top: --help loads the command layer and the configs only
+    # (tests/test_cli.py)
     from img2music_tf.data import eimg
     from img2music_tf.data.download import DownloadError
     from img2music_tf.models.va_predictor import VAPredictorConfig
-    from img2music_tf.presets import FIDELITIES
     from img2music_tf.va_training import VATrainConfig, train_on_items
 
     settings = {
@@ -96,8 +94,6 @@ def run_train(args) -> int:
     if args.limit is not None:
         _check_positive("--limit", args.limit)
     if args.patience is not None and args.patience < 0:
-        from img2music_tf.errors import UserError
-
         raise UserError(f"--patience must be 0 (never stop early) or more, got {args.patience}")
     out = args.out or default_model_dir()
     try:
@@ -134,6 +130,8 @@ def format_figures(figures: dict) -> str:
 
 
 def run_predict(args) -> int:
+    # the method is imported here, not at the top: --help loads the command layer and the configs only
+    # (tests/test_cli.py)
     from img2music_tf.files import check_input_file
     from img2music_tf.models.va_predictor import EXTRAPOLATED, VAPredictor, check_rateable, extrapolated, marked
 

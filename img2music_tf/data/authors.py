@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from img2music_tf.data import download
+from img2music_tf.corpus import tokenize_source
+from img2music_tf.data import download, eimg
 from img2music_tf.errors import UserError
+from img2music_tf.paths import SOURCES
 
-ENV_VAR = "IMG2MUSIC_AUTHORS_SOURCE"
+ENV_VAR = SOURCES["authors"].env_var
 COMMIT = "ae876bdba0a9570dd3e21688c7dcd52ee7d77013"
 MIDI_DATA = download.Remote(
     "midiData.txt",
@@ -189,9 +191,6 @@ def tokenize_eimg(source: str | Path | None = None, workers: int = 2,
     `source` as for `data.eimg.load`: a folder holding dataset.zip (or extracted
     .mid files), the zip itself, $IMG2MUSIC_EIMG_SOURCE, else a download.
     """
-    from img2music_tf.corpus import tokenize_source
-    from img2music_tf.data import eimg
-
     local = download.local_or_env(source, eimg.ENV_VAR)
     if local is None:
         midi = download.fetch(eimg.DATASET)

@@ -16,7 +16,7 @@ saturation, 0-1): Pleasure = 0.69 B + 0.22 S, Arousal = -0.31 B + 0.60 S,
 rescaled linearly so the possible range (P 0..0.91, A -0.31..0.60) maps to 1-9.
 
 Item i is the same whatever `n` is (a prefix of a larger build), and a build
-is cached in `files.cache_dir()/builtin-v1` (or `source`), with a labels.csv.
+is cached in `cache_dir()/builtin-v1` (or `source`), with a labels.csv.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from tqdm import tqdm
 from img2music_tf import files, interrupts
 from img2music_tf.data.items import Item, SourceResult
 from img2music_tf.errors import UserError
+from img2music_tf.paths import cache_dir
 
 KINDS = ("music", "image")
 BARS = 8
@@ -53,7 +54,7 @@ def load(source: str | Path | None = None, kind: str = "music", n: int = 200) ->
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if n < 1:
         raise UserError(f"the built-in set needs n >= 1, got {n}")
-    folder = Path(source).expanduser() if source is not None else files.cache_dir() / "builtin-v1"
+    folder = Path(source).expanduser() if source is not None else cache_dir() / "builtin-v1"
     folder = folder / kind
     rows = _read_labels(folder)
     if len(rows) < n or not all((folder / row["file"]).is_file() for row in rows[:n]):

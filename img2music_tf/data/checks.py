@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from img2music_tf import files
+from img2music_tf.errors import UserError
+from img2music_tf.paths import cache_dir
 
 RGB_VERSION = 2  # of `to_rgb`; part of the cache keys of converted pictures and their features
 
@@ -62,8 +64,24 @@ def rgb_image(path: Path) -> Path:
             rgb = to_rgb(image)
     except Exception as error:  # noqa: BLE001 - Pillow raises many types on malformed bytes
         raise UnusableFile(f"unreadable image ({type(error).__name__}: {error})") from None
-    target = files.cache_dir() / f"rgb-v{RGB_VERSION}" / f"{files.sha256(path)[:20]}.png"
+    target = cache_dir() / f"rgb-v{RGB_VERSION}" / f"{files.sha256(path)[:20]}.png"
     if not target.exists():
         with files.atomic_path(target) as tmp:
             rgb.save(tmp, format="PNG")
     return target
+
+
+def check_images(paths) -> list[Path]:
+    """The paths as Paths, or a UserError naming the first missing or unreadable picture (or a folder)."""
+    from PIL import Image
+
+    checked = []
+    for path in paths:
+        path = files.check_input_file(path, "image")
+        try:
+            with Image.open(path) as image:
+                image.verify()
+        except (OSError, ValueError, Image.DecompressionBombError) as error:
+            raise UserError(f"cannot read image {path}: {error}") from None
+        checked.append(path)
+    return checked

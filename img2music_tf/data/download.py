@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 
 from img2music_tf import files
 from img2music_tf.errors import UserError
+from img2music_tf.paths import cache_dir
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class DownloadError(UserError):
 
 
 def downloads_dir() -> Path:
-    return files.cache_dir() / "downloads"
+    return cache_dir() / "downloads"
 
 
 def fetch(remote: Remote, dest_dir: Path | None = None, timeout: float = 60.0) -> Path:
@@ -98,7 +99,7 @@ def find_local(remote: Remote, source: Path, warnings: list[str]) -> Path:
 
 def extract_zip(zip_path: Path, name: str) -> Path:
     """Extract `zip_path` once into the cache (keyed by its sha256) and return that folder."""
-    target = files.cache_dir() / "extracted" / f"{name}-{files.sha256(zip_path)[:16]}"
+    target = cache_dir() / "extracted" / f"{name}-{files.sha256(zip_path)[:16]}"
     if target.is_dir():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

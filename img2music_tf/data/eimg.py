@@ -17,8 +17,9 @@ from tqdm import tqdm
 from img2music_tf.data import checks, download
 from img2music_tf.data.items import Item, Skipped, SourceResult, parse_float, va_problem
 from img2music_tf.errors import UserError
+from img2music_tf.paths import SOURCES
 
-ENV_VAR = "IMG2MUSIC_EIMG_SOURCE"
+ENV_VAR = SOURCES["eimg"].env_var
 _BASE = "https://github.com/zBaymax/EIMG/raw/main/Dataset"
 DATASET = download.Remote(
     "dataset.zip", f"{_BASE}/dataset.zip", "df0ce0e2eb01d63eb1ca0c83866cca9d94f91df1109a8062dfb9d1b9627cdfad",

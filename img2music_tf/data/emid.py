@@ -19,8 +19,9 @@ from tqdm import tqdm
 from img2music_tf.data import checks
 from img2music_tf.data.items import Item, Skipped, SourceResult
 from img2music_tf.errors import UserError
+from img2music_tf.paths import SOURCES
 
-ENV_VAR = "IMG2MUSIC_EMID_SOURCE"
+ENV_VAR = SOURCES["emid"].env_var
 MANIFEST = "EMID_data.csv"
 # Mikels' 8 categories -> (valence, arousal), Warriner, Kuperman & Brysbaert (2013) norms, 1-9 scale.
 MIKELS_VA = {

@@ -16,8 +16,9 @@ from img2music_tf import files
 from img2music_tf.data import checks, download
 from img2music_tf.data.items import Item, Skipped, SourceResult, parse_float, va_problem
 from img2music_tf.errors import UserError
+from img2music_tf.paths import SOURCES
 
-ENV_VAR = "IMG2MUSIC_EMOTION6_SOURCE"
+ENV_VAR = SOURCES["emotion6"].env_var
 ARCHIVE = download.Remote(
     "Emotion6.zip", "http://chenlab.ece.cornell.edu/people/kuanchuan/publications/Emotion6.zip", None, ENV_VAR
 )

@@ -17,8 +17,9 @@ from tqdm import tqdm
 from img2music_tf.data import checks
 from img2music_tf.data.items import Item, Skipped, SourceResult, parse_float, va_problem
 from img2music_tf.errors import UserError
+from img2music_tf.paths import SOURCES
 
-ENV_VAR = "IMG2MUSIC_FOLDER_SOURCE"
+ENV_VAR = SOURCES["folder"].env_var
 COLUMNS = ("path", "valence", "arousal")
 KINDS = ("music", "image")
 MIDI_SUFFIXES = (".mid", ".midi")

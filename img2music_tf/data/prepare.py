@@ -27,12 +27,12 @@ from img2music_tf import files
 from img2music_tf.data import plots
 from img2music_tf.data.items import Item, Skipped, SourceResult
 from img2music_tf.data.pairing import SPLITS, Pair, pair_by_emotion, pair_songs, split_ids
+from img2music_tf.data.sources import LOADERS
 from img2music_tf.errors import UserError
+from img2music_tf.paths import SOURCES, source_names
 
-from img2music_tf.data.sources import SOURCES, names
-
-MUSIC_SOURCES = names("music")
-IMAGE_SOURCES = names("image")
+MUSIC_SOURCES = source_names("music")
+IMAGE_SOURCES = source_names("image")
 MANIFEST = "manifest.json"
 TOKENS_FILE = "tokens.json"  # music id -> space-joined tokens, for a source tokenised already (the authors')
 OUTPUT_FILES = ("music.csv", "images.csv", "pairs.csv", "split.json", TOKENS_FILE, "skipped.csv", "summary.txt",
@@ -72,7 +72,7 @@ def load_source(name: str, kind: str, source: str | Path | None = None, n: int |
     allowed = MUSIC_SOURCES if kind == "music" else IMAGE_SOURCES
     if name not in allowed:
         raise UserError(f"{name!r} is not a {kind} source; choose one of {', '.join(allowed)}")
-    result = SOURCES[name].load(source, kind, n)
+    result = LOADERS[name](source, kind, n)
     if n is not None and n < len(result.items):
         chosen = np.linspace(0, len(result.items) - 1, max(n, 1)).round().astype(int)  # (n,) distinct indices
         result = dataclasses.replace(result, items=[result.items[i] for i in chosen])

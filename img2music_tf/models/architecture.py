@@ -1,4 +1,5 @@
-"""The image-to-music network's sizes as a frozen dataclass (no Keras import: configs load fast)."""
+"""The networks' configs as frozen dataclasses (no Keras import: configs load fast): the image-to-music
+network's sizes (`Architecture`) and which image feature the frozen CNN gives (`FeatureSpec`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,13 @@ from dataclasses import dataclass
 from img2music_tf.errors import UserError
 
 MIDI_ENCODERS = ("transformer", "lstm")
+ENCODERS = ("vgg16", "inception_v3")
+LAYERS = ("pooled", "fc2")
+RESIZES = ("bilinear", "nearest")
+PREPROCESSINGS = ("own", "vgg16")
+DEFAULT_IMAGE_SIZE = {"vgg16": 224, "inception_v3": 299}
+_MIN_IMAGE_SIZE = {"vgg16": 32, "inception_v3": 75}
+_FEATURE_DIMS = {("vgg16", "pooled"): 512, ("vgg16", "fc2"): 4096, ("inception_v3", "pooled"): 2048}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,3 +56,49 @@ class Architecture:
     def architecture(self) -> "Architecture":
         """Just the network's sizes (drops the fields a subclass adds)."""
         return Architecture(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Architecture)})
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Which CNN, which layer, and how pixels reach it; `image_size` None = the network's native size."""
+
+    encoder: str = "vgg16"
+    layer: str = "pooled"
+    resize: str = "bilinear"
+    preprocessing: str = "own"
+    image_size: int | None = None
+
+    def __post_init__(self):
+        check_choice("image encoder", self.encoder, ENCODERS)
+        check_choice("image feature layer", self.layer, LAYERS)
+        check_choice("image resize", self.resize, RESIZES)
+        check_choice("image preprocessing", self.preprocessing, PREPROCESSINGS)
+        if (self.encoder, self.layer) not in _FEATURE_DIMS:
+            raise UserError(f"{self.encoder} has no {self.layer!r} feature layer; choose pooled")
+        if self.image_size is None:
+            object.__setattr__(self, "image_size", DEFAULT_IMAGE_SIZE[self.encoder])
+        if self.layer == "fc2" and self.image_size != 224:
+            raise UserError(f"VGG16's fc2 feature keeps its dense layers: images must be 224 px, got {self.image_size}")
+        if self.image_size < self.min_image_size:
+            raise UserError(f"{self.encoder} needs images of at least {self.min_image_size} px, got {self.image_size}")
+
+    @property
+    def dim(self) -> int:
+        """Length of the feature vector (512 / 4096 for VGG16, 2048 for InceptionV3)."""
+        return _FEATURE_DIMS[(self.encoder, self.layer)]
+
+    @property
+    def min_image_size(self) -> int:
+        """The smallest input side the network accepts (224 for VGG16 fc2, whose dense layers fix the size)."""
+        return 224 if self.layer == "fc2" else _MIN_IMAGE_SIZE[self.encoder]
+
+    @property
+    def tag(self) -> str:
+        """A short name for the cache key, e.g. `vgg16-pooled-bilinear-own-224px`."""
+        return f"{self.encoder}-{self.layer}-{self.resize}-{self.preprocessing}-{self.image_size}px"
+
+
+def check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
+    """UserError naming the valid choices when `value` is not one of them."""
+    if value not in choices:
+        raise UserError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")

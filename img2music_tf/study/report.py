@@ -10,7 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from img2music_tf.experiments import ARTEFACTS
 from img2music_tf.files import atomic_path
+from img2music_tf.memorisation import MIN_RUN, MIN_SHARE
 from img2music_tf.metrics import FIRST_PIECES, HEADLINES, METRIC_NAMES
 from img2music_tf.paper_numbers import METRICS, logged_curve
 
@@ -83,7 +85,7 @@ def songs_line(data: dict, run_configs: list[dict]) -> str:
             f"(the first {data['train_songs_offered']} offered; {'/'.join(map(str, dropped))} failed to tokenise)")
 
 
-def render_table(result: dict) -> str:
+def markdown_table(result: dict) -> str:
     """The rendered table: the paper's rows beside ours, then how the numbers were made."""
     settings, env, data = result["settings"], result["environment"], result["data"]
     scale = settings["scale"]
@@ -209,8 +211,6 @@ def _shared_run_lines(result: dict) -> list[str]:
 
 def _memorisation_lines(result: dict) -> list[str]:
     """Does the music copy training songs, does the image change it, and did training beat the unigram baseline?"""
-    from img2music_tf.memorisation import MIN_RUN, MIN_SHARE
-
     rows = [(preset, seed) for preset, row in result["rows"].items() for seed in row["seeds"]
             if "memorisation" in seed["aggregate"]["all"]]
     if not rows:
@@ -289,6 +289,7 @@ def loss_matrix(runs: list[dict], column: str) -> np.ndarray:
 def plot_curves(result: dict, target: Path) -> Path:
     """Training (solid) and validation (dashed) total loss per epoch; the paper's curves (dotted, crosses) as the
     authors' log holds them, Keras' loss of every epoch (`paper_numbers.AUTHORS_LOG`)."""
+    # here, not at the top: pyplot takes 0.7-1.7 s to import (measured under load), paid only when drawing
     import matplotlib
 
     matplotlib.use("Agg")
@@ -329,7 +330,7 @@ def save_plot(figure, axes, target: Path) -> Path:
     return target
 
 
-def render_curves(result: dict) -> str:
+def markdown_curves(result: dict) -> str:
     """First and last total loss of each curve beside the paper's, and how they were made."""
     settings, env, data = result["settings"], result["environment"], result["data"]
     lines = [
@@ -364,15 +365,13 @@ def render_curves(result: dict) -> str:
 # ---------------------------------------------------------------- the two data regimes side by side
 
 
-def render_regimes(tables: dict[str, dict[str, dict]]) -> str:
+def markdown_regimes(tables: dict[str, dict[str, dict]]) -> str:
     """The paper's rows beside ours in each data regime: {data: {artefact: table result}} -> Markdown.
 
     One line per model and source: sample size, Music_Quality_Loss with its interval, copies of a
     training song, distinct pieces over distinct test images, and the final training cross-entropy
     beside the unigram baseline; seed 0 of each run.
     """
-    from img2music_tf.experiments import ARTEFACTS
-
     regimes = list(tables)
     lines = [
         "# The paper's tables in both data regimes",

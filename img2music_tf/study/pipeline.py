@@ -1,9 +1,10 @@
-"""The method's steps, one function each, shared by the demo, the CLI and the reproduction.
+"""The steps of an experiment, one function each, shared by the demo, the CLI and the reproduction.
 
     prepare_data -> train_va_predictor -> train_model -> generate_test_music -> (metrics)
 
-`img2music demo` runs them on the built-in data, `img2music reproduce` (and `make table1`)
-on EIMG + Emotion6 for every preset of an artefact, `img2music train` runs `train_model`.
+`img2music demo` runs them on the built-in data, `img2music reproduce` (and `make table1`) on the
+pairs of a data regime (`experiments.DATA_REGIMES`: the authors' pairs or all of EIMG, with Emotion6
+images) for every preset of an artefact, `img2music train` runs `train_model`.
 Sizes come from an `experiments.Scale`; the model from `presets.get_preset`.
 """
 
@@ -13,9 +14,19 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from tqdm import tqdm
+
+from img2music_tf import metrics, tokens
+from img2music_tf.data.prepare import prepare
+from img2music_tf.decode import GenerationConfig, generate_tokens
 from img2music_tf.errors import UserError
 from img2music_tf.experiments import Scale
 from img2music_tf.files import write_json
+from img2music_tf.memorisation import SongIndex
+from img2music_tf.models.va_predictor import CONFIG_FILE, MODEL_FILE, VAPredictor, VAPredictorConfig
+from img2music_tf.run_folder import CHECKPOINT_FILE, is_finished, load_run, read_test_tokens, trained_epochs
+from img2music_tf.training_run import tokenize_pairs, train_run
+from img2music_tf.va_training import VATrainConfig, train_on_items
 
 EXISTING = ("error", "resume", "overwrite", "reuse")
 """What `train_model` does with a run folder that already holds a run (see there)."""
@@ -28,8 +39,6 @@ def prepare_data(music: str, images: str, out: str | Path, scale: Scale, seed: i
     `scale` sets how many items are read (`n_items`) and the test/validation sizes; `sources` passes
     `music_source` / `image_source` (local copies) through to `data.prepare.prepare`.
     """
-    from img2music_tf.data.prepare import prepare
-
     return prepare(music=music, images=images, out=out, seed=seed, n_test=scale.n_test, n_val=scale.n_val,
                    n_music=scale.n_items, n_images=scale.n_items, overwrite=overwrite, **sources)
 
@@ -37,8 +46,6 @@ def prepare_data(music: str, images: str, out: str | Path, scale: Scale, seed: i
 def va_predictor_config(scale: Scale, batchnorm: bool):
     """The music VA predictor's architecture at `scale`: BatchNorm as the run's fidelity says, unless the
     scale fixes it (the demo's small data)."""
-    from img2music_tf.models.va_predictor import VAPredictorConfig
-
     hidden = {} if scale.va_hidden_units is None else {"hidden_units": scale.va_hidden_units}
     return VAPredictorConfig(batchnorm=batchnorm if scale.va_batchnorm is None else scale.va_batchnorm, **hidden)
 
@@ -51,9 +58,6 @@ def train_va_predictor(prepared, out: str | Path, scale: Scale, batchnorm: bool,
     loss's predictor's split: `alignment`). With `reuse`, a predictor already saved in `out` is kept.
     Returns `out`; its `metrics.json` holds the test figures beside the always-the-mean baseline.
     """
-    from img2music_tf.models.va_predictor import CONFIG_FILE, MODEL_FILE
-    from img2music_tf.va_training import VATrainConfig, train_on_items
-
     out = Path(out)
     if reuse and (out / MODEL_FILE).is_file() and (out / CONFIG_FILE).is_file():
         return out
@@ -74,9 +78,6 @@ def train_model(prepared, config, out: str | Path, seed: int = 0, image_weights:
     `config.epochs` epochs, continue a shorter or interrupted one, train otherwise). The VA predictor is
     passed only to presets with the VA term; the net is also kept after each of `snapshot_epochs`.
     """
-    from img2music_tf.run_folder import CHECKPOINT_FILE, is_finished, trained_epochs
-    from img2music_tf.train import train_run
-
     if existing not in EXISTING:
         raise UserError(f"existing must be one of {', '.join(EXISTING)}, got {existing!r}")
     out = Path(out)
@@ -96,8 +97,6 @@ def train_model(prepared, config, out: str | Path, seed: int = 0, image_weights:
 def trained_songs(prepared, max_songs: int | None = None) -> dict[str, list[str]]:
     """Token sequences of the songs a run trained on: the first `max_songs` of the training split
     (songs that fail to tokenise are left out, as training leaves them out)."""
-    from img2music_tf.train import tokenize_pairs
-
     kept, _ = tokenize_pairs(prepared.pairs_in("train")[:max_songs], "train", prepared.tokens, verbose=0)
     return {pair.music.id: tokens for pair, tokens in kept}
 
@@ -114,16 +113,9 @@ def generate_test_music(prepared, run_dir: str | Path, songs: dict[str, list[str
     `epoch`: the run's net after that epoch (default: its last). A run trained elsewhere brings the tokens
     its net generated for the test images (`run_folder.read_test_tokens`): they are used as they are.
     """
-    from tqdm import tqdm
-
-    from img2music_tf import metrics, tokens
-    from img2music_tf.memorisation import TrainingSongs
-    from img2music_tf.models.va_predictor import VAPredictor
-    from img2music_tf.run_folder import read_test_tokens, trained_epochs
-
     run_dir = Path(run_dir)
     epoch = epoch or trained_epochs(run_dir)
-    index = TrainingSongs(songs)
+    index = SongIndex(songs)
     pairs = prepared.pairs_in("test")[:n_pieces]
     # Greedy decoding is deterministic, so test pieces that share an image share its music: decode each image once.
     images = dict(sorted({pair.image.id: pair.image.path for pair in pairs}.items()))
@@ -156,9 +148,6 @@ def generate_test_music(prepared, run_dir: str | Path, songs: dict[str, list[str
 
 def _decode_test_images(run_dir: Path, epoch: int, images: dict) -> dict[str, list[str]]:
     """{image id: greedy tokens} of the run's net after `epoch` for the images {id: path}."""
-    from img2music_tf.generate import GenerationConfig, generate_tokens
-    from img2music_tf.run_folder import load_run
-
     run = load_run(run_dir, epoch)
     features = run.image_features(list(images.values()))  # (I, F)
     generation = GenerationConfig(max_len=run.config.max_len)
@@ -185,8 +174,6 @@ def most_common_token(sequence: list[str]) -> list:
 def training_reference(prepared, cache: str | Path) -> tuple[float, float, float]:
     """Mean metrics of the training split's music files (cached in `cache`): our counterpart of the paper's
     reference values, which are the means over all 3000 EIMG files."""
-    from img2music_tf import metrics
-
     cache = Path(cache)
     if cache.is_file():
         return tuple(json.loads(cache.read_text())["reference"])

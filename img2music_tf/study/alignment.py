@@ -20,6 +20,7 @@ the term over without, same process, same songs.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import time
 from dataclasses import dataclass
@@ -27,9 +28,21 @@ from pathlib import Path
 
 import numpy as np
 
-from img2music_tf import metrics, pipeline
+from img2music_tf import metrics, tokens
+from img2music_tf.data.pairing import split_ids
+from img2music_tf.decode import GenerationConfig, generate_tokens
+from img2music_tf.environment import environment
 from img2music_tf.experiments import SCALES, Scale, trained_preset
+from img2music_tf.files import atomic_path
+from img2music_tf.memorisation import SongIndex
+from img2music_tf.models.va_predictor import VAPredictor
+from img2music_tf.paths import shown
+from img2music_tf.presets import FIDELITIES, get_preset
 from img2music_tf.pretrained import DEFAULT_GENERATION
+from img2music_tf.run_folder import HISTORY_FILE, load_run, read_history
+from img2music_tf.study import pipeline
+from img2music_tf.study.artefacts import Context, Settings
+from img2music_tf.study.report import image_weights_note
 
 BASELINE = "Trans_enc3_dec3"  # no VA term; its weights are the paper's term's (experiments.SAME_WEIGHTS)
 SOFT = "Trans_enc3_dec3_VA_Soft"  # the differentiable term (losses.SoftVALoss)
@@ -58,8 +71,6 @@ class Model:
 
     def config(self, scale: Scale):
         """The model's `presets.ModelConfig` at `scale`, trained for the scale's epochs (if it sets them)."""
-        from img2music_tf.presets import get_preset
-
         overrides = {"epochs": scale.epochs, "lambda_va": self.lambda_va}
         return get_preset(self.preset, scale=scale, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -172,8 +183,6 @@ def quality_summary(pieces: list[list[dict]], reference, confidence: float) -> d
 def train_judge(prepared, out: Path, scale: Scale, batchnorm: bool, seed: int) -> Path:
     """The judge: a music VA predictor trained on a split of the music drawn with `seed` (the loss's predictor
     uses the prepared split) and initialised from `seed`; reused when `out` holds one."""
-    from img2music_tf.data.pairing import split_ids
-
     split = split_ids([item.id for item in prepared.music], seed, scale.n_test, scale.n_val)
     return pipeline.train_va_predictor(prepared, out, scale, batchnorm, seed=seed, split=split)
 
@@ -181,11 +190,7 @@ def train_judge(prepared, out: Path, scale: Scale, batchnorm: bool, seed: int) -
 def rate(sequences: list[list[str]], folder: Path, judge, songs) -> list[dict]:
     """Each token sequence -> MIDI file in `folder` -> notes, quality metrics, the judge's (valence, arousal)
     (NaN for a piece without notes: it has no emotion to rate), and its longest run shared with a training
-    song (`songs`: a `memorisation.TrainingSongs`)."""
-    import hashlib
-
-    from img2music_tf import tokens
-
+    song (`songs`: a `memorisation.SongIndex`)."""
     pieces = []
     for index, sequence in enumerate(sequences):
         midi = tokens.write_midi(sequence, folder / f"{index:03d}.mid")
@@ -203,9 +208,6 @@ def rate(sequences: list[list[str]], folder: Path, judge, songs) -> list[dict]:
 
 def decode_run(run_dir: Path, image_paths: list[Path], decodings: dict) -> dict[str, list[list[str]]]:
     """{decoding: one token sequence per image} of the run's net."""
-    from img2music_tf.generate import GenerationConfig, generate_tokens
-    from img2music_tf.run_folder import load_run
-
     run = load_run(run_dir)
     features = run.image_features(image_paths, progress=False)  # (I, F)
     return {name: generate_tokens(run.model, features, run.vocabulary,
@@ -215,20 +217,12 @@ def decode_run(run_dir: Path, image_paths: list[Path], decodings: dict) -> dict[
 
 def epoch_seconds(run_dir: Path) -> list[float]:
     """Seconds of each training epoch of a run folder's history after the first (which compiles), if any."""
-    from img2music_tf.run_folder import HISTORY_FILE, read_history
-
     seconds = [row["seconds"] for row in read_history(run_dir / HISTORY_FILE)]
     return seconds[1:] or seconds
 
 
 def measure_regime(data: str, measurement: Measurement, work: Path) -> dict:
     """Train, decode and judge every model and seed on one data regime; the regime's part of the result."""
-    from img2music_tf.artefacts import Context, Settings, shown
-    from img2music_tf.memorisation import TrainingSongs
-    from img2music_tf.models.va_predictor import VAPredictor
-    from img2music_tf.presets import FIDELITIES
-    from img2music_tf.run_folder import HISTORY_FILE, read_history
-
     scale = SCALES[measurement.scale]
     context = Context(Settings(scale=scale, seeds=measurement.seeds, data=data, out=work, work=work,
                                fidelity="paper"))
@@ -237,7 +231,7 @@ def measure_regime(data: str, measurement: Measurement, work: Path) -> dict:
     judge_dir = train_judge(prepared, context.settings.data_root / f"judge-seed{measurement.judge_seed}", scale,
                             batchnorm, measurement.judge_seed)
     judge = VAPredictor.load(judge_dir)
-    songs = TrainingSongs(pipeline.trained_songs(prepared, scale.max_songs))  # what every run trained on
+    songs = SongIndex(pipeline.trained_songs(prepared, scale.max_songs))  # what every run trained on
     test = prepared.pairs_in("test")
     images = dict(sorted({pair.image.id: pair.image for pair in test}.items()))
     image_va = np.array([[image.valence, image.arousal] for image in images.values()])  # (I, 2)
@@ -318,8 +312,6 @@ def cost(models: dict, measurement: Measurement) -> dict:
 
 def measure(measurement: Measurement, work: Path) -> dict:
     """The whole measurement: every data regime; JSON-ready."""
-    from img2music_tf.environment import environment
-
     started = time.perf_counter()
     regimes = {data: measure_regime(data, measurement, Path(work)) for data in measurement.data}
     return {
@@ -363,10 +355,8 @@ def verdicts(result: dict) -> list[str]:
     return lines
 
 
-def render(result: dict, command: str) -> str:
+def markdown(result: dict, command: str) -> str:
     """results/va_alignment.md from the measurement's result."""
-    from img2music_tf.report import image_weights_note
-
     settings = result["settings"]
     sizes = settings["scale_sizes"]
     lines = [
@@ -446,12 +436,11 @@ def render(result: dict, command: str) -> str:
 def plot(result: dict, target: Path, decoding: str = "top-10 sampling") -> Path:
     """Image VA -> judged music VA as arrows coloured by their length, one panel per model, one row per regime
     (the first seed's pieces of `decoding`)."""
+    # here, not at the top: pyplot takes 0.7-1.7 s to import (measured under load), paid only when drawing
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from img2music_tf.files import atomic_path
 
     regimes = result["regimes"]
     n_models = len(result["settings"]["models"])

@@ -28,6 +28,11 @@ from pathlib import Path
 
 from img2music_tf.experiments import SCALES, Scale
 from img2music_tf.files import ensure_writable_dir
+from img2music_tf.generate import music_from_images, print_pieces
+from img2music_tf.models.image_encoder import check_weights
+from img2music_tf.models.va_predictor import METRICS_FILE
+from img2music_tf.presets import get_preset
+from img2music_tf.study import pipeline
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,11 +52,6 @@ DEMOS = {"full": DemoConfig(), "tiny": DemoConfig(scale=SCALES["demo-tiny"], n_g
 
 def run_demo(config: DemoConfig, out: str | Path) -> list:
     """Run the four steps into `out`; print where the results are. Returns the generated pieces."""
-    from img2music_tf import pipeline
-    from img2music_tf.generate import music_from_images, print_pieces
-    from img2music_tf.models.image_encoder import check_weights
-    from img2music_tf.presets import get_preset
-
     scale = config.scale
     model_config = get_preset(config.preset, scale=scale, epochs=scale.epochs)
     weights = check_weights([model_config.image_features], scale.image_weights)  # before minutes of other work
@@ -102,8 +102,6 @@ def run_demo(config: DemoConfig, out: str | Path) -> list:
 
 def _print_va_figures(va_dir: Path) -> None:
     """The VA predictor's test MAE beside the always-the-mean baseline, and how far to trust it."""
-    from img2music_tf.models.va_predictor import METRICS_FILE
-
     figures = json.loads((va_dir / METRICS_FILE).read_text())
     test, baseline = figures["test"], figures["baseline_train_mean"]["test"]
     print(f"VA predictor test MAE {test['mae_mean']:.2f} (always-the-mean baseline {baseline['mae_mean']:.2f}); "

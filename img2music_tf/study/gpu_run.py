@@ -8,7 +8,7 @@ starts only when the pace of the finished runs (seconds per cost unit, plus thei
 decoding) says it can finish in the seconds left, and stops as soon as the pace of its own epochs says
 its remaining ones cannot, unless its next snapshot epoch still can; a run that fails is recorded with its
 error and the queue goes on. After each snapshot epoch the test images are decoded greedily
-(`generate.generate_tokens`, all images in one batch). `results.json` holds the history, the tokens per
+(`decode.generate_tokens`, all images in one batch). `results.json` holds the history, the tokens per
 test image and epoch, the timings (seconds per epoch, XLA compilations with each program's compile seconds,
 the device) and is rewritten after every run, so a call that is killed still returns the finished runs.
 Meanwhile background processes compile the programs of the later runs into JAX's persistent cache
@@ -34,13 +34,14 @@ import numpy as np
 from img2music_tf.batches import Song
 from img2music_tf.environment import environment
 from img2music_tf.errors import UserError
+from img2music_tf.experiments import ALL, LATE, RESULTS_FILE
 from img2music_tf.files import write_json
-from img2music_tf.generate import GenerationConfig, generate_tokens
-from img2music_tf.gpu_queue import (FEATURES_FILE, FORMAT, QUEUE_FILE, RESULTS_FILE, SONGS_FILE, VA_PREDICTOR_FOLDER,
-                                    VA_TABLES_FILE, Entry)
-from img2music_tf.losses import VA_TERMS
+from img2music_tf.decode import GenerationConfig, generate_tokens
+from img2music_tf.losses import VA_LOSSES
 from img2music_tf.models.va_predictor import VAPredictor
 from img2music_tf.run_folder import VOCABULARY_FILE, RunInfo
+from img2music_tf.study.gpu_pack import (FEATURES_FILE, FORMAT, QUEUE_FILE, SONGS_FILE, VA_PREDICTOR_FOLDER,
+                                        VA_TABLES_FILE, Entry)
 from img2music_tf.train import fit_model, training_batches
 from img2music_tf.vocabulary import Vocabulary
 
@@ -50,7 +51,6 @@ COMPILE_EVENTS = (COMPILE_EVENT, "/jax/core/compile/jaxpr_trace_duration",
 CACHE_HIT_EVENT = "/jax/compilation_cache/cache_hits"  # a program read from the persistent cache
 RESERVE_S = 15.0  # seconds of the budget kept for writing the results
 WARM_SHARE = 0.25  # compiling of a run read from the cache, as a share of a cold run's (guess until one finishes)
-LATE, ALL = "late", "all"  # which batch layouts of an entry a rehearsal compiles
 
 
 class PackData:
@@ -87,9 +87,10 @@ class PackData:
         return self.features[key][self.test_rows].astype(np.float32)
 
     def va_loss(self, term: str = "argmax"):
-        """The VA term (`losses.VA_TERMS[term]`) of the packed predictor, with the lookup tables computed on the CPU."""
+        """The VA term (`losses.VA_LOSSES[term]`) of the packed predictor, with the lookup tables computed on the
+        CPU."""
         with np.load(self.folder / VA_TABLES_FILE) as tables:
-            return VA_TERMS[term](self.vocabulary, VAPredictor.load(self.folder / VA_PREDICTOR_FOLDER),
+            return VA_LOSSES[term](self.vocabulary, VAPredictor.load(self.folder / VA_PREDICTOR_FOLDER),
                                   {name: tables[name] for name in tables.files})
 
 
