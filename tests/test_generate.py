@@ -103,7 +103,8 @@ def test_padding_to_the_current_length_gives_the_music_of_padding_to_max_len(nam
 
 
 def test_compiled_step_gives_the_models_numbers_and_music_with_one_trace():
-    """`compiled_step` (what `music_from_images` decodes with) equals Keras' predict_on_batch, traced once."""
+    """`compiled_step` (what `music_from_images` decodes with) gives Keras' predict_on_batch numbers and the
+    same music, traced once."""
     from img2music_tf.batches import BUCKET
     from img2music_tf.decode import compiled_step, prefix_bucket
     from img2music_tf.models.img2music import build_model
@@ -121,7 +122,9 @@ def test_compiled_step_gives_the_models_numbers_and_music_with_one_trace():
     tokens = np.random.default_rng(SEED).integers(0, V, size=(3, 9)).astype("int32")
     tokens[:, -1] = START  # a prefix that is all padding is never fed
     inputs = {"image": features, "tokens": tokens}
-    np.testing.assert_array_equal(step.predict_on_batch(inputs), np.asarray(model.predict_on_batch(inputs)))
+    # the same numbers up to float32 rounding (the traced graph may fuse the ops another way: ~6e-8 seen)
+    np.testing.assert_allclose(step.predict_on_batch(inputs), np.asarray(model.predict_on_batch(inputs)),
+                               rtol=1e-5, atol=1e-7)
     for method in ("greedy", "sample"):
         generation = GenerationConfig(method=method, max_len=config.max_len, seed=SEED)
         never = V  # no end: every piece runs through 5 prefix lengths of 8
@@ -501,7 +504,8 @@ def test_generate_without_run_uses_the_shipped_model_and_makes_notes(tmp_path, c
     assert summary["generation"]["method"] == DEFAULT_GENERATION["method"] == "sample"
     assert summary["generation"]["tries"] == DEFAULT_GENERATION["tries"] > 1  # the note rule is on
     assert summary["pieces"][0]["n_notes"] > 0
-    assert "random weights" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "random weights" not in out and "(estimated)" in out  # it sees the picture (torchvision weights)
 
 
 def test_generate_without_run_and_without_a_shipped_model_says_how(tmp_path, monkeypatch, capsys):
