@@ -263,7 +263,8 @@ def music_from_images(
     progress: bool = True,
     overwrite: bool = False,
 ) -> list[Piece]:
-    """Generate a piece per picture with the trained run in `run_dir`; write .mid/.wav/.png and summary.json.
+    """Generate a piece per picture with the trained run in `run_dir` (a folder, or a `Run` already loaded);
+    write .mid/.wav/.png and summary.json.
 
     `generation` overrides GenerationConfig fields (max_len defaults to the run's;
     prefixes are always padded to the run's max_len, as in its training).
@@ -277,7 +278,7 @@ def music_from_images(
     """
     from img2music_tf import render
     from img2music_tf import tokens as token_language
-    from img2music_tf.run_folder import load_run
+    from img2music_tf.run_folder import Run, load_run
 
     images = check_images(images)
     image_va = list(image_va) if image_va is not None else [None] * len(images)
@@ -289,7 +290,7 @@ def music_from_images(
         raise UserError(f"{out_dir} already holds generated music ({SUMMARY_FILE}): use --force to replace it, "
                         "or another --out")
     with output_dir(out_dir) as out_dir, staged_files(out_dir, last=SUMMARY_FILE) as staging, known_retracing():
-        run = load_run(run_dir)
+        run = run_dir if isinstance(run_dir, Run) else load_run(run_dir)
         if not isinstance(generation, GenerationConfig):
             generation = GenerationConfig(**{"max_len": run.config.max_len, **(generation or {})})
         recorded = run.info.va_predictor
@@ -317,7 +318,7 @@ def music_from_images(
             pieces.append(Piece(image, tuple(tokens), n_notes, *placed, known_va, music_va, estimated))
 
         write_json(staging / SUMMARY_FILE, {
-            "run": str(run_dir),
+            "run": str(run.folder),
             "generation": dataclasses.asdict(generation),
             "va_predictor": str(va_predictor_dir) if predictor else None,
             "pieces": [piece.to_dict() for piece in pieces],
