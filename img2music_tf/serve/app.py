@@ -97,7 +97,7 @@ def create_app(studio: Studio) -> Starlette:
         yield
         studio.close()
 
-    return Starlette(routes=[
+    app = Starlette(routes=[
         Route("/", page),
         Route("/api/model", model),
         Route("/api/pieces", submit, methods=["POST"]),
@@ -105,3 +105,5 @@ def create_app(studio: Studio) -> Starlette:
         Route("/files/{job_id}/{kind}", download),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ], lifespan=lifespan)
+    app.state.studio = studio
+    return app
