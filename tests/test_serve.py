@@ -180,6 +180,9 @@ def test_files_are_served_by_id_only(serve, tmp_path):
     assert download.status_code == 200 and download.headers["content-disposition"] == \
         'attachment; filename="evil.mid"'
     assert not list(tmp_path.rglob("evil*")) and not (tmp_path.parent / "escape").exists()
+    spaced = finished(client, post(client, name="my photo (1).png").json()["id"])
+    assert client.get(spaced["files"]["midi"]).headers["content-disposition"] == \
+        'attachment; filename="my-photo-1.mid"'
 
 
 def test_files_are_removed_after_their_lifetime_and_at_exit(serve):

@@ -7,8 +7,8 @@
     GET  /api/pieces/{id}         its state: queued (with its position), running, done (facts, file URLs), failed
     GET  /files/{id}/{kind}       a piece's picture, midi, wav or piano_roll
 
-A file is found by its piece's id, which must be 32 hex digits, looked up among the pieces made: no text of
-the request is joined into a path. A bad upload gets {"error": one line} with status 400, 413 (over the size
+A file is found by its piece's id, which must be 32 hex digits, and its kind, one of four words, looked up
+among the pieces made: no text of the URL is joined into a path. A bad upload gets {"error": one line} with status 400, 413 (over the size
 limit), 411 (no Content-Length) or 503 (queue full).
 """
 
@@ -84,11 +84,10 @@ def create_app(studio: Studio) -> Starlette:
 
     async def download(request: Request) -> Response:
         job_id, kind = request.path_params["job_id"], request.path_params["kind"]
-        found = studio.file(job_id, kind) if JOB_ID.fullmatch(job_id) and kind in FILE_KINDS else None
-        if found is None:
+        path = studio.file(job_id, kind) if JOB_ID.fullmatch(job_id) and kind in FILE_KINDS else None
+        if path is None:
             return error("no such file", 404)
-        path, name = found
-        return FileResponse(path, media_type=MEDIA_TYPES.get(kind), filename=name,
+        return FileResponse(path, media_type=MEDIA_TYPES.get(kind), filename=path.name,
                             content_disposition_type="inline" if kind in ("picture", "piano_roll", "wav")
                             else "attachment")
 

@@ -3,7 +3,8 @@
 The model is loaded once (`load_model`) and used by the worker alone, one picture at a time, through
 `generate.music_from_images`: the music of a picture is the one `img2music generate PICTURE --seed S` makes
 (with `--run`, `--method greedy`, `--tries` as chosen). Each piece lives in its own temporary folder, named by
-a random id; its files are removed `file_lifetime_s` after it is made, and all of them when the studio closes.
+a random id (the picture's file takes the upload's name, reduced to letters, digits, '-' and '_'); its files
+are removed `file_lifetime_s` after it is made, and all of them when the studio closes.
 A picture beyond `max_queue` waiting ones is refused (`QueueFull`), never dropped.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import logging
+import re
 import secrets
 import shutil
 import tempfile
@@ -88,7 +90,10 @@ class Job:
 
     @property
     def picture(self) -> Path:
-        return self.folder / f"picture{self.request.suffix}"
+        """Where the picture is kept: the upload's name reduced to letters, digits, '-' and '_' (never a path;
+        it names the music files, their downloads and the piano roll's title, as `generate` does)."""
+        stem = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(self.request.name).stem).strip("-")[:60] or "picture"
+        return self.folder / f"{stem}{self.request.suffix}"
 
 
 class Studio:
@@ -138,15 +143,11 @@ class Studio:
                 status["expires_in_s"] = round(job.finished + self.config.file_lifetime_s - now, 1)
             return status
 
-    def file(self, job_id: str, kind: str) -> tuple[Path, str] | None:
-        """(path, download name) of a job's file of `kind`, looked up by id; None when there is none."""
+    def file(self, job_id: str, kind: str) -> Path | None:
+        """A job's file of `kind`, looked up by id; None when there is none."""
         with self.lock:
             job = self.jobs.get(job_id)
-            path = job.files.get(kind) if job is not None else None
-            if path is None:
-                return None
-            stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(job.request.name).stem)[:60]
-            return path, f"{stem or 'picture'}{path.name[len('picture'):]}"
+            return job.files.get(kind) if job is not None else None
 
     def close(self, wait_s: float = 30.0) -> None:
         """Stop taking and making pieces (the one being made is finished) and remove all files."""
