@@ -116,7 +116,8 @@ class Studio:
                 raise UserError("the server is shutting down")
             if len(self.waiting) >= self.config.max_queue:
                 raise QueueFull(f"{len(self.waiting)} pictures are waiting already: send this one again later")
-            job = Job(secrets.token_hex(16), request, self.root / secrets.token_hex(16), time.time())
+            kept = dataclasses.replace(request, picture=b"")  # the bytes live in the file, not in memory
+            job = Job(secrets.token_hex(16), kept, self.root / secrets.token_hex(16), time.time())
             job.folder.mkdir()
             job.picture.write_bytes(request.picture)
             job.files["picture"] = job.picture
