@@ -232,3 +232,43 @@ def test_serve_checks_its_options(capsys):
     assert "--max-queue must be at least 1" in capsys.readouterr().err
     assert cli.main(["serve", "--run", "/nonexistent/run"]) == 2
     assert "is not a finished run folder" in capsys.readouterr().err
+
+
+def test_the_serve_command_serves_and_removes_its_files_when_stopped(tiny_run, tmp_path):
+    """`img2music serve` in its own process: a piece made over HTTP, then Ctrl-C: exit 0, no file left."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    import httpx2
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    (tmp_path / "tmp").mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp"), "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    server = subprocess.Popen([sys.executable, "-m", "img2music_tf", "serve", "--run", str(tiny_run), "--port",
+                               str(port), "--no-wav"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+    try:
+        with httpx2.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    assert http.get("/api/model").json()["image_weights"] == "none"
+                    break
+                except httpx2.TransportError:
+                    assert server.poll() is None and time.monotonic() < deadline, server.stdout.read()
+                    time.sleep(0.2)
+            job = post(http).json()
+            while job["state"] not in ("done", "failed"):
+                time.sleep(0.1)
+                job = http.get(f"/api/pieces/{job['id']}").json()
+            assert job["state"] == "done" and list((tmp_path / "tmp").rglob("*.mid"))
+    finally:
+        server.send_signal(signal.SIGINT)
+        output = server.communicate(timeout=60)[0]
+    assert server.returncode == 0, output
+    assert f"on http://127.0.0.1:{port}/" in output and not list((tmp_path / "tmp").iterdir())
