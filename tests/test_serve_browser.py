@@ -35,16 +35,20 @@ def base_url():
 
 @pytest.fixture
 def page(base_url):
+    """A page of the server; it asks nothing of any other address (no CDN: the page works offline)."""
     from playwright.sync_api import sync_playwright
 
+    outside = []
     with sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=str(CHROMIUM))
         try:
             page = browser.new_page(base_url=base_url)
+            page.on("request", lambda asked: None if asked.url.startswith(base_url) else outside.append(asked.url))
             page.goto("/")
             yield page
         finally:
             browser.close()
+    assert outside == []
 
 
 def picture(path: Path, colour) -> Path:
