@@ -272,3 +272,19 @@ def test_the_serve_command_serves_and_removes_its_files_when_stopped(tiny_run, t
         output = server.communicate(timeout=60)[0]
     assert server.returncode == 0, output
     assert f"on http://127.0.0.1:{port}/" in output and not list((tmp_path / "tmp").iterdir())
+
+
+def test_the_music_va_comes_from_the_va_predictor_given(serve, tmp_path):
+    import keras
+    from conftest import SEED
+
+    from img2music_tf.models.va_predictor import VAPredictor, VAPredictorConfig, build_va_predictor
+
+    keras.utils.set_random_seed(SEED)
+    config = VAPredictorConfig(hidden_units=(16, 8))
+    model = build_va_predictor(config, [100.0, 60.0, 400.0, 50.0], [1e4, 100.0, 1e4, 400.0])
+    VAPredictor(model, config).save(tmp_path / "va")
+    client = serve(va_predictor=str(tmp_path / "va"))
+    job = finished(client, post(client).json()["id"])
+    assert job["state"] == "done", job["error"]
+    assert len(job["piece"]["music_va"]) == 2 and all(isinstance(v, float) for v in job["piece"]["music_va"])

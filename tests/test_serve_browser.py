@@ -119,3 +119,28 @@ def test_a_bad_file_or_va_is_said_on_the_page_and_the_page_keeps_working(page, t
     expect(page.locator(".piece .state").nth(1)).to_have_text(
         "VA must be two numbers V,A between 1 and 9: valence 12.0 is outside 1-9")
     check_music(page, make_music(page, tmp_path / "grey.png"))
+
+
+def test_two_pictures_dropped_at_once_each_get_their_music(page, tmp_path):
+    import base64
+
+    from playwright.sync_api import expect
+
+    files = [(path.name, base64.b64encode(path.read_bytes()).decode()) for path in (
+        picture(tmp_path / "red.png", (230, 40, 40)), picture(tmp_path / "green.png", (40, 200, 60)))]
+    dropped = page.evaluate_handle("""files => {
+        const transfer = new DataTransfer();
+        for (const [name, data] of files) {
+            const bytes = Uint8Array.from(atob(data), c => c.charCodeAt(0));
+            transfer.items.add(new File([bytes], name, {type: "image/png"}));
+        }
+        return transfer;
+    }""", files)
+    page.dispatch_event("#drop", "drop", {"dataTransfer": dropped})
+    expect(page.locator("#chosen li")).to_have_count(2)
+    page.click("#make")
+    for index, name in enumerate(("red.png", "green.png")):
+        card = page.locator(".piece").nth(index)
+        expect(card.locator(".name")).to_have_text(name)
+        expect(card).to_have_attribute("data-state", "done", timeout=MADE_S * 1000)
+        check_music(page, card)
