@@ -143,6 +143,15 @@ def test_a_bad_upload_gets_one_line_and_the_server_keeps_serving(serve, data, fi
     assert good.status_code == 202 and finished(client, good.json()["id"])["state"] == "done"
 
 
+def test_a_picture_of_too_many_pixels_is_refused(serve, monkeypatch):
+    from img2music_tf.serve import form
+
+    monkeypatch.setattr(form, "MAX_PIXELS", 1000)
+    response = post(serve(), png_bytes((40, 30)))
+    assert response.status_code == 400 and response.json()["error"] == \
+        "pic.png is 40 x 30 pixels; the limit is 0.001 megapixels"
+
+
 def test_an_upload_without_a_picture_or_over_the_limit_before_reading(serve):
     client = serve(max_upload_bytes=10_000)
     response = client.post("/api/pieces", data={"va": "5,5"})

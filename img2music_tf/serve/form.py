@@ -15,7 +15,8 @@ from img2music_tf.errors import UserError
 DECODINGS = ("default", "greedy")  # the model's own (sampling, for the shipped model) or the paper's greedy
 MAX_SEED = 2**31 - 1
 MAX_TRIES = 100
-FORMAT_SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "BMP": ".bmp", "WEBP": ".webp", "TIFF": ".tif"}
+MAX_PIXELS = 50_000_000  # a small file may hold a huge picture; decoding one costs memory
+FORMAT_SUFFIXES = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "GIF": ".gif", "BMP": ".bmp", "WEBP": ".webp", "TIFF": ".tif"}
 
 
 class TooLarge(UserError):
@@ -51,6 +52,9 @@ def picture_suffix(data: bytes, name: str) -> str:
         with Image.open(io.BytesIO(data)) as image:
             image.verify()
         with Image.open(io.BytesIO(data)) as image:
+            if image.width * image.height > MAX_PIXELS:
+                raise UserError(f"{name} is {image.width} x {image.height} pixels; the limit is "
+                                f"{MAX_PIXELS / 1e6:g} megapixels")
             image.load()
             kind = image.format
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
