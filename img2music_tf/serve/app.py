@@ -64,7 +64,7 @@ def create_app(studio: Studio) -> Starlette:
             data = await upload.read()
             fields = {key: value for key, value in form.items() if isinstance(value, str)}
             checked = await run_in_threadpool(piece_request, data, upload.filename or "", fields, limit)
-            job = studio.submit(checked)
+            job = await run_in_threadpool(studio.submit, checked)  # writes the picture
         except TooLarge as problem:
             return error(str(problem), 413)
         except QueueFull as problem:
