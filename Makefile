@@ -17,7 +17,7 @@ export IMG2MUSIC_EIMG_SOURCE ?= $(SHARED)/eimg
 export IMG2MUSIC_EMOTION6_SOURCE ?= $(SHARED)/emotion6/Emotion6-320px.zip
 export IMG2MUSIC_AUTHORS_SOURCE ?= $(SHARED)/authors/midiData.txt
 
-.PHONY: help setup data test test-integration test-slow test-jax demo table1 table2 figure3 metric-anatomy authors-log pretrained pretrained-measure bench-generate regimes va-alignment image-features bench paper-gpu-pack paper-gpu paper-gpu-merge
+.PHONY: help setup data test test-integration test-slow test-jax demo table1 table2 figure3 metric-anatomy authors-log pretrained pretrained-measure bench-generate serve serve-screenshot bench-serve test-browser regimes va-alignment image-features bench paper-gpu-pack paper-gpu paper-gpu-merge
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -44,6 +44,12 @@ test-integration: setup  ## tests on the mirrored EIMG, Emotion6 and authors' da
 
 test-slow: setup  ## slow tests (longer training runs)
 	$(BIN)/pytest -q -m slow
+
+test-browser: setup  ## the page of `img2music serve` in headless Chromium (as root, installs Debian's chromium if missing)
+	@if [ ! -x /usr/bin/chromium ] && [ -z "$$IMG2MUSIC_CHROMIUM" ]; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium); \
+	  else echo "note: install Chromium (apt-get install chromium) or set IMG2MUSIC_CHROMIUM; the browser tests skip without it"; fi; fi
+	$(BIN)/pytest -q -m browser
 
 test-jax: setup  ## model, training and GPU-queue tests under the JAX backend (installs the [jax] extra)
 	$(BIN)/pip install -q -e ".[jax]"
@@ -83,6 +89,15 @@ pretrained-measure: setup  ## measure the shipped model again, no training (abou
 
 bench-generate: setup  ## one picture -> MIDI + WAV + piano roll: start-up and per-picture seconds -> results/bench_generate.md
 	$(BIN)/python reproduce/bench_generate.py
+
+serve: setup  ## a page on this machine: drop pictures, hear their music (the shipped model) -> http://127.0.0.1:8000/
+	$(BIN)/img2music serve
+
+serve-screenshot: setup  ## the README's picture of the page (headless Chromium, two Emotion6 photos) -> docs/serve.png
+	$(BIN)/python reproduce/serve_screenshot.py
+
+bench-serve: setup  ## 4 clients send 20 pictures to one server: answers, latency p50/p95, memory -> results/bench_serve.md/.json (about 2 min)
+	$(BIN)/python reproduce/bench_serve.py
 
 regimes: setup  ## the paper's tables beside ours in both data regimes -> results/regimes.md (after table1/table2 DATA=authors and DATA=eimg)
 	$(BIN)/python reproduce/regimes.py
