@@ -4,7 +4,10 @@ The paper generates greedily: start from `<start>`, feed (image feature, token
 prefix) to the model, append the most probable next token, stop at `<end>` or
 at the maximum sequence length (236 tokens at paper scale; docs/fidelity.md,
 row "generation"). Seeded temperature / top-k sampling is offered beside it,
-each picture drawing from its own generator seeded by (seed, its index).
+each picture drawing from its own generator seeded by (seed, its stream): a number
+drawn from the picture's content (`picture_stream`), so a piece depends on the
+picture, the seed, the model and the settings only, not on the other pictures of
+the batch or its place among them.
 
 All sequences of a batch step together: one model call per step for the whole
 batch; a finished sequence stops growing. The padding id is never emitted.
@@ -14,13 +17,17 @@ Nothing here writes a file: `generate.music_from_images` does.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import math
+from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from tqdm import tqdm
 
 from img2music_tf.batches import BUCKET, pad_prefixes, round_up
 from img2music_tf.errors import UserError
-from img2music_tf.tokens import tokens_to_notes
+from img2music_tf.tokens import sounding_seconds, tokens_to_notes
 from img2music_tf.vocabulary import PAD_ID
 
 METHODS = ("greedy", "sample")
@@ -35,8 +42,11 @@ class GenerationConfig:
         probable tokens when top_k > 0).
     max_len: longest sequence in tokens, `<start>` and `<end>` included.
     seed: drives sampling only; greedy output does not depend on it.
-    tries: seeds a sampled piece may use to get a note (`generate_tokens`): a piece with none is sampled
-        again, alone, with seed + 1, seed + 2, ...; 1 = no second try. Greedy ignores it (same piece).
+    tries: seeds a sampled piece may use to meet the length rule (`generate_tokens`): a piece that does not
+        is sampled again, alone, with seed + 1, seed + 2, ...; 1 = no second try. Greedy ignores it.
+    min_notes, min_seconds: the length rule: a sampled piece is kept when it has at least `min_notes` notes
+        (a chord counts each) sounding until at least `min_seconds` (at its tempo, 120 bpm without one).
+        The defaults (1 note, 0 s) are the note rule: a piece without a note is sampled again.
     """
 
     method: str = "greedy"
@@ -45,11 +55,13 @@ class GenerationConfig:
     max_len: int = 236
     seed: int = 0
     tries: int = 1
+    min_notes: int = 1
+    min_seconds: float = 0.0
 
     def __post_init__(self):
         if self.method not in METHODS:
             raise UserError(f"generation method must be one of {', '.join(METHODS)}, got {self.method!r}")
-        if self.temperature <= 0:
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
             raise UserError(f"temperature must be > 0, got {self.temperature}")
         if self.top_k < 0:
             raise UserError(f"top-k must be >= 0, got {self.top_k}")
@@ -57,6 +69,21 @@ class GenerationConfig:
             raise UserError(f"max-len must be >= 2 (room for <start> and one token), got {self.max_len}")
         if self.tries < 1:
             raise UserError(f"tries must be >= 1, got {self.tries}")
+        if not 0 <= self.seed < 2**32:
+            raise UserError(f"seed must be from 0 to 2^32-1, got {self.seed}")
+        if self.min_notes < 0 or not (math.isfinite(self.min_seconds) and self.min_seconds >= 0):
+            raise UserError(f"the length rule needs min_notes >= 0 and min_seconds >= 0, got {self.min_notes} "
+                            f"and {self.min_seconds}")
+
+    def long_enough(self, tokens: Sequence[str]) -> bool:
+        """Whether a piece meets the length rule (`min_notes`, `min_seconds`)."""
+        return len(tokens_to_notes(tokens)) >= self.min_notes and sounding_seconds(tokens) >= self.min_seconds
+
+
+def picture_stream(path: str | Path) -> int:
+    """The random stream of a picture: the first 8 bytes of its file's sha256, as a number. The same file
+    gives the same stream wherever it lies and whatever else is decoded beside it."""
+    return int.from_bytes(hashlib.sha256(Path(path).read_bytes()).digest()[:8], "big")
 
 
 def next_token_ids(probs: np.ndarray, config: GenerationConfig, rngs) -> np.ndarray:
@@ -84,6 +111,7 @@ def generate_ids(
     prefix_len: int | None = None,
     progress: bool = True,
     bucket: int | None = BUCKET,
+    streams: Sequence[int] | None = None,
 ) -> list[list[int]]:
     """Decode one id sequence per row of `features` (N, F), each starting with `start_id`.
 
@@ -97,13 +125,14 @@ def generate_ids(
     keeps its shape, so the compiled predict function is traced once (dropping
     finished rows would retrace it at each new size, which costs more than the
     rows). A finished row (after `end_id`, or at `config.max_len` ids) stops
-    growing. Sequence i samples from its own generator seeded by (seed, i), so
-    it does not depend on the other rows.
+    growing. Sequence i samples from its own generator seeded by (seed,
+    streams[i]) (default: its index i), so it does not depend on the other rows.
     """
     features = np.asarray(features, dtype="float32")  # (N, F)
     length = prefix_len or config.max_len
     sequences = [[start_id] for _ in range(len(features))]
-    rngs = [np.random.default_rng([config.seed, i]) for i in range(len(features))]
+    streams = range(len(features)) if streams is None else streams
+    rngs = [np.random.default_rng([config.seed, stream]) for stream in streams]
     running = np.arange(len(features))
     steps = tqdm(range(config.max_len - 1), desc="generate", unit="step", disable=not progress, leave=False)
     for _ in steps:
@@ -160,28 +189,31 @@ def prefix_bucket(model) -> int | None:
 
 
 def generate_tokens(model, features: np.ndarray, vocabulary, config: GenerationConfig = GenerationConfig(),
-                    prefix_len: int | None = None, progress: bool = True) -> list[list[str]]:
-    """`generate_ids` with the ids of `vocabulary`, decoded to token strings, padded as `prefix_bucket` says.
+                    prefix_len: int | None = None, progress: bool = True,
+                    streams: Sequence[int] | None = None) -> list[list[str]]:
+    """`generate_ids` with the ids of `vocabulary`, decoded to token strings, padded as `prefix_bucket` says;
+    `streams`: each picture's random stream (`picture_stream`; default its index).
 
-    The note rule (sampling only): a piece without a note (`<end>` before any, or rests only) is sampled
-    again from its picture alone with seed + 1, then seed + 2, ..., until it has one or `config.tries`
-    seeds are used; the last try is kept either way. A piece with notes is never re-sampled: this is
-    rejection sampling, from the model's music given that it has notes (exactly so with unlimited tries).
-    A lone picture's second try is what `--seed` + 1 gives it.
+    The length rule (sampling only, `GenerationConfig.long_enough`): a piece too short (by default: one
+    without a note) is sampled again from its picture alone with seed + 1, then seed + 2, ..., until one
+    is long enough or `config.tries` seeds are used; the last try is kept either way. A piece long enough is
+    never re-sampled: this is rejection sampling, from the model's music given that it meets the rule
+    (exactly so with unlimited tries). A lone picture's second try is what `--seed` + 1 gives it.
     """
+    streams = list(range(len(features)) if streams is None else streams)
 
-    def decode(rows: np.ndarray, seed: int, bar: bool) -> list[list[str]]:
+    def decode(rows: np.ndarray, seed: int, rows_streams: list[int], bar: bool) -> list[list[str]]:
         sequences = generate_ids(model, rows, vocabulary.start_id, vocabulary.end_id,
                                  dataclasses.replace(config, seed=seed), prefix_len=prefix_len, progress=bar,
-                                 bucket=prefix_bucket(model))
+                                 bucket=prefix_bucket(model), streams=rows_streams)
         return [vocabulary.decode(ids) for ids in sequences]
 
     features = np.asarray(features)  # (N, F)
-    pieces = decode(features, config.seed, progress)
+    pieces = decode(features, config.seed, streams, progress)
     if config.method == "sample":
         for i in range(len(pieces)):
             for seed in range(config.seed + 1, config.seed + config.tries):
-                if len(tokens_to_notes(pieces[i])):
+                if config.long_enough(pieces[i]):
                     break
-                pieces[i] = decode(features[i : i + 1], seed, False)[0]
+                pieces[i] = decode(features[i : i + 1], seed, streams[i : i + 1], False)[0]
     return pieces

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from img2music_tf import render
 from img2music_tf.data.checks import check_images
-from img2music_tf.decode import GenerationConfig, compiled_step, generate_tokens
+from img2music_tf.decode import GenerationConfig, compiled_step, generate_tokens, picture_stream
 from img2music_tf.errors import UserError
 from img2music_tf.files import output_dir, staged_files, write_json
 from img2music_tf.models.va_predictor import EXTRAPOLATED, VAPredictor, extrapolated, marked
@@ -109,7 +109,8 @@ def music_from_images(
 
         features = run.image_features(images, progress=progress)  # (N, F)
         sequences = generate_tokens(compiled_step(run.model), features, run.vocabulary, generation,
-                                    prefix_len=run.config.max_len, progress=progress)
+                                    prefix_len=run.config.max_len, progress=progress,
+                                    streams=[picture_stream(image) for image in images])
 
         pieces = []
         stems = output_stems(images)

@@ -5,8 +5,9 @@ and copies the run's config.json, vocabulary.json and model.keras into `MODEL_FO
 model card gives its data, size, image weights (`torchvision`, ImageNet VGG16 installed offline) and figures on the 100 test images. Greedy
 decoding collapses at this size (one repeated token for every picture), so its default decoding is
 the seeded top-k sampling in `DEFAULT_GENERATION`, chosen by measurement (results/pretrained.md), with
-the note rule of `decode.generate_tokens`: a piece without a note (5% of the test pictures' first
-tries) is sampled again with the next seed, up to `tries` seeds.
+the length rule of `decode.generate_tokens`: a piece with fewer than `min_notes` notes or shorter than
+`min_seconds` (top-10 pieces often end after a few notes) is sampled again with the next seed, up to
+`tries` seeds.
 """
 
 from __future__ import annotations
@@ -16,8 +17,18 @@ from pathlib import Path
 from img2music_tf.errors import UserError
 
 MODEL_FOLDER = Path(__file__).resolve().parent / "pretrained_model"
-DEFAULT_GENERATION = {"method": "sample", "top_k": 10, "temperature": 1.0, "seed": 0, "tries": 10}
+DEFAULT_GENERATION = {"method": "sample", "top_k": 10, "temperature": 1.0, "seed": 0, "tries": 20, "min_notes": 32,
+                      "min_seconds": 15.0}
+RUN_GENERATION = {"method": "greedy", "top_k": 0, "temperature": 1.0, "seed": 0, "tries": 1, "min_notes": 1,
+                  "min_seconds": 0.0}  # any other run: the paper's greedy decoding
 SHIPPED_FILES = ("config.json", "vocabulary.json", "model.keras", "history.csv")
+
+
+def generation_settings(shipped: bool, **given) -> dict:
+    """The decoding settings for the shipped model (`DEFAULT_GENERATION`) or another run (`RUN_GENERATION`),
+    with the choices `given` (None: not given) on top: what `img2music generate` and the page both use."""
+    return {**(DEFAULT_GENERATION if shipped else RUN_GENERATION),
+            **{key: value for key, value in given.items() if value is not None}}
 
 
 def model_folder() -> Path:

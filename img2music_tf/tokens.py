@@ -149,6 +149,20 @@ def timeline(tokens: Iterable[str]) -> list[tuple[Fraction | float, Event]]:
     return placed
 
 
+def sounding_seconds(tokens: Iterable[str]) -> float:
+    """Seconds from the start to the end of the last note or chord, at the tempo tokens' bpm (120, MIDI's
+    default, before the first or without one); 0 for a piece without a note."""
+    seconds, end, bpm = 0.0, 0.0, 120.0
+    for event in parse_tokens(tokens):
+        if event.kind == "tempo":
+            bpm = event.bpm
+        elif event.kind in ("note", "chord", "rest"):
+            seconds += float(_quarter_length(event.quarter_length)) * 60.0 / bpm
+            if event.kind != "rest" and event.quarter_length > 0:
+                end = seconds
+    return end
+
+
 def tokens_to_stream(tokens: Iterable[str]):
     """A music21 Part (piano; tempo and time signature tokens kept where they occur), events end to end."""
     from music21 import chord, instrument, meter, note, stream, tempo

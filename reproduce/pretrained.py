@@ -69,7 +69,7 @@ def measure(args) -> int:
     from img2music_tf.environment import environment
     from img2music_tf.experiments import SCALES
     from img2music_tf.files import atomic_path, write_json, write_text
-    from img2music_tf.decode import compiled_step
+    from img2music_tf.decode import compiled_step, picture_stream
     from img2music_tf.memorisation import SongIndex
     from img2music_tf.metrics import unigram_cross_entropy
     from img2music_tf.models.va_predictor import VAPredictor
@@ -92,7 +92,7 @@ def measure(args) -> int:
 
     rows, step = {}, compiled_step(run.model)
     for label, generation in decodings(DEFAULT_GENERATION).items():
-        pieces = decode(run, step, features, generation)
+        pieces = decode(run, step, features, generation, [picture_stream(image.path) for image in images.values()])
         rows[label] = {"generation": generation, **index.summarize(pieces),
                        **score(pieces, list(images), image_va, predictor)}
     history = read_history(folder / HISTORY_FILE)
@@ -148,16 +148,18 @@ def decodings(default: dict) -> dict[str, dict]:
     return {
         "greedy": {"method": "greedy"},
         **{f"top-{k} sampling, one try": {**one_try, "top_k": k} for k in TOP_K},
-        f"top-{default['top_k']} sampling, note rule ({default['tries']} seeds; default)": default,
+        (f"top-{default['top_k']} sampling, length rule ({default['min_notes']}+ notes, {default['min_seconds']:g}+ s; "
+         f"{default['tries']} seeds; default)"): default,
     }
 
 
-def decode(run, step, features, generation: dict) -> list[list[str]]:
-    """The pieces of `generation` for the features (I, F), decoded with `step` (`decode.compiled_step`)."""
+def decode(run, step, features, generation: dict, streams: list[int]) -> list[list[str]]:
+    """The pieces of `generation` for the features (I, F), decoded with `step` (`decode.compiled_step`), each
+    picture from its own random stream (`decode.picture_stream`), as `img2music generate` decodes it."""
     from img2music_tf.decode import GenerationConfig, generate_tokens
 
     config = GenerationConfig(**{**generation, "max_len": run.config.max_len})
-    return generate_tokens(step, features, run.vocabulary, config, progress=False)
+    return generate_tokens(step, features, run.vocabulary, config, progress=False, streams=streams)
 
 
 def score(pieces: list[list[str]], image_ids: list[str], image_va, predictor) -> dict:

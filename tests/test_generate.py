@@ -236,8 +236,45 @@ def test_note_rule_samples_a_silent_piece_again_with_the_next_seed_alone():
     assert all(ruled[i] == first[i] for i in range(len(first)) if i not in silent)  # pieces with notes are kept
     for i in silent:  # a retried piece is the first of its picture's lone seeds seed+1, seed+2, ... with a note
         alone = (generate_tokens(model, features[i : i + 1], vocabulary, dataclasses.replace(once, seed=seed),
-                                 progress=False)[0] for seed in range(SEED + 1, SEED + 50))
+                                 progress=False, streams=[i])[0] for seed in range(SEED + 1, SEED + 50))
         assert ruled[i] == next(piece for piece in alone if len(tokens_to_notes(piece)))
+
+
+def test_length_rule_keeps_sampling_until_a_piece_has_its_notes_and_seconds():
+    from img2music_tf.decode import generate_tokens
+    from img2music_tf.tokens import sounding_seconds, tokens_to_notes
+
+    vocabulary = coin_vocabulary()
+    model = CoinModel(vocabulary, end=0.2, rest=0.3, note=0.5)
+    features = np.zeros((8, F), "float32")
+    ruled = GenerationConfig(method="sample", max_len=16, seed=SEED, tries=200, min_notes=5, min_seconds=4.0)
+    pieces = generate_tokens(model, features, vocabulary, ruled, progress=False)
+    first = generate_tokens(model, features, vocabulary, dataclasses.replace(ruled, tries=1), progress=False)
+    assert any(not ruled.long_enough(piece) for piece in first)  # the rule has work to do
+    assert all(len(tokens_to_notes(piece)) >= 5 and sounding_seconds(piece) >= 4.0 for piece in pieces)
+
+
+def test_sounding_seconds_ends_with_the_last_note_at_the_tempo_tokens_bpm():
+    from img2music_tf.tokens import sounding_seconds
+
+    piece = ["<start>", "C4@1.0", "r@2.0", "0.4.7@1.0", "r@4.0", "<end>"]
+    assert sounding_seconds(piece) == 2.0  # 4 beats at 120 bpm; the last rest does not sound
+    assert sounding_seconds([piece[0], "60.0@tempo", *piece[1:]]) == 4.0
+    assert sounding_seconds(["<start>", "r@8.0", "<end>"]) == 0.0
+
+
+def test_a_picture_gets_the_same_music_alone_or_among_others(tiny_run, tmp_path):
+    """Each picture samples from its own stream, drawn from its content: not from its place in the batch."""
+    from img2music_tf.generate import music_from_images
+
+    pictures = [write_picture(tmp_path / f"pic{i}.png", colour=(60 * i, 200 - 50 * i, 90)) for i in range(3)]
+    generation = {"method": "sample", "top_k": 0, "seed": 5, "tries": 3}
+    together = music_from_images(tiny_run, pictures, tmp_path / "together", generation, wav=False, progress=False)
+    alone = music_from_images(tiny_run, pictures[2:], tmp_path / "alone", generation, wav=False, progress=False)
+    moved = music_from_images(tiny_run, [pictures[2], pictures[0]], tmp_path / "moved", generation, wav=False,
+                              progress=False)
+    assert alone[0].midi.read_bytes() == together[2].midi.read_bytes() == moved[0].midi.read_bytes()
+    assert together[0].tokens != together[1].tokens  # other pictures, other streams
 
 
 def test_note_rule_gives_up_after_its_tries_and_leaves_greedy_alone():
@@ -277,10 +314,10 @@ def run_cli(argv, capsys):
     return status, err
 
 
-def write_picture(path):
+def write_picture(path, colour=(200, 120, 40)):
     from PIL import Image
 
-    Image.new("RGB", (40, 30), (200, 120, 40)).save(path)
+    Image.new("RGB", (40, 30), colour).save(path)
     return path
 
 

@@ -102,10 +102,11 @@ def test_a_picture_gets_the_music_of_generate_and_its_files(serve, tiny_run, tmp
 
 
 def test_the_shipped_model_gives_the_music_of_generate_without_run(tmp_path):
-    """The default decoding of the shipped model (seeded top-10 sampling with tries) through the page."""
+    """The default decoding of the shipped model (seeded top-10 sampling, length rule) through the page."""
     from starlette.testclient import TestClient
 
     from img2music_tf.models import torchvision_vgg16
+    from img2music_tf.pretrained import DEFAULT_GENERATION
     from img2music_tf.serve.app import create_app
     from img2music_tf.serve.jobs import Studio, load_model
 
@@ -116,8 +117,7 @@ def test_the_shipped_model_gives_the_music_of_generate_without_run(tmp_path):
     with TestClient(create_app(Studio(load_model(config), config))) as client:
         status = finished(client, post(client, picture.read_bytes(), seed="2").json()["id"])
         assert status["state"] == "done", status["error"]
-        assert status["piece"]["generation"] == {"method": "sample", "top_k": 10, "temperature": 1.0, "seed": 2,
-                                                 "tries": 10}
+        assert status["piece"]["generation"] == {**DEFAULT_GENERATION, "seed": 2}
         midi = client.get(status["files"]["midi"]).content
     assert midi == generate_cli(tmp_path, picture, "--seed", 2, "--image-va", "5,5").read_bytes()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from img2music_tf.commands import MAX_LEN_LIMIT, SEED, integer, number
+from img2music_tf.pretrained import DEFAULT_GENERATION, generation_settings
 
 
 def add_parser(subparsers) -> None:
@@ -19,9 +20,12 @@ def add_parser(subparsers) -> None:
             "prints each piece's predicted valence/arousal (1-9; a value outside, where the predictor "
             "extrapolates, is marked '*') beside the image's: given, or else estimated from its ImageNet VGG16 "
             "feature (a ridge regression on Emotion6's ratings, marked '(estimated)'); and writes summary.json. Decoding is "
-            "greedy (the paper's method) with --run, and seeded top-10 sampling with the shipped model (whose "
-            "greedy music collapses), where a piece without a note is sampled again with the next seed, up to "
-            "--tries seeds, unless --method. An --out that holds an earlier set is refused unless --force."
+            "greedy (the paper's method) with --run, and with the shipped model (whose greedy music collapses) "
+            f"seeded top-{DEFAULT_GENERATION['top_k']} sampling with a length rule: a piece with fewer than "
+            f"{DEFAULT_GENERATION['min_notes']} notes or shorter than {DEFAULT_GENERATION['min_seconds']:g} s is "
+            f"sampled again with the next seed, up to {DEFAULT_GENERATION['tries']} seeds. Each picture draws "
+            "from its own random stream (from its file's content and --seed), so a picture gets the same music "
+            "alone or among others. An --out that holds an earlier set is refused unless --force."
         ),
     )
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="picture files (JPEG, PNG, ...)")
@@ -35,15 +39,22 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--temperature", type=number(0, 100, low_inclusive=False), default=1.0,
                         help="sampling temperature for --method sample (default: 1.0)")
     parser.add_argument("--top-k", type=integer(0), default=None,
-                        help="sample among the k most probable tokens; 0 = all (default: 0 with --run, 10 with the "
-                             "shipped model)")
+                        help="sample among the k most probable tokens; 0 = all (default: 0 with --run, "
+                             f"{DEFAULT_GENERATION['top_k']} with the shipped model)")
     parser.add_argument("--max-len", type=integer(2, MAX_LEN_LIMIT), default=None,
                         help=f"longest sequence in tokens, at most {MAX_LEN_LIMIT} (default: the run's max_len, 236 "
                              "at paper scale)")
     parser.add_argument("--seed", type=SEED, default=0, help="sampling seed, 0 to 2^32-1 (default: 0)")
     parser.add_argument("--tries", type=integer(1, 1000), default=None,
-                        help="with --method sample, a piece without a note is sampled again with the next seed, "
-                             "up to this many seeds in all (default: 1 with --run, 10 with the shipped model)")
+                        help="with --method sample, a piece that breaks the length rule is sampled again with the "
+                             "next seed, up to this many seeds in all (default: 1 with --run, "
+                             f"{DEFAULT_GENERATION['tries']} with the shipped model)")
+    parser.add_argument("--min-notes", type=integer(0, 10_000), default=None,
+                        help="length rule: notes a sampled piece needs, a chord counting each (default: 1 with "
+                             f"--run, {DEFAULT_GENERATION['min_notes']} with the shipped model)")
+    parser.add_argument("--min-seconds", type=number(0, 3600), default=None,
+                        help="length rule: seconds a sampled piece must sound (default: 0 with --run, "
+                             f"{DEFAULT_GENERATION['min_seconds']:g} with the shipped model)")
     parser.add_argument("--va-predictor", metavar="DIR", default=None,
                         help="music VA predictor folder (default: the one the run names or holds, if any)")
     parser.add_argument("--image-va", action="append", metavar="V,A", default=None,
@@ -68,16 +79,14 @@ def run(args) -> int:
 
     image_va, estimated = with_estimates(
         args.images, known_image_va(args.images, args.image_va, args.image_va_csv, args.image_va_rule))
-    given = {"method": args.method, "top_k": args.top_k, "tries": args.tries}
-    if args.run_dir is None:  # the shipped model, with the decoding its measurement chose
-        from img2music_tf.pretrained import DEFAULT_GENERATION, model_folder
+    shipped = args.run_dir is None  # the shipped model, with the decoding its measurement chose
+    if shipped:
+        from img2music_tf.pretrained import model_folder
 
         args.run_dir = model_folder()
-        defaults = DEFAULT_GENERATION
-    else:
-        defaults = {"method": "greedy", "top_k": 0, "tries": 1}
-    generation = {**defaults, "temperature": args.temperature, "seed": args.seed,
-                  **{key: value for key, value in given.items() if value is not None}}
+    generation = generation_settings(shipped, method=args.method, top_k=args.top_k, tries=args.tries,
+                                     min_notes=args.min_notes, min_seconds=args.min_seconds,
+                                     temperature=args.temperature, seed=args.seed)
     if args.max_len is not None:
         generation["max_len"] = args.max_len
     pieces = music_from_images(

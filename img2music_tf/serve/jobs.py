@@ -51,17 +51,15 @@ class Model:
             "preset": self.run.config.name,
             "image_weights": info.image_weights,
             "image_weights_sha256": info.image_weights_sha256,
-            "default_decoding": "top-10 sampling" if self.shipped else "greedy",
+            "default_decoding": "top-10 sampling, length rule" if self.shipped else "greedy",
         }
 
     def generation(self, request: PieceRequest) -> dict:
         """The decoding settings `img2music generate` takes for the same choices (commands/generate.py)."""
-        from img2music_tf.pretrained import DEFAULT_GENERATION
+        from img2music_tf.pretrained import generation_settings
 
-        defaults = DEFAULT_GENERATION if self.shipped else {"method": "greedy", "top_k": 0, "tries": 1}
-        given = {"method": "greedy" if request.decoding == "greedy" else None, "tries": request.tries}
-        return {**defaults, "temperature": 1.0, "seed": request.seed,
-                **{key: value for key, value in given.items() if value is not None}}
+        return generation_settings(self.shipped, method="greedy" if request.decoding == "greedy" else None,
+                                   tries=request.tries, seed=request.seed)
 
 
 def load_model(config: ServeConfig) -> Model:
