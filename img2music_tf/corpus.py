@@ -103,7 +103,7 @@ def tokenize_files(files: list[tuple[str, bytes]], workers: int = 2, use_cache: 
         else:
             results[index] = Tokenized(name, cached.get("tokens"), cached.get("error"))
     bar = tqdm(total=len(files), initial=len(results), desc="tokenising MIDI", unit="file",
-               disable=not progress)
+               disable=None if progress else True)  # None: no bar where stderr is not a terminal
     with bar:
         for index, tokens, error in _run(todo, workers):
             results[index] = Tokenized(files[index][0], tokens, error)

@@ -134,7 +134,7 @@ def generate_ids(
     streams = range(len(features)) if streams is None else streams
     rngs = [np.random.default_rng([config.seed, stream]) for stream in streams]
     running = np.arange(len(features))
-    steps = tqdm(range(config.max_len - 1), desc="generate", unit="step", disable=not progress, leave=False)
+    steps = tqdm(range(config.max_len - 1), desc="generate", unit="step", disable=None if progress else True, leave=False)
     for _ in steps:
         if running.size == 0:
             break

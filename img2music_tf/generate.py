@@ -115,7 +115,7 @@ def music_from_images(
         pieces = []
         stems = output_stems(images)
         bar = tqdm(list(zip(images, stems, sequences, image_va, image_va_estimated)), desc="writing music",
-                   unit="piece", disable=not progress)
+                   unit="piece", disable=None if progress else True)  # None: no bar off a terminal
         for image, stem, tokens, known_va, estimated in bar:
             midi = write_midi(tokens, staging / f"{stem}.mid")
             wav_path = render.write_wav(midi, staging / f"{stem}.wav") if wav else None

@@ -131,7 +131,7 @@ def metric_table(musics: Iterable[muspy.Music]) -> np.ndarray:
     """Per-piece metrics of a set, shape (N, 3) in `METRIC_NAMES` order; NaN where undefined."""
     rows = [
         _as_triple(quality_metrics(music))
-        for music in tqdm(musics, desc="music metrics", unit="piece", leave=False)
+        for music in tqdm(musics, desc="music metrics", unit="piece", leave=False, disable=None)
     ]
     return np.asarray(rows, dtype=float).reshape(-1, len(METRIC_NAMES))  # (N, 3)
 

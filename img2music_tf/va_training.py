@@ -53,7 +53,7 @@ class Examples:
 def load_examples(items: Sequence[Item], config: VAPredictorConfig) -> tuple[Examples, list[Skipped]]:
     """Read every item's MIDI into a predictor input; unreadable or empty files are skipped with the reason."""
     ids, inputs, targets, skipped = [], [], [], []
-    for item in tqdm(items, desc="reading MIDI", unit="file", leave=False):
+    for item in tqdm(items, desc="reading MIDI", unit="file", leave=False, disable=None):
         try:
             notes = read_notes(item.path, config.resolution)
         except UserError as error:
@@ -105,7 +105,7 @@ class _EpochBar(keras.callbacks.Callback):
 
     def __init__(self, epochs: int, early_stopping=None):
         super().__init__()
-        self.bar = tqdm(total=epochs, desc="training VA predictor", unit="epoch")
+        self.bar = tqdm(total=epochs, desc="training VA predictor", unit="epoch", disable=None)
         self.early_stopping = early_stopping
 
     def on_epoch_end(self, epoch, logs=None):

@@ -11,7 +11,7 @@ from img2music_tf.pretrained import DEFAULT_GENERATION, generation_settings
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "generate",
-        help="make music from pictures with a trained run",
+        help="make music from pictures: with the model shipped in the package, or a run you trained",
         description=(
             "Generate one piece of music per image with a trained run folder (from `img2music train` "
             "or `img2music demo`), or without --run with the model shipped in the package (a small model trained "
@@ -72,7 +72,10 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     # the method is imported here, not at the top: --help loads the command layer and the configs only
-    # (tests/test_cli.py)
+    # (tests/test_cli.py); the pictures are checked before TensorFlow loads, so a typo is said at once
+    from img2music_tf.data.checks import check_images
+
+    check_images(args.images)
     from img2music_tf.generate import music_from_images, print_pieces
     from img2music_tf.image_va import known_image_va, with_estimates
     from img2music_tf.run_folder import RunInfo

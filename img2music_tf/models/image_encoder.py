@@ -187,7 +187,8 @@ def extract_features(
     missing = sorted({target: path for target, path in zip(targets, paths) if cached[target] is None}.items())
     if missing:
         cnn = build_cnn(spec, weights, seed)
-        with tqdm(total=len(missing), desc=f"{spec.encoder} features", unit="image", disable=not progress) as bar:
+        with tqdm(total=len(missing), desc=f"{spec.encoder} features", unit="image",
+                  disable=None if progress else True) as bar:  # None: no bar where stderr is not a terminal
             for start in range(0, len(missing), batch_size):
                 batch = missing[start : start + batch_size]
                 images = np.stack([load_image(path, spec.image_size, spec.resize) for _, path in batch])  # (B, S, S, 3)

@@ -123,7 +123,7 @@ def generate_test_music(prepared, run_dir: str | Path, songs: dict[str, list[str
     music = _decode_test_images(run_dir, epoch, images) if stored is None else _stored_music(run_dir, stored, images)
     midi_dir = run_dir / "test_midi" / f"epoch-{epoch:03d}"
     pieces = []
-    for pair in tqdm(pairs, desc="metrics", unit="piece", leave=False):
+    for pair in tqdm(pairs, desc="metrics", unit="piece", leave=False, disable=None):
         sequence = music[pair.image.id]
         midi = tokens.write_midi(sequence, midi_dir / f"{pair.music.id}.mid")
         pieces.append({
