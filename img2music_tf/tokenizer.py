@@ -39,11 +39,12 @@ from img2music_tf.music21_v8 import bars_before, v8_import
 from img2music_tf.tokens import END, START, TokenizeError
 
 # Bump when `encode_midi` output can change: it keys the corpus cache.
-TOKENIZER_VERSION = "3"
+TOKENIZER_VERSION = "4"  # 4: a file without a tempo reads at 120 bpm instead of failing
 
 BARS = 8  # bars kept, from the first measure that holds a Note
 FIRST_MEASURES = (0, 3)  # tempo and time signature: the last of each in these measures
 MAX_REST_BARS = 2  # longer rests are dropped
+DEFAULT_BPM = 120.0  # MIDI's tempo where a file sets none
 HORIZON_BEATS = 256.0  # bars are made this far first (`music21_v8.bars_before`); EIMG pieces are shorter
 
 
@@ -82,12 +83,12 @@ def encode_score(score) -> list[str]:
     of transposing the whole score first, at a third less time.
     """
     shift = key_shift(score)
-    mark = _tempo(score)
+    bpm = _tempo(score)
     first = _first_measure_with_note(score)
     excerpt = score.measures(first, first + BARS - 1).flatten()
     signature = _time_signature(excerpt)
     excerpt.transpose(shift, inPlace=True)
-    tokens = [START, f"{float(mark.number)}@tempo", f"{signature.ratioString}@time"]
+    tokens = [START, f"{bpm}@tempo", f"{signature.ratioString}@time"]
     longest_rest = MAX_REST_BARS * signature.barDuration.quarterLength
     for element in excerpt.notesAndRests:
         token = _event_token(element, longest_rest)
@@ -115,13 +116,12 @@ def key_shift(score):
     return interval.Interval(key.tonic, target)
 
 
-def _tempo(score):
-    """The last MetronomeMark in measures 0-3 (all parts, in part order)."""
+def _tempo(score) -> float:
+    """The bpm of the last MetronomeMark in measures 0-3 (all parts, in part order); MIDI's default 120 where
+    there is none (a file without a tempo event: the authors' code fails on it, a MIDI player plays 120)."""
     found = score.measures(*FIRST_MEASURES).recurse().getElementsByClass("MetronomeMark")
     marks = [mark for mark in found if mark.number is not None]
-    if not marks:
-        raise TokenizeError("no tempo (MetronomeMark) in measures 0-3")
-    return marks[-1]
+    return float(marks[-1].number) if marks else DEFAULT_BPM
 
 
 def _time_signature(excerpt):
@@ -147,7 +147,8 @@ def _first_measure_with_note(score) -> int:
                 numbers.append(measure.number)
                 break
     if not numbers:
-        raise TokenizeError("no single note (only chords or nothing)")
+        raise TokenizeError("no single note (the 8 kept bars start at the first bar holding a lone pitch; this file "
+                            "has only chords, drums or nothing)")
     return min(numbers)
 
 

@@ -72,11 +72,11 @@ def make_type1_midi(path, tracks, bpm=100.0, ticks_per_beat=480):
     """A type-1 MIDI file as EIMG's are: each track its own notes, time signatures where the track has them.
 
     `tracks`: (time signatures [(beat, numerator, denominator)], notes [(pitch, start beat, beats)]);
-    the tempo goes into the first track.
+    the tempo goes into the first track (none with `bpm=None`).
     """
     midi = mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat)
     for index, (signatures, notes) in enumerate(tracks):
-        events = [(0, 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)))] if index == 0 else []
+        events = [(0, 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)))] if index == 0 and bpm else []
         events += [(round(beat * ticks_per_beat), 0, mido.MetaMessage("time_signature", numerator=n, denominator=d))
                    for beat, n, d in signatures]
         for pitch, start, length in notes:
@@ -92,6 +92,13 @@ def make_type1_midi(path, tracks, bpm=100.0, ticks_per_beat=480):
 
 
 BASS = ((48, 0, 2), (43, 2, 2), (48, 4, 1), (43, 5, 1), (48, 6, 2))  # C3 G2 C3 G2 C3, 4/4 (no time signature)
+
+
+def test_a_file_without_a_tempo_reads_at_midis_default_120_bpm(tmp_path):
+    """Many MIDI files from elsewhere set no tempo; a player plays them at 120 bpm, and so does the tokeniser."""
+    without = encode_midi(make_type1_midi(tmp_path / "none.mid", [([], BASS)], bpm=None))
+    with_120 = encode_midi(make_type1_midi(tmp_path / "120.mid", [([], BASS)], bpm=120.0))
+    assert without == with_120 and without[1] == "120.0@tempo"
 
 
 def test_a_chord_over_the_barline_moves_its_parts_later_bars_as_music21_8_did(tmp_path):
