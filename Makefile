@@ -17,7 +17,7 @@ export IMG2MUSIC_EIMG_SOURCE ?= $(SHARED)/eimg
 export IMG2MUSIC_EMOTION6_SOURCE ?= $(SHARED)/emotion6/Emotion6-320px.zip
 export IMG2MUSIC_AUTHORS_SOURCE ?= $(SHARED)/authors/midiData.txt
 
-.PHONY: help setup data test test-integration test-slow test-jax demo table1 table2 figure3 metric-anatomy authors-log pretrained pretrained-measure bench-generate serve serve-screenshot bench-serve test-browser regimes va-alignment image-features bench paper-gpu-pack paper-gpu paper-gpu-merge
+.PHONY: help setup data test test-integration test-slow test-jax demo table1 table2 figure3 metric-anatomy authors-log pretrained pretrained-va pretrained-measure bench-generate serve serve-screenshot bench-serve test-browser regimes va-alignment image-features bench paper-gpu-pack paper-gpu paper-gpu-merge
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -77,11 +77,16 @@ metric-anatomy: setup  ## what a Music_Quality_Loss number measures: repeated to
 authors-log: setup  ## the authors' training log, all 9 runs, beside our training curves -> results/authors_log.md/.json/.png (seconds)
 	$(BIN)/python reproduce/authors_log.py
 
-pretrained: setup  ## the model shipped in the package: train (about 15 min on 2 cores), measure, copy -> img2music_tf/pretrained_model, results/pretrained.md
+pretrained: setup  ## the model shipped in the package: train (about 30 min on 2 cores), measure, copy -> img2music_tf/pretrained_model, img2music_tf/pretrained_va, results/pretrained.md
 	$(BIN)/img2music data prepare --music eimg --images emotion6 --out runs/pretrained/data
 	$(BIN)/img2music train --data runs/pretrained/data --preset Trans_enc3_dec3 --scale smoke --epochs 12 --max-songs 300 \
 	  --image-weights torchvision --seed 0 --force --out runs/pretrained/run
+	$(BIN)/python reproduce/pretrained_va.py --data runs/pretrained/data
 	$(BIN)/python reproduce/pretrained.py --run runs/pretrained/run --data runs/pretrained/data
+
+pretrained-va: setup  ## the small music VA predictor shipped in the package (after make pretrained; about 3 min) -> img2music_tf/pretrained_va, results/pretrained_va.md
+	$(BIN)/img2music data prepare --music eimg --images emotion6 --out runs/pretrained/data
+	$(BIN)/python reproduce/pretrained_va.py --data runs/pretrained/data
 
 pretrained-measure: setup  ## measure the shipped model again, no training (about 4 min) -> results/pretrained.md/.json
 	$(BIN)/img2music data prepare --music eimg --images emotion6 --out runs/pretrained/data

@@ -22,6 +22,7 @@ from img2music_tf.decode import GenerationConfig, compiled_step, generate_tokens
 from img2music_tf.errors import UserError
 from img2music_tf.files import output_dir, staged_files, write_json
 from img2music_tf.models.va_predictor import EXTRAPOLATED, VAPredictor, extrapolated, marked
+from img2music_tf.pretrained import va_predictor_folder
 from img2music_tf.run_folder import Run, load_run
 from img2music_tf.tokens import tokens_to_notes, write_midi
 
@@ -105,6 +106,8 @@ def music_from_images(
         recorded = run.info.va_predictor
         if va_predictor_dir is None and recorded and Path(recorded).is_dir():
             va_predictor_dir = recorded
+        if va_predictor_dir is None:
+            va_predictor_dir = va_predictor_folder()  # the small one shipped in the package, if there is one
         predictor = load_va_predictor(va_predictor_dir)
 
         features = run.image_features(images, progress=progress)  # (N, F)
@@ -190,5 +193,8 @@ def print_pieces(pieces: list[Piece], out_dir: Path) -> None:
               f"{' (estimated)' if piece.image_va_estimated else ''}")
     if any(extrapolated(value) for piece in pieces for value in piece.music_va or ()):
         print(EXTRAPOLATED)
+    if pieces and pieces[0].music_va is None:
+        print("music VA -: no music VA predictor (this installation ships none and the run names none); "
+              "pass --va-predictor DIR (`img2music va train` makes one)")
     print(f"wrote {len(pieces)} piece(s) (.mid, {'.wav, ' if pieces and pieces[0].wav else ''}.png) "
           f"and {SUMMARY_FILE} to {out_dir}")

@@ -17,6 +17,7 @@ from pathlib import Path
 from img2music_tf.errors import UserError
 
 MODEL_FOLDER = Path(__file__).resolve().parent / "pretrained_model"
+VA_PREDICTOR_FOLDER = Path(__file__).resolve().parent / "pretrained_va"  # a small music VA predictor (make pretrained-va)
 DEFAULT_GENERATION = {"method": "sample", "top_k": 10, "temperature": 1.0, "seed": 0, "tries": 20, "min_notes": 32,
                       "min_seconds": 15.0}
 RUN_GENERATION = {"method": "greedy", "top_k": 0, "temperature": 1.0, "seed": 0, "tries": 1, "min_notes": 1,
@@ -29,6 +30,12 @@ def generation_settings(shipped: bool, **given) -> dict:
     with the choices `given` (None: not given) on top: what `img2music generate` and the page both use."""
     return {**(DEFAULT_GENERATION if shipped else RUN_GENERATION),
             **{key: value for key, value in given.items() if value is not None}}
+
+
+def va_predictor_folder() -> Path | None:
+    """The small music VA predictor shipped in the package (every piece's VA is printed with it when the run
+    names none), or None in a checkout without one."""
+    return VA_PREDICTOR_FOLDER if (VA_PREDICTOR_FOLDER / "va_predictor.keras").is_file() else None
 
 
 def model_folder() -> Path:

@@ -31,6 +31,7 @@ from img2music_tf.paths import results_dir, runs_dir, shown
 
 WORK = runs_dir() / "pretrained"
 TOP_K = (3, 5, 10, 20)
+LENGTH_BANDS = {"0-5 s": (0, 5), "5-15 s": (5, 15), "15-30 s": (15, 30), "30+ s": (30, float("inf"))}
 WEIGHTS = {
     "none": "a random, seeded VGG16: the features tell pictures apart once standardised, but say little about "
             "what they show",
@@ -168,6 +169,8 @@ def score(pieces: list[list[str]], image_ids: list[str], image_va, predictor) ->
     import numpy as np
 
     from img2music_tf import metrics, tokens
+    from img2music_tf.decode import GenerationConfig
+    from img2music_tf.pretrained import DEFAULT_GENERATION
 
     notes = [tokens.tokens_to_notes(piece) for piece in pieces]
     with tempfile.TemporaryDirectory() as scratch:
@@ -176,10 +179,16 @@ def score(pieces: list[list[str]], image_ids: list[str], image_va, predictor) ->
             for image, piece in zip(image_ids, pieces)]  # (I, 3)
     quality = metrics.summarize(np.array(table, float))
     counts = [len(rows) for rows in notes]
+    seconds = [tokens.sounding_seconds(piece) for piece in pieces]
     sounding = [i for i, count in enumerate(counts) if count]
+    rule = GenerationConfig(**{key: DEFAULT_GENERATION[key] for key in ("min_notes", "min_seconds")})
     row = {
         "with_notes": len(sounding),
         "notes_median": int(np.median(counts)),
+        "seconds_median": float(np.median(seconds)),
+        "seconds_bands": {band: sum(low <= value < high for value in seconds)
+                          for band, (low, high) in LENGTH_BANDS.items()},
+        "meet_default_rule": sum(rule.long_enough(piece) for piece in pieces),
         "metrics": {name: quality[name] for name in (*metrics.METRIC_NAMES, "music_quality_loss",
                                                      "music_quality_loss_ci")},
         "emotion_alignment": None,
@@ -260,13 +269,22 @@ def markdown(result: dict) -> str:
         f"One piece per distinct test image ({result['test_images']} images of the {result['test_pairs']} test "
         "pairs):",
         "",
-        "| decoding | pieces with notes | median notes | one repeated token | distinct pieces | "
+        "| decoding | pieces with notes | median notes | median seconds | pieces by length "
+        f"({' / '.join(LENGTH_BANDS)}) | meet the default length rule | one repeated token | distinct pieces | "
         "copies of a training song |",
-        "|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for label, row in result["decoding"].items():
+        bands = " / ".join(str(count) for count in row["seconds_bands"].values())
         lines.append(f"| {label} | {row['with_notes']} / {row['pieces']} | {row['notes_median']} | "
+                     f"{row['seconds_median']:.1f} | {bands} | {row['meet_default_rule']} | "
                      f"{row['one_token_pieces']} | {row['distinct_pieces']} | {row['copied']} |")
+    lines += [
+        "",
+        "Each picture samples from its own random stream, drawn from its file's content, so these are also the "
+        "pieces `img2music generate PICTURE` makes one picture per command (tested: a picture alone, in a batch "
+        "or moved in it gives the same MIDI). Seconds: to the end of the last note, at the piece's tempo.",
+    ]
     paired = predictor["paired_music_labels_alignment"]
     lines += [
         "",

@@ -556,3 +556,33 @@ def test_generate_without_run_and_without_a_shipped_model_says_how(tmp_path, mon
     assert cli.main(["generate", str(photo), "--out", str(tmp_path / "music")]) == 2
     assert "--run RUN_DIR" in capsys.readouterr().err
     assert not (tmp_path / "music").exists()
+
+
+def test_every_piece_gets_a_music_va_or_one_line_saying_why_not(tiny_run, tmp_path, capsys, monkeypatch):
+    """A run that names no music VA predictor is rated by the small one shipped in the package; with none
+    shipped either, one line says why the music VA is '-' and how to get one."""
+    import json
+
+    from img2music_tf import generate
+    from img2music_tf.models.va_predictor import VAPredictor, VAPredictorConfig, build_va_predictor
+
+    picture = write_picture(tmp_path / "pic.png")
+    monkeypatch.setattr(generate, "va_predictor_folder", lambda: None)
+    assert cli_main(["generate", picture, "--run", tiny_run, "--out", tmp_path / "a", "--no-wav"]) == 0
+    out = capsys.readouterr().out
+    assert "music VA - " in out and "music VA -: no music VA predictor" in out
+    shipped = tmp_path / "shipped_va"
+    VAPredictor(build_va_predictor(VAPredictorConfig(hidden_units=(8,), batchnorm=False)),
+                VAPredictorConfig(hidden_units=(8,), batchnorm=False)).save(shipped)
+    monkeypatch.setattr(generate, "va_predictor_folder", lambda: shipped)
+    assert cli_main(["generate", picture, "--run", tiny_run, "--out", tmp_path / "b", "--no-wav"]) == 0
+    out = capsys.readouterr().out
+    assert "no music VA predictor" not in out and "music VA V " in out
+    summary = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert summary["va_predictor"] == str(shipped) and summary["pieces"][0]["music_va"] is not None
+
+
+def cli_main(argv):
+    from img2music_tf import cli
+
+    return cli.main([str(a) for a in argv])
