@@ -109,10 +109,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     quiet_tensorflow()  # before parsing, so that no argument's type can let TensorFlow's start-up lines through
+
+    def command() -> int | None:
+        args = build_parser().parse_args(argv)
+        return args.run(args)
+
+    return run_reporting(command)
+
+
+def run_reporting(function) -> int:
+    """Run `function()` (a command, or a reproduce/ script's main) with the commands' conventions: a UserError or
+    what the machine refuses (a full disk, a name too long) is one line `img2music: error: ...` and exit 2;
+    SIGINT / SIGTERM end it with 130 / 143 after its clean-up; anything else is a bug and keeps its traceback."""
     try:
         with interrupts.handled():
-            args = build_parser().parse_args(argv)
-            status = args.run(args) or 0
+            status = function() or 0
             interrupts.check()  # a signal Python swallowed in a callback still ends the command as interrupted
         return status
     except UserError as error:

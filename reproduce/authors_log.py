@@ -19,6 +19,7 @@ import json
 import sys
 from pathlib import Path
 
+from img2music_tf.cli import run_reporting
 from img2music_tf.paths import results_dir
 
 
@@ -150,4 +151,4 @@ def plot(result: dict, target: Path) -> Path:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_reporting(main))

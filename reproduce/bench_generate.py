@@ -33,6 +33,7 @@ import time
 import zipfile
 from pathlib import Path
 
+from img2music_tf.cli import run_reporting
 from img2music_tf.paths import project_dir, results_dir
 
 EMOTION6 = Path(os.environ.get("IMG2MUSIC_EMOTION6_SOURCE",
@@ -198,4 +199,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_reporting(main))

@@ -30,6 +30,8 @@ import time
 import zipfile
 from pathlib import Path
 
+from img2music_tf.cli import run_reporting
+
 REPO = Path(__file__).resolve().parents[1]
 EMOTION6 = Path(os.environ.get("IMG2MUSIC_EMOTION6_SOURCE",
                                REPO.parent / "shared" / "data" / "emotion6" / "Emotion6-320px.zip"))
@@ -209,4 +211,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_reporting(main))

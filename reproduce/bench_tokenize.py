@@ -10,6 +10,7 @@ Writes results/bench_tokenize.csv and results/bench_tokenize.md.
 
 from __future__ import annotations
 
+import sys
 import argparse
 import os
 import platform
@@ -17,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from img2music_tf.cli import run_reporting
+from img2music_tf.commands import integer
 from img2music_tf.paths import project_dir, results_dir
 
 DEFAULT_SOURCE = Path(os.environ.get("IMG2MUSIC_EIMG_SOURCE", project_dir().parent / "shared" / "data" / "eimg"))
@@ -37,7 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE,
                         help="EIMG folder (holding dataset.zip), the zip itself, or any folder of .mid files")
-    parser.add_argument("--limit", type=int, default=300, help="first N files (default 300; 0 = all)")
+    parser.add_argument("--limit", type=integer(0), default=300, help="first N files (default 300; 0 = all)")
     parser.add_argument("--out", type=Path, default=results_dir(), help="folder for the CSV and Markdown")
     args = parser.parse_args()
 
@@ -72,4 +75,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_reporting(main))

@@ -41,7 +41,9 @@ import sys
 import time
 from pathlib import Path
 
-from img2music_tf.cli import quiet_tensorflow
+from img2music_tf.cli import quiet_tensorflow, run_reporting
+from img2music_tf.commands import integer
+from img2music_tf.presets import PRESET_NAMES
 
 quiet_tensorflow()  # before Keras imports TensorFlow: no start-up log lines ($IMG2MUSIC_VERBOSE=1 shows them)
 import keras  # noqa: E402
@@ -192,9 +194,9 @@ def main() -> None:
     parser.add_argument("--scale", default="smoke", choices=("paper", "smoke", "tiny"), help="preset sizes")
     parser.add_argument("--data", default="eimg", choices=("eimg", "authors"),
                         help="EIMG songs (from $IMG2MUSIC_EIMG_SOURCE) or the authors' midiData.txt")
-    parser.add_argument("--songs", type=int, default=8, help="songs (batches) to cycle over (default 8)")
+    parser.add_argument("--songs", type=integer(1), default=8, help="songs (batches) to cycle over (default 8)")
     parser.add_argument("--steps", type=int, default=16, help="timed steps per row (default 16)")
-    parser.add_argument("--preset", default=PRESET, help=f"the preset timed (default {PRESET})")
+    parser.add_argument("--preset", default=PRESET, choices=PRESET_NAMES, help=f"the preset timed (default {PRESET})")
     parser.add_argument("--rows", default="all", choices=("all", "groups", "bucket"),
                         help="every row, only the old exact step (bucket) against row groups, or only bucket")
     parser.add_argument("--group-rows", type=int, default=32, help="rows per row group (default 32)")
@@ -322,4 +324,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_reporting(main))

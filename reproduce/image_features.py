@@ -19,6 +19,7 @@ Writes results/image_features.md and .json.
 
 from __future__ import annotations
 
+import sys
 import argparse
 import os
 import platform
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from img2music_tf.cli import run_reporting
 from img2music_tf.paths import results_dir, shown
 
 WEIGHTS = ("torchvision", "none")
@@ -140,17 +142,13 @@ def main() -> None:
     args = parser.parse_args()
 
     from img2music_tf.data import emotion6
-    from img2music_tf.errors import UserError
     from img2music_tf.files import ensure_writable_dir, write_json, write_text
     from img2music_tf.models.architecture import FeatureSpec
     from img2music_tf.models.image_encoder import extract_features, weights_sha256
     from img2music_tf.models.image_va_regressor import SHIPPED, ImageVARegressor, cross_validate
 
-    try:
-        ensure_writable_dir(args.out)
-        items = emotion6.load(args.source).items
-    except UserError as error:
-        raise SystemExit(f"error: {error}") from None
+    items = emotion6.load(args.source).items  # a UserError: one line, exit 2 (run_reporting)
+    ensure_writable_dir(args.out)
     paths = [item.path for item in items]
     categories = [item.id.rsplit("_", 1)[0] for item in items]
     va = np.array([(item.valence, item.arousal) for item in items])  # (N, 2)
@@ -180,4 +178,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_reporting(main))

@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from img2music_tf.cli import run_reporting
+from img2music_tf.experiments import SCALES
 from img2music_tf.paths import results_dir, runs_dir
 
 
@@ -25,7 +27,7 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=20, help="the first N authors' training pairs (default 20)")
     parser.add_argument("--epochs", type=int, default=60, help="epochs to train (default 60)")
     parser.add_argument("--every", type=int, default=10, help="a snapshot every K epochs (default 10)")
-    parser.add_argument("--scale", default="smoke", help="model sizes (default smoke)")
+    parser.add_argument("--scale", default="smoke", choices=tuple(SCALES), help="model sizes (default smoke)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=runs_dir() / "memorisation_probe")
     parser.add_argument("--out", type=Path, default=results_dir())
@@ -36,7 +38,6 @@ def main() -> int:
 
     from img2music_tf.study import pipeline
     from img2music_tf.environment import environment
-    from img2music_tf.experiments import SCALES
     from img2music_tf.files import write_json, write_text
     from img2music_tf.decode import GenerationConfig, generate_tokens
     from img2music_tf.memorisation import SongIndex
@@ -136,4 +137,4 @@ def plot(result: dict, target: Path) -> Path:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_reporting(main))

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from img2music_tf.cli import run_reporting
 from img2music_tf.paths import results_dir
 
 REPEATS = 234  # the longest greedy piece: max_len 236 less <start> and <end>
@@ -281,4 +282,4 @@ def plot(result: dict, target: Path) -> Path:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_reporting(main))

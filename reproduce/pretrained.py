@@ -27,6 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from img2music_tf.cli import run_reporting
 from img2music_tf.paths import results_dir, runs_dir, shown
 
 WORK = runs_dir() / "pretrained"
@@ -341,4 +342,4 @@ def markdown(result: dict) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_reporting(main))

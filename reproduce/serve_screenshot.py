@@ -14,6 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from img2music_tf.cli import run_reporting
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "reproduce"))
 PHOTOS = 2
@@ -53,4 +55,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_reporting(main))

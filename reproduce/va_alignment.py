@@ -16,6 +16,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from img2music_tf.cli import run_reporting
+from img2music_tf.experiments import SCALES
 from img2music_tf.paths import results_dir, runs_dir
 
 
@@ -27,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
 
     defaults = Measurement()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", default=defaults.scale, help=f"experiments.SCALES name (default {defaults.scale})")
+    parser.add_argument("--scale", default=defaults.scale, choices=tuple(SCALES),
+                        help=f"experiments.SCALES name (default {defaults.scale})")
     parser.add_argument("--data", nargs="+", default=list(defaults.data), choices=list(DATA_REGIMES),
                         help="data regimes (default authors eimg)")
     parser.add_argument("--seeds", nargs="+", type=int, default=list(defaults.seeds))
@@ -56,4 +59,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_reporting(main))

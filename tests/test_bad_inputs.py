@@ -101,3 +101,36 @@ def test_a_missing_picture_is_said_before_tensorflow_loads(tmp_path):
                           env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, timeout=120)
     assert done.stdout.split() == ["2", "False"], done.stderr
     assert done.stderr.startswith("img2music: error:") and "nope.jpg" in done.stderr
+
+
+@pytest.mark.parametrize("line", ["bench_tokenize.py --source /nonexistent/eimg", "bench_tokenize.py --limit -1",
+                                  "bench_train_step.py --songs 0", "bench_train_step.py --preset Nope",
+                                  "memorisation_probe.py --scale nope", "va_alignment.py --scale nope",
+                                  "image_features.py --source /nonexistent/e6.zip --out OUT"])
+def test_the_reproduce_scripts_follow_the_commands_error_convention(tmp_path, line):
+    """A user's mistake to a reproduce/ script: exit 2 and an error line, no traceback, nothing written."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    script, *args = line.replace("OUT", str(tmp_path / "out")).split()
+    done = subprocess.run([sys.executable, str(REPO / "reproduce" / script), *args], capture_output=True, text=True,
+                          cwd=tmp_path, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin",
+                                             "IMG2MUSIC_HOME": str(tmp_path / "home")}, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "error:" in done.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "out").exists()
+
+
+def test_regimes_help_shows_help_and_writes_nothing(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    before = (REPO / "results" / "regimes.md").stat().st_mtime_ns
+    done = subprocess.run([sys.executable, str(REPO / "reproduce" / "regimes.py"), "--help"], capture_output=True,
+                          text=True, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, timeout=120)
+    assert done.returncode == 0 and "usage:" in done.stdout
+    assert (REPO / "results" / "regimes.md").stat().st_mtime_ns == before
