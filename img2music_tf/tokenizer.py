@@ -39,11 +39,12 @@ from img2music_tf.music21_v8 import bars_before, v8_import
 from img2music_tf.tokens import END, START, TokenizeError
 
 # Bump when `encode_midi` output can change: it keys the corpus cache.
-TOKENIZER_VERSION = "4"  # 4: a file without a tempo reads at 120 bpm instead of failing
+TOKENIZER_VERSION = "4"  # 4: no tempo reads at 120 bpm; hostile or drums-only files refused first
 
 BARS = 8  # bars kept, from the first measure that holds a Note
 FIRST_MEASURES = (0, 3)  # tempo and time signature: the last of each in these measures
 MAX_REST_BARS = 2  # longer rests are dropped
+MAX_TRACKS, MAX_NOTES, MAX_BEATS = 256, 100_000, 100_000  # hostile-file limits (EIMG's largest: 6, 452, 143)
 DEFAULT_BPM = 120.0  # MIDI's tempo where a file sets none
 HORIZON_BEATS = 256.0  # bars are made this far first (`music21_v8.bars_before`); EIMG pieces are shorter
 
@@ -57,6 +58,7 @@ def encode_midi(path: str | Path) -> list[str]:
         raise TokenizeError(f"{path} is a folder, not a MIDI file (`img2music tokens report` reads folders)")
     if not path.is_file():
         raise TokenizeError(f"no such MIDI file: {path}")
+    _check_midi(path)
     horizon = HORIZON_BEATS
     while True:  # widen the bars made until they hold all bars the tokens read (once for EIMG files)
         cut: set[int] = set()
@@ -74,6 +76,40 @@ def encode_midi(path: str | Path) -> list[str]:
         raise
     except Exception as error:  # a music21 failure deep inside; say which file and what
         raise TokenizeError(f"music21 failed on {path.name}: {type(error).__name__}: {error}") from None
+
+
+def _check_midi(path: Path) -> None:
+    """Refuse in one line, before music21 reads it, a file music21 would fail on obscurely or work on without
+    end: format 2, more than MAX_TRACKS tracks, MAX_NOTES notes or MAX_BEATS beats (a 37-byte file with one note
+    of 268 M ticks kept music21's makeRests busy for minutes), or no pitched note at all (drums only). A file
+    mido cannot read is left to music21, whose message says why."""
+    import mido
+
+    try:
+        midi = mido.MidiFile(str(path))
+    except Exception:  # noqa: BLE001 - mido raises many types on broken files; music21 names the problem
+        return
+    if midi.type == 2:
+        raise TokenizeError(f"{path.name} is MIDI format 2 (independent sequences), which is not read; formats 0 "
+                            "and 1 are")
+    if len(midi.tracks) > MAX_TRACKS:
+        raise TokenizeError(f"{path.name} has {len(midi.tracks)} tracks; at most {MAX_TRACKS} are read")
+    notes = pitched = 0
+    longest = 0
+    for track in midi.tracks:
+        ticks = 0
+        for message in track:
+            ticks += message.time
+            if message.type == "note_on" and message.velocity > 0:
+                notes += 1
+                pitched += message.channel != 9  # channel 10: General MIDI drums
+        longest = max(longest, ticks)
+    beats = longest / max(midi.ticks_per_beat, 1)
+    if notes > MAX_NOTES or beats > MAX_BEATS:
+        raise TokenizeError(f"{path.name} has {notes} notes over {beats:.0f} beats; at most {MAX_NOTES} notes and "
+                            f"{MAX_BEATS} beats are read")
+    if not pitched:
+        raise TokenizeError(f"{path.name} has no pitched note (drums only, or empty)")
 
 
 def encode_score(score) -> list[str]:

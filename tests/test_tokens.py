@@ -267,3 +267,24 @@ def test_authors_sequences_are_reproduced(eimg_source, tmp_path):
     assert len(tokens) == 46 and tokens[-3:] == ["r@2.75", "r@2.75", "<end>"]
     assert encode_midi(tmp_path / "2090.mid") == AUTHORS_0006  # needs the music21-8 import rules
     assert encode_midi(tmp_path / "0855.mid") == AUTHORS_0007  # 3/4 and 4/4 parts: the last one wins
+
+
+def _hostile(path, kind):
+    midi = mido.MidiFile(type=2 if kind == "format 2" else 1, ticks_per_beat=480)
+    tracks = 300 if kind == "tracks" else 1
+    for index in range(tracks):
+        track = mido.MidiTrack()
+        channel = 9 if kind == "drums" else 0
+        length = 268_000_000 if kind == "endless note" else 480
+        track += [mido.Message("note_on", note=60 + index % 12, velocity=80, channel=channel, time=0),
+                  mido.Message("note_off", note=60 + index % 12, channel=channel, time=length)]
+        midi.tracks.append(track)
+    midi.save(str(path))
+    return path
+
+
+@pytest.mark.parametrize(("kind", "words"), [("format 2", "is MIDI format 2"), ("tracks", "has 300 tracks"),
+                                             ("endless note", "beats; at most"), ("drums", "no pitched note")])
+def test_hostile_or_unusable_files_are_refused_before_music21_reads_them(tmp_path, kind, words):
+    with pytest.raises(TokenizeError, match=words):
+        encode_midi(_hostile(tmp_path / "x.mid", kind))
