@@ -366,3 +366,16 @@ def test_the_gpu_run_equals_a_cpu_training_of_the_same_preset(queue, tmp_path):
     assert [p["metrics"] for p in pieces] == [p["metrics"] for p in seed["pieces"]]
     expected = aggregate_pieces(pieces, tuple(table["reference"]["training_music"]))
     assert expected["all"]["music_quality_loss"] == pytest.approx(seed["aggregate"]["all"]["music_quality_loss"])
+
+
+def test_the_gpu_steps_that_need_jax_say_so_in_one_line_where_it_is_missing(tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "jax" else real(name, *a))
+    for words in (["run", "--pack", str(tmp_path), "--out", str(tmp_path / "out")],
+                  ["warm", "--pack", str(tmp_path), "--jobs", "0:all"]):
+        assert cli.main(["gpu", *words]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("img2music: error: the GPU queue runs under JAX, which is not installed here")
+    assert not (tmp_path / "out").exists()

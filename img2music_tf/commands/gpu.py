@@ -145,16 +145,28 @@ def run_wheels(args) -> int:
     return 0
 
 
-def run_queue(args) -> int:
-    from img2music_tf.study.gpu_run import run_queue
+def _needs_jax() -> None:
+    """`gpu run` and `gpu warm` train under JAX (the GPU machine has no TensorFlow): say so in one line where it
+    is missing, instead of a ModuleNotFoundError from deep inside."""
+    import importlib.util
 
+    if importlib.util.find_spec("jax") is None:
+        raise UserError("the GPU queue runs under JAX, which is not installed here: run it on the GPU machine "
+                        "(make paper-gpu), or `pip install -e '.[jax]'` and KERAS_BACKEND=jax")
+
+
+def run_queue(args) -> int:
     if args.warm < 0:
         raise UserError(f"--warm must be 0 (no warming processes) or more, got {args.warm}")
+    _needs_jax()
+    from img2music_tf.study.gpu_run import run_queue
+
     run_queue(Path(args.pack), Path(args.out), args.budget_s, Path(args.jax_cache), args.warm)
     return 0
 
 
 def run_warm(args) -> int:
+    _needs_jax()
     from img2music_tf.study.gpu_run import rehearse
 
     rehearse(Path(args.pack), args.jobs, Path(args.jax_cache), Path(args.done) if args.done else None)
