@@ -100,3 +100,21 @@ def test_a_second_command_writing_into_the_same_folder_is_refused(tiny_run, tmp_
     assert list(out.iterdir()) == []  # the first one ended without writing: its lock is gone
     assert cli.main(["generate", str(picture), "--run", str(tiny_run), "--out", str(out), "--no-wav"]) == 0
     assert files.LOCK_FILE not in {p.name for p in out.iterdir()}
+
+
+def test_tokens_report_stopped_by_a_signal_stops_its_workers_quietly(tmp_path):
+    import pretty_midi
+
+    folder = tmp_path / "midi"
+    folder.mkdir()
+    for index in range(60):
+        midi = pretty_midi.PrettyMIDI(initial_tempo=100)
+        piano = pretty_midi.Instrument(program=0)
+        piano.notes += [pretty_midi.Note(80, 48 + (index + step) % 30, step * 0.3, step * 0.3 + 0.25)
+                        for step in range(120)]
+        midi.instruments.append(piano)
+        midi.write(str(folder / f"{index:03d}.mid"))
+    process = _start(["tokens", "report", str(folder), "--workers", "2", "--no-cache"], tmp_path)
+    status, err = _stop(process, signal.SIGTERM, 4.0)
+    _assert_stopped_cleanly(status, err, signal.SIGTERM, tmp_path)
+    assert status == 143, "the report finished before the signal: give it more files"
