@@ -19,7 +19,7 @@ BAD_VALUES = [
     ("generate {pic} --tries 0 --out OUT", "--tries: must be an integer from 1"),
     ("generate {pic} --top-k -3 --out OUT", "--top-k: must be an integer of at least 0, got -3"),
     ("generate {pic} --seed one --out OUT", "--seed: must be an integer from 0 to 4294967295, got 'one'"),
-    ("models list --vocab-size 1000000000000", "--vocab-size: must be an integer from 3 to 100000"),
+    ("models list --vocab-size 1000000000000", "--vocab-size: must be an integer from 4 to 100000"),
     ("models features {pic} --image-size 100000 --out OUT/f.npy", "--image-size: must be an integer from 32"),
     ("train --data OUT --preset Trans_enc3_dec3 --lambda-va nan --out OUT/run", "--lambda-va: must be a number"),
     ("train --data OUT --preset Trans_enc3_dec3 --lambda-va -1 --out OUT/run", "got -1"),

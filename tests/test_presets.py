@@ -119,9 +119,12 @@ def test_models_list_command_prints_every_preset(capsys):
 
 
 def test_models_list_with_a_bad_vocabulary_prints_only_the_error(capsys):
-    assert cli.main(["models", "list", "--scale", "tiny", "--vocab-size", "0"]) == 2
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["models", "list", "--scale", "tiny", "--vocab-size", "0"])
     captured = capsys.readouterr()
-    assert captured.out == "" and captured.err == "img2music: error: vocab_size must be >= 4, got 0\n"
+    assert stopped.value.code == 2 and captured.out == ""
+    assert captured.err == ("img2music: error: argument --vocab-size: must be an integer from 4 to 100000, got 0 "
+                            "(see `img2music models list --help`)\n")
 
 
 def test_presets_that_share_a_run_differ_only_in_name_epochs_and_the_va_term():

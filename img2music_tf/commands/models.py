@@ -29,8 +29,8 @@ def add_parser(subparsers) -> None:
     listing.add_argument(
         "--fidelity", choices=tuple(FIDELITIES), default="paper", help="follow the paper or the authors' code (default: paper)"
     )
-    listing.add_argument("--vocab-size", type=integer(3, 100_000), default=978,
-                         help="output vocabulary incl. padding, 3 to 100000 (default: 978)")
+    listing.add_argument("--vocab-size", type=integer(4, 100_000), default=978,
+                         help="output vocabulary incl. padding, 4 to 100000 (default: 978)")
     listing.set_defaults(run=run_list)
 
     features = actions.add_parser(
