@@ -48,7 +48,7 @@ BASELINE = "Trans_enc3_dec3"  # no VA term; its weights are the paper's term's (
 SOFT = "Trans_enc3_dec3_VA_Soft"  # the differentiable term (losses.SoftVALoss)
 DECODINGS = {"greedy": {"method": "greedy"}, "top-10 sampling": {**DEFAULT_GENERATION, "tries": 1}}
 """How the test images are decoded: the paper's greedy decoding (which collapses at CPU scale) and the shipped
-model's seeded top-10 sampling, one try per piece (without its note rule, which re-samples a silent piece:
+model's seeded top-10 sampling, one try per piece (without its length rule, which re-samples a short piece:
 here a piece without notes is counted as such)."""
 
 
