@@ -62,6 +62,7 @@ def main() -> int:
             "loops": {label: scored(["<start>", *events * times, "<end>"]) for label, (events, times) in LOOPS.items()},
             "training_songs": training_songs(authors.distinct_songs(pairs)),
             "tables": tables(args.results),
+            "shipped_model": shipped_model(args.results / "pretrained.json"),
         }
     except UserError as error:
         print(f"metric_anatomy.py: error: {error}", file=sys.stderr)
@@ -156,6 +157,28 @@ def tables(results: Path) -> dict:
     return found
 
 
+def shipped_model(path: Path) -> dict | None:
+    """The shipped model's pieces for the 82 test images (results/pretrained.json, `make pretrained-measure`),
+    per decoding, grouped by loop type as the tables' rows are; None before that file holds them."""
+    import json
+
+    from img2music_tf.loops import LOOP_TYPES, loop_type
+    from img2music_tf.metrics import METRIC_NAMES
+
+    if not path.is_file():
+        return None
+    decodings = json.loads(path.read_text(encoding="utf-8")).get("decoding", {})
+    found = {}
+    for label, row in decodings.items():
+        groups: dict[str, list[list[float]]] = defaultdict(list)
+        for piece in row.get("piece_tokens", []):
+            groups[loop_type(piece["tokens"].split())].append([piece["metrics"][n] for n in METRIC_NAMES])
+        if groups:
+            found[label] = {"music_quality_loss": row["metrics"]["music_quality_loss"],
+                            "groups": {kind: group_summary(groups[kind]) for kind in LOOP_TYPES if groups[kind]}}
+    return found or None
+
+
 def group_summary(table: list[list[float]]) -> dict:
     from img2music_tf.metrics import METRIC_NAMES, music_quality_loss
 
@@ -238,6 +261,16 @@ def markdown(result: dict) -> str:
             groups = "; ".join(f"{kind}: {g['pieces']}, {_number(g['music_quality_loss'])}"
                                for kind, g in row["groups"].items())
             lines.append(f"| {name} | {_number(row['music_quality_loss'], 4)} | {groups} |")
+        lines.append("")
+    if result.get("shipped_model"):
+        lines += ["## The shipped model's pieces by loop type", "",
+                  "One piece per distinct test image (82) for each decoding of results/pretrained.md, grouped the "
+                  "same way (results/pretrained.json, `make pretrained-measure`).", "",
+                  "| decoding | its loss | loop type: pieces, loss of their mean metrics |", "|---|---|---|"]
+        for label, row in result["shipped_model"].items():
+            groups = "; ".join(f"{kind}: {g['pieces']}, {_number(g['music_quality_loss'])}"
+                               for kind, g in row["groups"].items())
+            lines.append(f"| {label} | {_number(row['music_quality_loss'], 4)} | {groups} |")
         lines.append("")
     lines += ["![loss by kind of piece](metric_anatomy.png)", ""]
     return "\n".join(lines)

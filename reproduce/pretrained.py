@@ -193,6 +193,9 @@ def score(pieces: list[list[str]], image_ids: list[str], image_va, predictor) ->
         "metrics": {name: quality[name] for name in (*metrics.METRIC_NAMES, "music_quality_loss",
                                                      "music_quality_loss_ci")},
         "emotion_alignment": None,
+        "piece_tokens": [{"image": image, "tokens": " ".join(piece),
+                          "metrics": dict(zip(metrics.METRIC_NAMES, values))}
+                         for image, piece, values in zip(image_ids, pieces, table)],  # read by metric_anatomy.py
     }
     if sounding:
         music_va = predictor.predict_notes(notes[i] for i in sounding)  # (S, 2)

@@ -52,6 +52,19 @@ def test_anatomy_groups_each_rows_pieces_by_loop_type(results):
     assert groups["one pitch"]["music_quality_loss"] > 2.0 > groups["chord loop"]["music_quality_loss"]
 
 
+def test_anatomy_groups_the_shipped_models_pieces_by_loop_type(results):
+    anatomy = _script("metric_anatomy")
+    assert anatomy.shipped_model(results / "pretrained.json") is None  # before make pretrained-measure
+    pieces = [{"image": str(i), "tokens": tokens,
+               "metrics": {name: token_metrics(tokens.split())[name] for name in METRIC_NAMES}}
+              for i, tokens in enumerate((PIECES["chord"], PIECES["one"], PIECES["chord"]))]
+    decoding = {"default": {"metrics": {"music_quality_loss": 1.1}, "piece_tokens": pieces}}
+    (results / "pretrained.json").write_text(json.dumps({"decoding": decoding}), encoding="utf-8")
+    shipped = anatomy.shipped_model(results / "pretrained.json")
+    assert {kind: group["pieces"] for kind, group in shipped["default"]["groups"].items()} == {"one pitch": 1,
+                                                                                            "chord loop": 2}
+
+
 def test_authors_log_sets_our_run_beside_the_authors_run_of_the_same_model(results):
     log = _script("authors_log")
     (ours,) = log.our_curves(results)
