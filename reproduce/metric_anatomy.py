@@ -135,21 +135,15 @@ def tables(results: Path) -> dict:
     mean metrics (where defined) beside the row's own."""
     import json
 
-    from img2music_tf.loops import LOOP_TYPES, loop_type
-    from img2music_tf.metrics import METRIC_NAMES, music_quality_loss
-
     found = {}
     for path in sorted(results.glob("**/table*.json")):
         table = json.loads(path.read_text(encoding="utf-8"))
         rows = {}
         for preset, row in table.get("rows", {}).items():
             for seed in row.get("seeds", []):
-                groups: dict[str, list[list[float]]] = defaultdict(list)
-                for piece in seed.get("pieces", []):
-                    groups[loop_type(piece["tokens"].split())].append([piece["metrics"][n] for n in METRIC_NAMES])
                 rows[f"{preset} (seed {seed['seed']}, epoch {seed['epoch']})"] = {
                     "music_quality_loss": seed["aggregate"]["all"]["music_quality_loss"],
-                    "groups": {kind: group_summary(groups[kind]) for kind in LOOP_TYPES if groups[kind]},
+                    "groups": by_loop_type(seed.get("pieces", [])),
                 }
         found[str(path.relative_to(results))] = {"settings": {k: table.get("settings", {}).get(k) for k in
                                                              ("data", "scale", "fidelity", "image_weights")},
@@ -162,21 +156,26 @@ def shipped_model(path: Path) -> dict | None:
     per decoding, grouped by loop type as the tables' rows are; None before that file holds them."""
     import json
 
-    from img2music_tf.loops import LOOP_TYPES, loop_type
-    from img2music_tf.metrics import METRIC_NAMES
-
     if not path.is_file():
         return None
     decodings = json.loads(path.read_text(encoding="utf-8")).get("decoding", {})
     found = {}
     for label, row in decodings.items():
-        groups: dict[str, list[list[float]]] = defaultdict(list)
-        for piece in row.get("piece_tokens", []):
-            groups[loop_type(piece["tokens"].split())].append([piece["metrics"][n] for n in METRIC_NAMES])
-        if groups:
+        if row.get("piece_tokens"):
             found[label] = {"music_quality_loss": row["metrics"]["music_quality_loss"],
-                            "groups": {kind: group_summary(groups[kind]) for kind in LOOP_TYPES if groups[kind]}}
+                            "groups": by_loop_type(row["piece_tokens"])}
     return found or None
+
+
+def by_loop_type(pieces: list[dict]) -> dict:
+    """Pieces ({"tokens": "...", "metrics": {...}}) grouped by `loops.loop_type`: per type present, its summary."""
+    from img2music_tf.loops import LOOP_TYPES, loop_type
+    from img2music_tf.metrics import METRIC_NAMES
+
+    groups: dict[str, list[list[float]]] = defaultdict(list)
+    for piece in pieces:
+        groups[loop_type(piece["tokens"].split())].append([piece["metrics"][n] for n in METRIC_NAMES])
+    return {kind: group_summary(groups[kind]) for kind in LOOP_TYPES if groups[kind]}
 
 
 def group_summary(table: list[list[float]]) -> dict:
@@ -186,6 +185,13 @@ def group_summary(table: list[list[float]]) -> dict:
     with np.errstate(all="ignore"):
         means = [float(np.nanmean(column)) if not np.isnan(column).all() else math.nan for column in values.T]
     return {"pieces": len(values), **dict(zip(METRIC_NAMES, means)), "music_quality_loss": music_quality_loss(means)}
+
+
+def _group_row(name: str, row: dict) -> str:
+    """A Markdown row: a set of pieces' loss, then per loop type its pieces and the loss of their mean metrics."""
+    groups = "; ".join(f"{kind}: {g['pieces']}, {_number(g['music_quality_loss'])}"
+                       for kind, g in row["groups"].items())
+    return f"| {name} | {_number(row['music_quality_loss'], 4)} | {groups} |"
 
 
 def _number(value: float, digits: int = 3) -> str:
@@ -257,20 +263,14 @@ def markdown(result: dict) -> str:
         lines += [f"### {path} ({settings['data']} data, {settings['scale']} scale, fidelity {settings['fidelity']}, "
                   f"image weights {settings['image_weights']})", "",
                   "| row | row's loss | loop type: pieces, loss of their mean metrics |", "|---|---|---|"]
-        for name, row in table["rows"].items():
-            groups = "; ".join(f"{kind}: {g['pieces']}, {_number(g['music_quality_loss'])}"
-                               for kind, g in row["groups"].items())
-            lines.append(f"| {name} | {_number(row['music_quality_loss'], 4)} | {groups} |")
+        lines += [_group_row(name, row) for name, row in table["rows"].items()]
         lines.append("")
     if result.get("shipped_model"):
         lines += ["## The shipped model's pieces by loop type", "",
                   "One piece per distinct test image (82) for each decoding of results/pretrained.md, grouped the "
                   "same way (results/pretrained.json, `make pretrained-measure`).", "",
                   "| decoding | its loss | loop type: pieces, loss of their mean metrics |", "|---|---|---|"]
-        for label, row in result["shipped_model"].items():
-            groups = "; ".join(f"{kind}: {g['pieces']}, {_number(g['music_quality_loss'])}"
-                               for kind, g in row["groups"].items())
-            lines.append(f"| {label} | {_number(row['music_quality_loss'], 4)} | {groups} |")
+        lines += [_group_row(label, row) for label, row in result["shipped_model"].items()]
         lines.append("")
     lines += ["![loss by kind of piece](metric_anatomy.png)", ""]
     return "\n".join(lines)

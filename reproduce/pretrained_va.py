@@ -25,15 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=WORK / "data", help="the prepared data (make pretrained)")
     parser.add_argument("--work", type=Path, default=WORK / "va_predictor-small", help="where it is trained")
     parser.add_argument("--out", type=Path, default=results_dir())
-    args = parser.parse_args(argv)
-
-    from img2music_tf.errors import UserError
-
-    try:
-        return ship(args)
-    except UserError as error:
-        print(f"img2music: error: {error}", file=sys.stderr)
-        return 2
+    return ship(parser.parse_args(argv))  # a UserError: one line, exit 2 (cli.run_reporting, below)
 
 
 def ship(args) -> int:
