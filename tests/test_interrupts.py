@@ -102,19 +102,28 @@ def test_a_second_command_writing_into_the_same_folder_is_refused(tiny_run, tmp_
     assert files.LOCK_FILE not in {p.name for p in out.iterdir()}
 
 
+def _children(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+
+
 def test_tokens_report_stopped_by_a_signal_stops_its_workers_quietly(tmp_path):
+    import shutil
+
     import pretty_midi
 
     folder = tmp_path / "midi"
     folder.mkdir()
-    for index in range(60):
-        midi = pretty_midi.PrettyMIDI(initial_tempo=100)
-        piano = pretty_midi.Instrument(program=0)
-        piano.notes += [pretty_midi.Note(80, 48 + (index + step) % 30, step * 0.3, step * 0.3 + 0.25)
-                        for step in range(120)]
-        midi.instruments.append(piano)
-        midi.write(str(folder / f"{index:03d}.mid"))
+    midi = pretty_midi.PrettyMIDI(initial_tempo=100)
+    piano = pretty_midi.Instrument(program=0)
+    piano.notes += [pretty_midi.Note(80, 48 + step % 30, step * 0.3, step * 0.3 + 0.25) for step in range(120)]
+    midi.instruments.append(piano)
+    midi.write(str(folder / "0000.mid"))
+    for index in range(1, 3000):  # far more than a fast machine reads in the moments below
+        shutil.copyfile(folder / "0000.mid", folder / f"{index:04d}.mid")
     process = _start(["tokens", "report", str(folder), "--workers", "2", "--no-cache"], tmp_path)
-    status, err = _stop(process, signal.SIGTERM, 4.0)
+    deadline = time.monotonic() + 120
+    while process.poll() is None and len(_children(process.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)  # the signal comes once both workers run
+    status, err = _stop(process, signal.SIGTERM, 1.0)
     _assert_stopped_cleanly(status, err, signal.SIGTERM, tmp_path)
     assert status == 143, "the report finished before the signal: give it more files"
