@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import logging
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from img2music_tf import render
+from img2music_tf.conditioning import net_inputs
 from img2music_tf.data.checks import check_images
 from img2music_tf.decode import GenerationConfig, compiled_step, generate_tokens, picture_stream
 from img2music_tf.errors import UserError
@@ -34,7 +37,7 @@ PIANO_ROLL_SUFFIX = "-pianoroll.png"  # never the picture's own name, even when 
 class Piece:
     """One generated piece: its picture, tokens, files, and the VA of both when known (1-9 scale)."""
 
-    image: Path
+    image: Path | None  # None: a piece asked for by its VA alone (`music_from_images` without pictures)
     tokens: tuple[str, ...]
     n_notes: int  # notes sounding in the MIDI (a chord counts each of its notes)
     midi: Path
@@ -43,10 +46,16 @@ class Piece:
     image_va: tuple[float, float] | None = None
     music_va: tuple[float, float] | None = None
     image_va_estimated: bool = False  # image_va is the image VA regressor's estimate, not a given value
+    expressed_va: tuple[float, float] | None = None  # the VA a VA-conditioned run was asked to express
+
+    @property
+    def name(self) -> str:
+        """The picture's file name, or what the piece was asked for without one."""
+        return self.image.name if self.image else f"V {self.expressed_va[0]:g} A {self.expressed_va[1]:g}"
 
     def to_dict(self) -> dict:
         return {
-            "image": str(self.image),
+            "image": str(self.image) if self.image else None,
             "midi": self.midi.name,
             "wav": self.wav.name if self.wav else None,
             "piano_roll": self.piano_roll.name,
@@ -56,6 +65,7 @@ class Piece:
             "image_va": list(self.image_va) if self.image_va else None,
             "image_va_estimated": self.image_va_estimated,
             "music_va": list(self.music_va) if self.music_va else None,
+            "expressed_va": list(self.expressed_va) if self.expressed_va else None,
         }
 
 
@@ -72,6 +82,7 @@ def music_from_images(
     generation: dict | GenerationConfig | None = None,
     image_va=None,
     image_va_estimated=None,
+    va=None,
     va_predictor_dir=None,
     wav: bool = True,
     progress: bool = True,
@@ -83,14 +94,16 @@ def music_from_images(
     `generation` overrides GenerationConfig fields (max_len defaults to the run's;
     prefixes are always padded to the run's max_len, as in its training).
     `image_va` lists each picture's known (valence, arousal) or None, `image_va_estimated` which of them
-    are estimates (`image_va.with_estimates`). The music's VA
+    are estimates (`image_va.with_estimates`). A VA-conditioned run (not in the paper) expresses `va` (one
+    (valence, arousal) for every piece) or else each picture's VA; with `va` and no pictures, it makes one
+    piece from that VA alone (a run whose net reads no image feature). The music's VA
     comes from the predictor in `va_predictor_dir`, else the one the run was trained
     with (if its folder still exists), else it is left out. The files are written into a
     hidden folder inside `out_dir` and moved into place at the end (summary.json last), so
     a failed or interrupted call leaves none of them, nor an `out_dir` it created. An `out_dir` that holds
     an earlier set (its summary.json) is refused unless `overwrite`, which replaces that set whole.
     """
-    images = check_images(images)
+    images = check_images(images) if images else []
     image_va = list(image_va) if image_va is not None else [None] * len(images)
     if len(image_va) != len(images):
         raise UserError(f"{len(image_va)} image VA values for {len(images)} images: give one per image")
@@ -110,25 +123,32 @@ def music_from_images(
             va_predictor_dir = va_predictor_folder()  # the small one shipped in the package, if there is one
         predictor = load_va_predictor(va_predictor_dir)
 
-        features = run.image_features(images, progress=progress)  # (N, F)
-        sequences = generate_tokens(compiled_step(run.model), features, run.vocabulary, generation,
-                                    prefix_len=run.config.max_len, progress=progress,
-                                    streams=[picture_stream(image) for image in images])
+        expressed = expressed_va(run.config, len(images), image_va, va)  # one (V, A) per piece, or None
+        if images:
+            inputs = run.net_inputs(images, expressed, progress=progress)  # (N, F[+2])
+            streams, stems = [picture_stream(image) for image in images], output_stems(images)
+        else:  # the VA alone: the net reads no image feature, zeros stand in its place
+            inputs = net_inputs(np.zeros((1, run.config.image_dim), "float32"), expressed, run.config)  # (1, F + 2)
+            streams, stems = [va_stream(va)], [f"va-{va[0]:g}-{va[1]:g}"]
+            images, image_va, image_va_estimated = [None], [None], [False]
+        sequences = generate_tokens(compiled_step(run.model), inputs, run.vocabulary, generation,
+                                    prefix_len=run.config.max_len, progress=progress, streams=streams)
 
         pieces = []
-        stems = output_stems(images)
-        bar = tqdm(list(zip(images, stems, sequences, image_va, image_va_estimated)), desc="writing music",
-                   unit="piece", disable=None if progress else True)  # None: no bar off a terminal
-        for image, stem, tokens, known_va, estimated in bar:
+        bar = tqdm(list(zip(images, stems, sequences, image_va, image_va_estimated, expressed or [None] * len(stems))),
+                   desc="writing music", unit="piece", disable=None if progress else True)  # None: no bar off a terminal
+        for image, stem, tokens, known_va, estimated, asked in bar:
             midi = write_midi(tokens, staging / f"{stem}.mid")
             wav_path = render.write_wav(midi, staging / f"{stem}.wav") if wav else None
             png = render.write_piano_roll(midi, staging / f"{stem}{PIANO_ROLL_SUFFIX}",
-                                          title=f"music from {image.name}")
+                                          title=f"music from {image.name}" if image else
+                                          f"music for valence {asked[0]:g}, arousal {asked[1]:g}")
             music_va = tuple(float(v) for v in predictor.predict_midi([midi])[0]) if predictor else None
             n_notes = len(tokens_to_notes(tokens))
             known_va = tuple(known_va) if known_va else None
             placed = [None if path is None else out_dir / path.name for path in (midi, wav_path, png)]
-            pieces.append(Piece(image, tuple(tokens), n_notes, *placed, known_va, music_va, estimated))
+            pieces.append(Piece(image, tuple(tokens), n_notes, *placed, known_va, music_va, estimated,
+                                tuple(asked) if asked else None))
 
         write_json(staging / SUMMARY_FILE, {
             "run": str(run.folder),
@@ -141,6 +161,32 @@ def music_from_images(
         for name in earlier - written:
             (out_dir / name).unlink(missing_ok=True)
     return pieces
+
+
+def expressed_va(config, n_pictures: int, image_va: list, va) -> list | None:
+    """The (valence, arousal) each piece expresses: for a VA-conditioned run `va` for every piece (one piece
+    without pictures) or else each picture's VA; None for a run that reads no VA (the paper's), which may not be
+    asked for one (UserError), nor for music without a picture."""
+    if not config.va_conditioned:
+        if va is not None:
+            raise UserError(f"this run ({config.name}) is not conditioned on valence and arousal, so --va cannot "
+                            "steer it: train a run of Trans_enc3_dec3_VA_Cond or Trans_enc3_dec3_VA_Cond_NoImage")
+        if not n_pictures:
+            raise UserError("give at least one picture")
+        return None
+    if not n_pictures:
+        if va is None:
+            raise UserError("give at least one picture, or --va V,A")
+        if config.va_condition != "without_image":
+            raise UserError(f"this run ({config.name}) also reads the picture: give one, or use a run of "
+                            "Trans_enc3_dec3_VA_Cond_NoImage to make music from --va alone")
+        return [tuple(va)]
+    return [tuple(va)] * n_pictures if va is not None else image_va
+
+
+def va_stream(va) -> int:
+    """The random stream of a piece asked for by its VA alone (`decode.picture_stream` of a picture)."""
+    return int.from_bytes(hashlib.sha256(f"va {va[0]:g},{va[1]:g}".encode()).digest()[:8], "big")
 
 
 def earlier_set(out_dir) -> set[str] | None:
@@ -188,9 +234,10 @@ def print_pieces(pieces: list[Piece], out_dir: Path) -> None:
         return f"V {mark(pair[0])} A {mark(pair[1])}" if pair else "-"
 
     for piece in pieces:
-        print(f"{piece.image.name}: {piece.midi.name}, {len(piece.tokens)} tokens, {piece.n_notes} notes | "
+        asked = f" | expresses {va(piece.expressed_va, '{:g}'.format)}" if piece.expressed_va else ""
+        print(f"{piece.name}: {piece.midi.name}, {len(piece.tokens)} tokens, {piece.n_notes} notes | "
               f"music VA {va(piece.music_va, marked)} | image VA {va(piece.image_va, '{:.2f}'.format)}"
-              f"{' (estimated)' if piece.image_va_estimated else ''}")
+              f"{' (estimated)' if piece.image_va_estimated else ''}{asked}")
     if any(extrapolated(value) for piece in pieces for value in piece.music_va or ()):
         print(EXTRAPOLATED)
     if pieces and pieces[0].music_va is None:

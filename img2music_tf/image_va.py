@@ -73,14 +73,14 @@ def rule_va(path: Path) -> tuple[float, float]:
     return image_va(float(hsv[..., 2].mean()), float(hsv[..., 1].mean()))
 
 
-def parse_va(text: str) -> tuple[float, float]:
-    """'V,A' -> (V, A) on the 1-9 scale."""
+def parse_va(text: str, flag: str = "--image-va") -> tuple[float, float]:
+    """'V,A' -> (V, A) on the 1-9 scale; errors name the option `flag`."""
     try:
         valence, arousal = (float(part) for part in text.split(","))
     except ValueError:
-        raise UserError(f"--image-va expects two numbers V,A (e.g. 6.5,3.2), got {text!r}") from None
+        raise UserError(f"{flag} expects two numbers V,A (e.g. 6.5,3.2), got {text!r}") from None
     if va_problem(valence, arousal):
-        raise UserError(f"--image-va values must lie in 1-9, got {text!r}")
+        raise UserError(f"{flag} values must lie in 1-9, got {text!r}")
     return valence, arousal
 
 

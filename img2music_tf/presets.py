@@ -148,6 +148,7 @@ class _Row:
     code_learning_rate: float = 1e-5  # the learning rate the authors' script compiles this model with
     va_term: str = "argmax"
     lambda_va: float | None = None  # None: the fidelity's (the paper's 1e-5, the script's 1e-7)
+    va_condition: str = "none"  # models.architecture.VA_CONDITIONS
 
 
 _ROWS = {
@@ -161,8 +162,12 @@ _ROWS = {
     # Not in the paper: a VA term with a gradient (losses.SoftVALoss). Its lambda is large enough to move the
     # weights (the paper's 1e-5 would not); change it with `lambda_va=` / `img2music train --lambda-va`.
     "Trans_enc3_dec3_VA_Soft": _Row(2, "transformer", 3, 3, va_loss=True, va_term="soft", lambda_va=0.1),
+    # Not in the paper: the decoder conditioned on a (valence, arousal) pair (`conditioning`): in training the
+    # music's own label, at generation the picture's; beside the image feature, or in its place.
+    "Trans_enc3_dec3_VA_Cond": _Row(2, "transformer", 3, 3, va_condition="with_image"),
+    "Trans_enc3_dec3_VA_Cond_NoImage": _Row(2, "transformer", 3, 3, va_condition="without_image"),
 }
-PAPER_PRESETS = tuple(name for name, row in _ROWS.items() if row.va_term == "argmax")
+PAPER_PRESETS = tuple(name for name, row in _ROWS.items() if row.va_term == "argmax" and row.va_condition == "none")
 """The rows of the paper's tables; the others are this project's additions."""
 PRESET_NAMES = tuple(_ROWS)
 
@@ -218,6 +223,7 @@ def get_preset(name: str, scale: str | Scale = "paper", fidelity: str = "paper",
         va_term=row.va_term,
         lambda_va=switches.lambda_va if row.lambda_va is None else row.lambda_va,
         va_batchnorm=switches.va_batchnorm,
+        va_condition=row.va_condition,
     )
     unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(ModelConfig)})
     if unknown:

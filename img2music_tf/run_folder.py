@@ -27,6 +27,7 @@ from typing import Sequence
 
 import numpy as np
 
+from img2music_tf.conditioning import net_inputs
 from img2music_tf.errors import UserError
 from img2music_tf.files import atomic_path, load_keras_model, write_json, write_text
 from img2music_tf.models.image_encoder import FeatureScaling, extract_features
@@ -40,6 +41,9 @@ HISTORY_FILE = "history.csv"
 TIMINGS_FILE = "timings.json"
 CHECKPOINT_FILE = Path("checkpoint") / "last.npz"
 SNAPSHOT_FOLDER = Path("snapshots")
+LATER_MODEL_FIELDS = ("va_condition",)
+"""Model fields added after runs were shipped, whose default is what every run written before them did (the
+shipped model's config.json has none): a run without them is whole."""
 TEST_TOKENS_FOLDER = Path("test_tokens")
 HISTORY_COLUMNS = (
     "epoch",
@@ -77,14 +81,15 @@ class RunInfo:
     @classmethod
     def from_dict(cls, values: dict, whole: bool = False) -> "RunInfo":
         """Inverse of `to_dict`. `whole` (a run to generate with): every model field must be there, since a lost
-        `model.max_len` would quietly become the default; without it, a record written before a model field
+        `model.max_len` would quietly become the default (`LATER_MODEL_FIELDS` excepted); without it, a record written before a model field
         existed gets its default (GPU results). The run's own fields with defaults (checksums, counts) came
         later and stay optional: runs written before them are accepted unchecked."""
         if whole:
             model = values.get("model") if isinstance(values.get("model"), dict) else {}
             missing = [f.name for f in dataclasses.fields(cls)
                        if f.name not in values and f.default is dataclasses.MISSING]
-            missing += [f"model.{f.name}" for f in dataclasses.fields(ModelConfig) if f.name not in model]
+            missing += [f"model.{f.name}" for f in dataclasses.fields(ModelConfig)
+                        if f.name not in model and f.name not in LATER_MODEL_FIELDS]
             if missing:
                 raise UserError(f"a run's {RUN_CONFIG_FILE} lacks {', '.join(missing)}: it was edited or written by "
                                 "an older version; train the run again")
@@ -280,6 +285,12 @@ class Run:
             raise UserError(f"{self.folder}: its feature_scaling has {len(self.info.feature_scaling['mean'])} "
                             f"dimensions, its CNN gives {features.shape[1]}; train the run again")
         return FeatureScaling(**self.info.feature_scaling).apply(features)
+
+
+    def net_inputs(self, paths, va=None, progress: bool = True) -> np.ndarray:
+        """What the net reads for these pictures (`conditioning.net_inputs`): their features (N, F), followed for
+        a VA-conditioned run by the (valence, arousal) each piece should express (`va`: N pairs on 1-9)."""
+        return net_inputs(self.image_features(paths, progress), va, self.config)
 
 
 def load_run(out_dir: str | Path, epoch: int | None = None) -> Run:

@@ -20,6 +20,7 @@ import keras
 import numpy as np
 
 from img2music_tf.batches import Song
+from img2music_tf.conditioning import net_inputs
 from img2music_tf.corpus import tokenize_paths
 from img2music_tf.data.prepare import MANIFEST, PreparedData, load_prepared
 from img2music_tf.errors import UserError
@@ -68,7 +69,8 @@ class TrainingSongs:
         return {"train": len(self.train), "val": len(self.val), "val_tokens_unknown": self.val_tokens_unknown}
 
     def songs(self, features: np.ndarray) -> tuple[list[Song], list[Song]]:
-        """Training and validation `Song`s, given the image feature (N, F) of each of `pairs`."""
+        """Training and validation `Song`s, given the net's picture input (N, F) of each of `pairs` (the image
+        feature, and for a VA-conditioned net the song's VA after it: `conditioning.net_inputs`)."""
         pairs = self.train + self.val
         songs = [Song(pair.music.id, feature, tuple(ids)) for (pair, ids), feature in zip(pairs, features)]
         return songs[: len(self.train)], songs[len(self.train) :]
@@ -181,6 +183,8 @@ def train_run(
         if scaling is not None:
             features = scaling.apply(features)
             info = dataclasses.replace(info, feature_scaling=dataclasses.asdict(scaling))
+        # a VA-conditioned preset reads each song's own VA label after its picture's feature (not in the paper)
+        features = net_inputs(features, [(pair.music.valence, pair.music.arousal) for pair in data.pairs], config)
         train_songs, val_songs = data.songs(features)
         vocabulary = data.vocabulary
         if resume and Vocabulary.load(out_dir / VOCABULARY_FILE) != vocabulary:

@@ -9,8 +9,9 @@ from conftest import SEED
 TOKENS = ["<start>", "100.0@tempo", "4/4@time", "C4@1.0", "E4@0.5", "G4@2.0", "r@1.0", "<end>"]
 
 
-def write_tiny_run(folder: Path) -> Path:
-    """config.json (with the vocabulary's sha256), vocabulary.json and model.keras of a tiny seeded net."""
+def write_tiny_run(folder: Path, preset: str = "Trans_enc3_dec3") -> Path:
+    """config.json (with the vocabulary's sha256), vocabulary.json and model.keras of a tiny seeded net of
+    `preset`."""
     import keras
 
     from img2music_tf.models.img2music import build_model
@@ -19,7 +20,7 @@ def write_tiny_run(folder: Path) -> Path:
     from img2music_tf.vocabulary import Vocabulary
 
     vocabulary = Vocabulary.build([TOKENS])
-    config = get_preset("Trans_enc3_dec3", scale="tiny", vocab_size=len(vocabulary))
+    config = get_preset(preset, scale="tiny", vocab_size=len(vocabulary))
     folder.mkdir(parents=True)
     keras.utils.set_random_seed(SEED)
     save_model(build_model(config), folder / MODEL_FILE)

@@ -60,15 +60,30 @@ def test_summary_of_a_model_against_itself_has_zero_difference_and_counts_rated_
                                                 abs=0.05)
 
 
+def test_distance_to_other_pictures_music_leaves_out_the_pictures_own():
+    image = np.array([[2.0, 2.0], [8.0, 8.0], [5.0, 5.0]])  # (I, 2)
+    following = image[None].copy()  # (1, I, 2): each piece has its own picture's VA
+    others = alignment.distances_to_others(image, following)  # (1, I)
+    np.testing.assert_allclose(others, [[(6 + 3) / 2, (6 + 3) / 2, (3 + 3) / 2]])
+    summary = alignment.alignment_summary(image, following, alignment.Measurement(n_boot=100))
+    assert summary["distance"] == 0 and summary["own_minus_others"] == pytest.approx(-4)
+    constant = np.full((1, 3, 2), 5.0)  # the same music for every picture: no picture is favoured
+    assert alignment.alignment_summary(image, constant, alignment.Measurement(n_boot=100))["own_minus_others"] == \
+        pytest.approx(0)
+
+
 def test_models_are_one_preset_with_a_lambda_not_copies():
     from img2music_tf.experiments import SCALES
 
     models = alignment.Measurement().models
     assert models[0].preset == alignment.BASELINE and models[0].config(SCALES["align"]).va_loss is False
-    soft = [model.config(SCALES["align"]) for model in models[1:]]
+    soft = [model.config(SCALES["align"]) for model in models if model.lambda_va is not None]
     assert {config.name for config in soft} == {alignment.SOFT}
     assert [config.lambda_va for config in soft] == [0.1, 1.0, 10.0]
     assert all(config.va_term == "soft" and config.epochs == 10 for config in soft)
+    conditioned = [model.config(SCALES["align"]) for model in models if model.preset in alignment.CONDITIONED]
+    assert [config.va_condition for config in conditioned] == ["with_image", "without_image"]
+    assert all(not config.va_loss and config.epochs == 10 for config in conditioned)
     assert len({model.key for model in models}) == len(models)
     with pytest.raises(ValueError):
         alignment.Measurement(models=models[1:])
@@ -76,14 +91,15 @@ def test_models_are_one_preset_with_a_lambda_not_copies():
 
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory):
-    """reproduce/va_alignment.py on the built-in data at demo-tiny size: 1 seed, no term and one lambda."""
+    """reproduce/va_alignment.py on the built-in data at demo-tiny size: 1 seed, no term, one lambda and the
+    VA-conditioned preset without the image."""
     sys.path.insert(0, str(REPO / "reproduce"))
     import va_alignment
 
     out = tmp_path_factory.mktemp("results")
     work = tmp_path_factory.mktemp("work")
     code = va_alignment.main(["--scale", "demo-tiny", "--data", "builtin", "--seeds", "0", "--lambdas", "1",
-                              "--work", str(work), "--out", str(out)])
+                              "--conditioned", "Trans_enc3_dec3_VA_Cond_NoImage", "--work", str(work), "--out", str(out)])
     assert code == 0
     return json.loads((out / "va_alignment.json").read_text()), out, work
 
@@ -106,7 +122,8 @@ def test_the_judge_is_another_predictor_than_the_one_inside_the_loss(measured):
 def test_every_model_and_decoding_is_rated_and_written(measured):
     result, out, _ = measured
     regime = result["regimes"]["builtin"]
-    assert list(regime["models"]) == ["Trans_enc3_dec3", "Trans_enc3_dec3_VA_Soft-lambda1"]
+    assert sorted(regime["models"]) == ["Trans_enc3_dec3", "Trans_enc3_dec3_VA_Cond_NoImage",
+                                        "Trans_enc3_dec3_VA_Soft-lambda1"]  # the JSON's keys are sorted
     images = len(regime["image_ids"])
     for model in regime["models"].values():
         for name in alignment.DECODINGS:
@@ -119,24 +136,34 @@ def test_every_model_and_decoding_is_rated_and_written(measured):
                 sum(piece["memorisation"]["copied"] for piece in pieces), images)
     soft = regime["models"]["Trans_enc3_dec3_VA_Soft-lambda1"]["decodings"]["top-10 sampling"]["alignment"]
     assert "difference_to_baseline_ci" in soft
+    conditioned = regime["models"]["Trans_enc3_dec3_VA_Cond_NoImage"]
+    assert conditioned["config"]["va_condition"] == "without_image"
+    own = conditioned["decodings"]["greedy"]["alignment"]
+    assert own["own_minus_others"] == pytest.approx(own["distance"] - own["distance_to_others"], abs=1e-9) or \
+        own["rated"] < images  # with unrated pieces the paired mean drops them
     assert regime["cost"]["Trans_enc3_dec3"]["ratio_median"] == 1.0
     assert regime["cost"]["Trans_enc3_dec3_VA_Soft-lambda1"]["ratio_median"] > 0
     markdown = (out / "va_alignment.md").read_text()
-    assert "none = paper's term" in markdown and "soft, lambda 1" in markdown and "Image weights: `none`" in markdown
-    assert "--data builtin --seeds 0 --lambdas 1" in markdown
+    assert "none = paper's term" in markdown and "soft, lambda 1" in markdown and "VA-conditioned, no image" in markdown and "Image weights: `none`" in markdown
+    assert "--data builtin --seeds 0 --lambdas 1 --conditioned Trans_enc3_dec3_VA_Cond_NoImage" in markdown
+    assert "own - others" in markdown
     assert "| copies of a training song |" in markdown
     assert (out / "va_alignment.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_verdicts_name_the_direction_only_beyond_the_interval_and_say_when_nothing_compares():
     def result_with(low: float, high: float) -> dict:
-        row = {"alignment": {"difference_to_baseline": (low + high) / 2, "difference_to_baseline_ci": [low, high]},
+        row = {"alignment": {"difference_to_baseline": (low + high) / 2, "difference_to_baseline_ci": [low, high],
+                             "own_minus_others": (low + high) / 2, "own_minus_others_ci": [low, high],
+                             "valence_r": 0.4, "arousal_r": 0.2},
                "quality": {"music_quality_loss": 1.0, "with_notes": 1.0}}
-        models = {"none": {"lambda_va": None, "decodings": {name: row for name in alignment.DECODINGS}},
-                  "soft": {"lambda_va": 1.0, "decodings": {name: row for name in alignment.DECODINGS}}}
+        models = {"none": {"label": "none", "decodings": {name: row for name in alignment.DECODINGS}},
+                  "soft": {"label": "soft, lambda 1", "decodings": {name: row for name in alignment.DECODINGS}}}
         return {"regimes": {"eimg": {"models": models}}}
 
     assert "closer than without the term" in alignment.verdicts(result_with(-0.5, -0.1))[0]
+    assert "follows its own picture's VA more than other pictures'" in alignment.verdicts(result_with(-0.5, -0.1))[0]
+    assert "goal r >= 0.3 on both: not met" in alignment.verdicts(result_with(-0.5, -0.1))[0]
     assert "farther than without the term" in alignment.verdicts(result_with(0.1, 0.5))[0]
     assert "no difference beyond the interval" in alignment.verdicts(result_with(-0.1, 0.5))[0]
     assert "not comparable" in alignment.verdicts(result_with(math.nan, math.nan))[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -586,3 +587,67 @@ def cli_main(argv):
     from img2music_tf import cli
 
     return cli.main([str(a) for a in argv])
+
+
+# --- VA-conditioned runs (not in the paper): `generate --va` -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def conditioned_runs(tmp_path_factory):
+    """Tiny untrained runs of both VA-conditioned presets."""
+    from run_fixtures import write_tiny_run
+
+    root = tmp_path_factory.mktemp("conditioned")
+    return {preset: write_tiny_run(root / preset, preset)
+            for preset in ("Trans_enc3_dec3_VA_Cond", "Trans_enc3_dec3_VA_Cond_NoImage")}
+
+
+def _summary(folder):
+    return json.loads((folder / "summary.json").read_text())["pieces"]
+
+
+def test_generate_va_steers_a_conditioned_run_and_defaults_to_the_pictures_va(conditioned_runs, tmp_path, capsys,
+                                                                               monkeypatch):
+    import img2music_tf.generate as generate_module
+
+    read = []  # the VA columns the net is given, per call
+    decode = generate_module.generate_tokens
+    monkeypatch.setattr(generate_module, "generate_tokens",
+                        lambda model, inputs, *args, **kwargs: read.append(inputs[:, -2:].tolist()) or
+                        decode(model, inputs, *args, **kwargs))
+    run = conditioned_runs["Trans_enc3_dec3_VA_Cond"]
+    picture = write_picture(tmp_path / "pic.png")
+    common = ["generate", picture, "--run", run, "--no-wav", "--max-len", "24", "--image-va", "3,4"]
+    assert run_cli([*common, "--out", tmp_path / "own"], capsys)[0] == 0
+    assert run_cli([*common, "--out", tmp_path / "sad", "--va", "1,1"], capsys)[0] == 0
+    assert run_cli([*common, "--out", tmp_path / "happy", "--va", "9,9"], capsys)[0] == 0
+    own, sad, happy = (_summary(tmp_path / name)[0] for name in ("own", "sad", "happy"))
+    assert own["expressed_va"] == [3, 4] and sad["expressed_va"] == [1, 1] and happy["expressed_va"] == [9, 9]
+    assert sad["image_va"] == happy["image_va"] == [3, 4]
+    assert read == [[[-0.5, -0.25]], [[-1, -1]], [[1, 1]]]  # (V - 5) / 4: the asked VA, else the picture's
+
+
+def test_generate_va_alone_needs_a_run_that_reads_no_picture(conditioned_runs, tiny_run, tmp_path, capsys):
+    out = tmp_path / "alone"
+    status, _ = run_cli(["generate", "--va", "7,2.5", "--run", conditioned_runs["Trans_enc3_dec3_VA_Cond_NoImage"],
+                         "--out", out, "--no-wav", "--max-len", "24"], capsys)
+    assert status == 0
+    piece, = _summary(out)
+    assert piece["image"] is None and piece["expressed_va"] == [7, 2.5] and piece["midi"] == "va-7-2.5.mid"
+    assert (out / "va-7-2.5.mid").is_file()
+    status, err = run_cli(["generate", "--va", "7,2.5", "--run", conditioned_runs["Trans_enc3_dec3_VA_Cond"],
+                           "--out", tmp_path / "b", "--no-wav"], capsys)
+    assert_one_line_error(status, err, "also reads the picture", "Trans_enc3_dec3_VA_Cond_NoImage")
+    assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("argv", [["--va", "7,7"], ["--va", "ten,2"], ["--va", "0,5"], []])
+def test_generate_va_mistakes_say_so_in_one_line(tiny_run, tmp_path, capsys, argv):
+    picture = write_picture(tmp_path / "pic.png")
+    pictures = [picture] if argv else []  # no picture and no --va
+    status, err = run_cli(["generate", *pictures, "--run", tiny_run, "--out", tmp_path / "o", "--no-wav", *argv],
+                          capsys)
+    expected = {"7,7": "is not conditioned on valence and arousal", "ten,2": "--va expects two numbers",
+                "0,5": "--va values must lie in 1-9"}
+    assert_one_line_error(status, err, expected[argv[1]] if argv else "give at least one picture")
+    assert not (tmp_path / "o").exists()

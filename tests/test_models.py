@@ -9,6 +9,8 @@ from conftest import SEED
 
 keras = pytest.importorskip("keras")
 
+from img2music_tf.conditioning import net_inputs  # noqa: E402
+from img2music_tf.errors import UserError  # noqa: E402
 from img2music_tf.models.decoder import Decoder  # noqa: E402
 from img2music_tf.models.img2music import Img2Music, build_model  # noqa: E402
 from img2music_tf.models.midi_encoder import LSTMEncoder, TransformerEncoder  # noqa: E402
@@ -17,7 +19,8 @@ from img2music_tf.presets import PRESET_NAMES, get_preset  # noqa: E402
 
 def _inputs(model, tokens, seed=SEED):
     tokens = np.asarray(tokens, dtype="int32")
-    image = np.random.default_rng(seed).normal(size=(len(tokens), model.image_dim)).astype("float32")
+    width = model.input["image"].shape[-1]  # the feature, and for a VA-conditioned net the (valence, arousal)
+    image = np.random.default_rng(seed).normal(size=(len(tokens), width)).astype("float32")
     return {"image": image, "tokens": tokens}
 
 
@@ -45,7 +48,8 @@ def test_every_preset_builds_at_paper_scale_in_both_fidelities(name):
     code = build_model(get_preset(name, fidelity="code"))
     paper = build_model(get_preset(name, fidelity="paper"))
     assert code.name == paper.name == name
-    if get_preset(name).image_encoder == "vgg16" and get_preset(name).midi_encoder == "transformer":
+    config = get_preset(name)
+    if config.image_encoder == "vgg16" and config.midi_encoder == "transformer" and config.va_condition != "without_image":
         # Same network; only the image Dense differs: 4096 -> 256 in the code, 512 -> 256 in the paper.
         assert code.count_params() - paper.count_params() == (4096 - 512) * 256
 
@@ -70,6 +74,26 @@ def test_tiny_forward_gives_one_distribution_per_prefix(name, fidelity):
     # The prediction depends on both inputs.
     other_image = _predict(model, _inputs(model, tokens, seed=SEED + 1))
     assert not np.allclose(probabilities, other_image)
+
+
+@pytest.mark.parametrize("name", ["Trans_enc3_dec3_VA_Cond", "Trans_enc3_dec3_VA_Cond_NoImage"])
+def test_a_va_conditioned_net_follows_the_va_it_is_given_and_the_image_only_beside_it(name):
+    config = get_preset(name, scale="tiny", vocab_size=40)
+    model = build_model(config)
+    tokens = np.array([[0, 0, 3, 5, 7], [1, 2, 3, 4, 5]], dtype="int32")
+    feature = np.random.default_rng(SEED).normal(size=(2, config.image_dim)).astype("float32")  # (2, F)
+    other_feature = feature[::-1].copy()
+
+    def predict(features, va):
+        return _predict(model, {"image": net_inputs(features, va, config), "tokens": tokens})
+
+    assert model.input["image"].shape[-1] == config.image_dim + 2
+    sad, happy = predict(feature, [(2, 2)] * 2), predict(feature, [(8, 8)] * 2)
+    assert not np.allclose(sad, happy)
+    with_other_picture = predict(other_feature, [(2, 2)] * 2)
+    assert np.allclose(sad, with_other_picture) == (config.va_condition == "without_image")
+    with pytest.raises(UserError, match="conditioned on valence and arousal"):
+        net_inputs(feature, None, config)
 
 
 def test_transformer_encoder_ignores_padding_amount_and_side():

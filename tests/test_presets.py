@@ -20,7 +20,8 @@ def test_one_preset_per_table_row():
     from img2music_tf.presets import PAPER_PRESETS
 
     assert set(PAPER_PRESETS) == set(TABLE_1) | set(TABLE_2)
-    assert set(PRESET_NAMES) - set(PAPER_PRESETS) == {"Trans_enc3_dec3_VA_Soft"}  # ours, named apart
+    assert set(PRESET_NAMES) - set(PAPER_PRESETS) == {"Trans_enc3_dec3_VA_Soft", "Trans_enc3_dec3_VA_Cond",
+                                                      "Trans_enc3_dec3_VA_Cond_NoImage"}  # ours, named apart
 
 
 @pytest.mark.parametrize("fidelity", ["paper", "code"])

@@ -463,3 +463,34 @@ def test_mixed_precision_trains_with_float32_losses_and_restores_the_policy(prep
     assert keras.config.dtype_policy().name == "float32"  # the global policy is back
     assert result.model.get_layer("decoder").output_dense.dtype_policy.name == "float32"
     assert result.model.get_layer("midi_encoder").dtype_policy.name == "mixed_bfloat16"
+
+
+def test_a_va_conditioned_run_trains_on_each_songs_own_va_label(prepared, tmp_path, monkeypatch):
+    """Not in the paper: a `*_VA_Cond` net reads its song's music VA label, scaled to -1..1, after the picture's
+    feature; the run folder loads and decodes with the VA a user asks for."""
+    from img2music_tf.conditioning import scaled_va
+    from img2music_tf.data.prepare import load_prepared
+    from img2music_tf.run_folder import load_run
+
+    data = load_prepared(prepared)
+    seen = []
+    fit = training_run.fit_model
+
+    def recording(config, train_songs, val_songs, *args, **kwargs):
+        seen.extend(train_songs)
+        return fit(config, train_songs, val_songs, *args, **kwargs)
+
+    monkeypatch.setattr(training_run, "fit_model", recording)
+    config = dataclasses.replace(_config("Trans_enc3_dec3_VA_Cond"), epochs=1)
+    result = training_run.train_run(prepared, config, tmp_path / "cond", seed=SEED, image_weights="none", verbose=0)
+    labels = {pair.music.id: (pair.music.valence, pair.music.arousal) for pair in data.pairs_in("train")}
+    assert len(seen) == len(labels)
+    for song in seen:
+        assert song.feature.shape == (config.image_dim + 2,)
+        np.testing.assert_allclose(song.feature[-2:], scaled_va(labels[song.id]))
+    run = load_run(result.out_dir)
+    assert run.config.va_condition == "with_image"
+    picture = data.pairs_in("test")[0].image.path
+    inputs = run.net_inputs([picture, picture], [(1.0, 9.0), (9.0, 1.0)], progress=False)  # (2, F + 2)
+    np.testing.assert_allclose(inputs[:, -2:], [[-1, 1], [1, -1]])
+    np.testing.assert_array_equal(inputs[0, :-2], inputs[1, :-2])

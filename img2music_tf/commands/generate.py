@@ -1,4 +1,4 @@
-"""`img2music generate IMAGE... --out DIR [--run RUN_DIR]`: a MIDI, WAV and piano roll per picture."""
+"""`img2music generate IMAGE... --out DIR [--run RUN_DIR] [--va V,A]`: a MIDI, WAV and piano roll per picture."""
 
 from __future__ import annotations
 
@@ -25,10 +25,14 @@ def add_parser(subparsers) -> None:
             f"{DEFAULT_GENERATION['min_notes']} notes or shorter than {DEFAULT_GENERATION['min_seconds']:g} s is "
             f"sampled again with the next seed, up to {DEFAULT_GENERATION['tries']} seeds. Each picture draws "
             "from its own random stream (from its file's content and --seed), so a picture gets the same music "
-            "alone or among others. An --out that holds an earlier set is refused unless --force."
+            "alone or among others. A run of a VA-conditioned preset (Trans_enc3_dec3_VA_Cond*, not in the paper) "
+            "expresses each picture's VA (given, or estimated), or the one --va asks for; with --va and no picture, "
+            "a run of Trans_enc3_dec3_VA_Cond_NoImage makes one piece from that VA alone. An --out that holds an "
+            "earlier set is refused unless --force."
         ),
     )
-    parser.add_argument("images", nargs="+", metavar="IMAGE", help="picture files (JPEG, PNG, ...)")
+    parser.add_argument("images", nargs="*", metavar="IMAGE",
+                        help="picture files (JPEG, PNG, ...); none with --va and a run that reads no picture")
     parser.add_argument("--run", metavar="RUN_DIR", dest="run_dir",
                         help="trained run folder (config.json, vocabulary.json, model.keras); without it, the "
                              "model shipped in the package")
@@ -57,6 +61,9 @@ def add_parser(subparsers) -> None:
                              f"{DEFAULT_GENERATION['min_seconds']:g} with the shipped model)")
     parser.add_argument("--va-predictor", metavar="DIR", default=None,
                         help="music VA predictor folder (default: the one the run names or holds, if any)")
+    parser.add_argument("--va", metavar="V,A", default=None,
+                        help="the valence,arousal (1-9) the music should express, for every picture (a run of a "
+                             "VA-conditioned preset only; default: each picture's own VA)")
     parser.add_argument("--image-va", action="append", metavar="V,A", default=None,
                         help="the image's known valence,arousal (1-9); once per image, in order")
     parser.add_argument("--image-va-csv", metavar="CSV", default=None,
@@ -74,7 +81,12 @@ def run(args) -> int:
     # the method is imported here, not at the top: --help loads the command layer and the configs only
     # (tests/test_cli.py); the pictures are checked before TensorFlow loads, so a typo is said at once
     from img2music_tf.data.checks import check_images
+    from img2music_tf.errors import UserError
+    from img2music_tf.image_va import parse_va
 
+    va = parse_va(args.va, "--va") if args.va is not None else None
+    if not args.images and va is None:
+        raise UserError("give at least one picture (or, with a run that reads no picture, --va V,A)")
     check_images(args.images)
     from img2music_tf.generate import music_from_images, print_pieces
     from img2music_tf.image_va import known_image_va, with_estimates
@@ -93,7 +105,7 @@ def run(args) -> int:
     if args.max_len is not None:
         generation["max_len"] = args.max_len
     pieces = music_from_images(
-        args.run_dir, args.images, args.out, generation=generation, image_va=image_va, image_va_estimated=estimated,
+        args.run_dir, args.images, args.out, generation=generation, image_va=image_va, image_va_estimated=estimated, va=va,
         va_predictor_dir=args.va_predictor, wav=not args.no_wav, overwrite=args.force,
     )
     print_pieces(pieces, Path(args.out))

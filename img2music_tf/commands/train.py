@@ -30,7 +30,8 @@ def add_parser(subparsers) -> None:
                         help="a folder written by `img2music data prepare`")
     parser.add_argument("--preset", required=True, choices=PRESET_NAMES, metavar="PRESET",
                         help=f"table row to train: {', '.join(PRESET_NAMES)} (*_VA_Soft: a differentiable VA "
-                             "term, not in the paper)")
+                             "term; *_VA_Cond: the decoder conditioned on the music's valence and arousal, beside "
+                             "the image feature or, _NoImage, in its place; both not in the paper)")
     parser.add_argument("--scale", default="paper", choices=tuple(SCALES),
                         help="model sizes (experiments.SCALES): paper (the authors', for a GPU; default), smoke "
                              "(minutes on a CPU), tiny (tests), demo and demo-tiny (the demo's)")

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from img2music_tf.errors import UserError
 
 MIDI_ENCODERS = ("transformer", "lstm")
+VA_CONDITIONS = ("none", "with_image", "without_image")
+"""What the decoder's input holds besides the token prefix's encoding: the image feature (the paper, "none"), the
+image feature and a (valence, arousal) pair ("with_image"), or that pair alone ("without_image"); not in the paper."""
 ENCODERS = ("vgg16", "inception_v3")
 LAYERS = ("pooled", "fc2")
 RESIZES = ("bilinear", "nearest")
@@ -34,8 +37,10 @@ class Architecture:
     image_dropout: float = 0.5
     dropout: float = 0.2
     layer_norm_epsilon: float = 1e-6
+    va_condition: str = "none"  # VA_CONDITIONS: conditioned on a (valence, arousal) pair (not in the paper)
 
     def __post_init__(self):
+        check_choice("VA condition", self.va_condition, VA_CONDITIONS)
         for field in ("lstm_units", "decoder_units"):
             object.__setattr__(self, field, tuple(int(n) for n in getattr(self, field)))
         if self.midi_encoder not in MIDI_ENCODERS:
@@ -52,6 +57,11 @@ class Architecture:
             raise UserError(f"a transformer encoder needs at least 1 block, got {self.encoder_blocks}")
         if self.vocab_size < 4:
             raise UserError(f"vocab_size must be >= 4, got {self.vocab_size}")
+
+    @property
+    def va_conditioned(self) -> bool:
+        """Whether the net reads a (valence, arousal) pair after the image feature (`conditioning`)."""
+        return self.va_condition != "none"
 
     def architecture(self) -> "Architecture":
         """Just the network's sizes (drops the fields a subclass adds)."""

@@ -1,7 +1,8 @@
 """The whole image-to-music model (Figure 1): image feature + token prefix -> next-token probabilities.
 
 Inputs `{"image": (B, F) float32 CNN features, "tokens": (B, T) int32 prefix ids, 0 = padding}`, output
-(B, V) softmax. The CNN itself stays outside (features are precomputed and cached, see `image_encoder`),
+(B, V) softmax. A VA-conditioned net (not in the paper) reads (B, F + 2) as "image": the feature, then the
+(valence, arousal) to express, scaled to -1..1 (`conditioning.net_inputs`). The CNN itself stays outside (features are precomputed and cached, see `image_encoder`),
 as in the authors' code, whose trans_enc3_dec3 has 6,898,130 parameters with 4096-d VGG16 features.
 """
 
@@ -12,6 +13,7 @@ import dataclasses
 import keras
 from keras import layers
 
+from img2music_tf.conditioning import VA_DIMS
 from img2music_tf.models.architecture import Architecture
 from img2music_tf.models.decoder import Decoder
 from img2music_tf.models.midi_encoder import LSTMEncoder, TransformerEncoder
@@ -22,6 +24,8 @@ class Img2Music(keras.Model):
 
     `architecture.midi_encoder` is "transformer" (`encoder_blocks` attention blocks) or "lstm" (`lstm_units`,
     whose last width must equal `embed_dim` for the Add merge). `image_dim` is the CNN feature length.
+    `architecture.va_condition` "with_image" adds a Dense ReLU projection of the (valence, arousal) pair to the
+    merge; "without_image" puts it in place of the image branch (not in the paper).
     """
 
     def __init__(self, image_dim: int, architecture: Architecture | dict, **kwargs):
@@ -29,8 +33,9 @@ class Img2Music(keras.Model):
             architecture = Architecture(**architecture)
         a = architecture
         # === Layers ===
-        self.image_dropout = layers.Dropout(a.image_dropout, name="image_dropout")
-        self.image_projection = layers.Dense(a.embed_dim, activation="relu", name="image_projection")
+        if a.va_condition != "without_image":
+            self.image_dropout = layers.Dropout(a.image_dropout, name="image_dropout")
+            self.image_projection = layers.Dense(a.embed_dim, activation="relu", name="image_projection")
         if a.midi_encoder == "transformer":
             self.midi_encoder = TransformerEncoder(
                 a.vocab_size, a.embed_dim, a.encoder_blocks, a.num_heads, a.key_dim, a.dropout,
@@ -38,6 +43,8 @@ class Img2Music(keras.Model):
             )
         else:
             self.midi_encoder = LSTMEncoder(a.vocab_size, a.embed_dim, a.lstm_units, a.dropout, name="midi_encoder")
+        if a.va_conditioned:
+            self.va_projection = layers.Dense(a.embed_dim, activation="relu", name="va_projection")
         self.merge = layers.Add(name="merge")
         self.decoder = Decoder(
             a.vocab_size, a.decoder_units, a.decoder_blocks, a.num_heads, a.key_dim, a.dropout,
@@ -45,11 +52,15 @@ class Img2Music(keras.Model):
         )
 
         # === Functional Model ===
-        image = keras.Input(shape=(image_dim,), dtype="float32", name="image")  # (B, F)
+        width = image_dim + (VA_DIMS if a.va_conditioned else 0)
+        image = keras.Input(shape=(width,), dtype="float32", name="image")  # (B, F) or (B, F + 2)
         tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")  # (B, T)
-        image_vector = self.image_projection(self.image_dropout(image))  # (B, E)
-        midi_vector = self.midi_encoder(tokens)  # (B, E)
-        probabilities = self.decoder(self.merge([image_vector, midi_vector]))  # (B, V)
+        merged = [self.midi_encoder(tokens)]  # [(B, E)]
+        if a.va_condition != "without_image":
+            merged.append(self.image_projection(self.image_dropout(image[:, :image_dim])))  # (B, E)
+        if a.va_conditioned:
+            merged.append(self.va_projection(image[:, image_dim:]))  # (B, 2) -> (B, E)
+        probabilities = self.decoder(self.merge(merged))  # (B, V)
         super().__init__(inputs={"image": image, "tokens": tokens}, outputs=probabilities, **kwargs)
 
         # === Config ===

@@ -1,4 +1,5 @@
-"""Does a VA term make the music match the picture's emotion? Measured by a held-out judge (not in the paper).
+"""Does a VA term, or conditioning on VA, make the music match the picture's emotion? Measured by a held-out
+judge (not in the paper).
 
 The paper's VA term goes through an argmax, so it never changes the weights (`experiments.SAME_WEIGHTS`):
 its claim that the music matches the image's emotion is untested by the method. This measurement trains,
@@ -7,12 +8,14 @@ trained once) and the differentiable term (`losses.SoftVALoss`) at several weigh
 test images greedily (the paper's method) and by seeded top-k sampling (the shipped model's,
 `pretrained.DEFAULT_GENERATION`); and rates every piece with a JUDGE: a music VA predictor trained on
 another split of the music and from another seed than the predictor inside the loss, so the loss does not
-grade its own homework.
+grade its own homework. Beside the VA terms it trains the VA-conditioned presets (`conditioning`): trained on
+each song's own VA label, they decode every test image conditioned on that image's rated VA.
 
 Reported per model and decoding: the emotion distance mean |VA(image) - VA(music)| (1-9 scale; the mean of
 valence and arousal) with a 95% bootstrap interval over images (seeds pooled) and a t interval across seed
 means, its paired difference to the model without a VA term, how music VA tracks image VA (Pearson r per
-dimension), the three quality metrics and Music_Quality_Loss, pieces with notes and distinct pieces. The
+dimension), the distance of each picture to the music of the OTHER pictures (same model and seed: does the
+music follow its own picture more than any picture?), the three quality metrics and Music_Quality_Loss, pieces with notes and distinct pieces. The
 paired test music, rated by the same judge, is the reachable floor. Cost: seconds per training epoch with
 the term over without, same process, same songs.
 """
@@ -46,6 +49,9 @@ from img2music_tf.study.report import image_weights_note
 
 BASELINE = "Trans_enc3_dec3"  # no VA term; its weights are the paper's term's (experiments.SAME_WEIGHTS)
 SOFT = "Trans_enc3_dec3_VA_Soft"  # the differentiable term (losses.SoftVALoss)
+CONDITIONED = ("Trans_enc3_dec3_VA_Cond", "Trans_enc3_dec3_VA_Cond_NoImage")  # conditioned on VA (`conditioning`)
+LABELS = {BASELINE: "none = paper's term", CONDITIONED[0]: "VA-conditioned + image",
+          CONDITIONED[1]: "VA-conditioned, no image"}
 DECODINGS = {"greedy": {"method": "greedy"}, "top-10 sampling": {**DEFAULT_GENERATION, "tries": 1}}
 """How the test images are decoded: the paper's greedy decoding (which collapses at CPU scale) and the shipped
 model's seeded top-10 sampling, one try per piece (without its length rule, which re-samples a short piece:
@@ -67,7 +73,7 @@ class Model:
     @property
     def label(self) -> str:
         """Short name in tables and plots."""
-        return "none = paper's term" if self.lambda_va is None else f"soft, lambda {self.lambda_va:g}"
+        return LABELS[self.preset] if self.lambda_va is None else f"soft, lambda {self.lambda_va:g}"
 
     def config(self, scale: Scale):
         """The model's `presets.ModelConfig` at `scale`, trained for the scale's epochs (if it sets them)."""
@@ -82,7 +88,8 @@ class Measurement:
     scale: str = "align"
     data: tuple[str, ...] = ("authors", "eimg")
     seeds: tuple[int, ...] = (0, 1, 2)
-    models: tuple[Model, ...] = (Model(BASELINE), Model(SOFT, 0.1), Model(SOFT, 1.0), Model(SOFT, 10.0))
+    models: tuple[Model, ...] = (Model(BASELINE), Model(SOFT, 0.1), Model(SOFT, 1.0), Model(SOFT, 10.0),
+                                 *(Model(preset) for preset in CONDITIONED))
     judge_seed: int = 1  # the judge's split and initialisation; the loss's predictor uses the prepared split, seed 0
     n_boot: int = 2000
     confidence: float = 0.95
@@ -130,11 +137,23 @@ def distances(image_va: np.ndarray, music_va: np.ndarray) -> np.ndarray:
     return np.abs(np.asarray(image_va, float) - np.asarray(music_va, float)).mean(axis=-1)
 
 
+def distances_to_others(image_va: np.ndarray, music_va: np.ndarray) -> np.ndarray:
+    """Per seed and image, the mean distance of image i's VA (I, 2) to the music made for every OTHER image of
+    the same seed (S, I, 2): (S, I); NaN where no other piece is rated."""
+    image_va, music_va = np.asarray(image_va, float), np.asarray(music_va, float)
+    pairwise = distances(image_va[None, :, None, :], music_va[:, None, :, :])  # (S, I, J): image i, music j
+    pairwise[:, np.arange(len(image_va)), np.arange(len(image_va))] = np.nan
+    with np.errstate(all="ignore"):
+        return np.nanmean(pairwise, axis=2)  # (S, I)
+
+
 def alignment_summary(image_va: np.ndarray, music_va: np.ndarray, measurement: Measurement,
                       baseline: np.ndarray | None = None) -> dict:
     """Emotion alignment of music rated (S, I, 2) for images (I, 2): the mean distance with its bootstrap
     interval over images and its t interval across seed means, per dimension too, Pearson r per dimension,
-    and, given the baseline's distances (S, I), the paired difference to it with its bootstrap interval."""
+    the distance of each image to the other images' music and the paired difference own - others (below 0:
+    the music follows its own picture), and, given the baseline's distances (S, I), the paired difference
+    to it with its bootstrap interval."""
     image_va = np.broadcast_to(np.asarray(image_va, float), np.shape(music_va))  # (S, I, 2)
     distance = distances(image_va, music_va)  # (S, I)
     ci = dict(confidence=measurement.confidence, n_boot=measurement.n_boot)
@@ -144,6 +163,10 @@ def alignment_summary(image_va: np.ndarray, music_va: np.ndarray, measurement: M
         "distance_across_seeds": list(metrics.mean_ci(np.nanmean(distance, axis=1), measurement.confidence)),
         "rated": int(np.sum(~np.isnan(distance))),
     }
+    others = distances_to_others(image_va[0], music_va)  # (S, I)
+    summary["distance_to_others"] = float(np.nanmean(others))
+    summary["own_minus_others"] = float(np.nanmean(distance - others))
+    summary["own_minus_others_ci"] = list(bootstrap_ci(distance - others, **ci))
     for index, dimension in enumerate(("valence", "arousal")):
         error = np.abs(image_va[..., index] - music_va[..., index])  # (S, I)
         summary[f"{dimension}_distance"] = float(np.nanmean(error))
@@ -206,11 +229,13 @@ def rate(sequences: list[list[str]], folder: Path, judge, songs) -> list[dict]:
     return pieces
 
 
-def decode_run(run_dir: Path, image_paths: list[Path], decodings: dict) -> dict[str, list[list[str]]]:
-    """{decoding: one token sequence per image} of the run's net."""
+def decode_run(run_dir: Path, image_paths: list[Path], image_va: np.ndarray,
+               decodings: dict) -> dict[str, list[list[str]]]:
+    """{decoding: one token sequence per image} of the run's net; a VA-conditioned net expresses each image's
+    rated VA (I, 2)."""
     run = load_run(run_dir)
-    features = run.image_features(image_paths, progress=False)  # (I, F)
-    return {name: generate_tokens(run.model, features, run.vocabulary,
+    inputs = run.net_inputs(image_paths, image_va, progress=False)  # (I, F) or (I, F + 2)
+    return {name: generate_tokens(run.model, inputs, run.vocabulary,
                                   GenerationConfig(**{**generation, "max_len": run.config.max_len}), progress=False)
             for name, generation in decodings.items()}
 
@@ -255,7 +280,7 @@ def measure_regime(data: str, measurement: Measurement, work: Path) -> dict:
                                  va_predictor=context.va_predictor, max_songs=scale.max_songs, existing="reuse",
                                  verbose=0)
             history = read_history(run_dir / HISTORY_FILE)
-            sequences = decode_run(run_dir, [image.path for image in images.values()], DECODINGS)
+            sequences = decode_run(run_dir, [image.path for image in images.values()], image_va, DECODINGS)
             runs[model.key].append({
                 "seed": seed,
                 "run": shown(run_dir),
@@ -345,12 +370,20 @@ def verdicts(result: dict) -> list[str]:
                            "closer than without the term, beyond the interval" if high < 0 else
                            "farther than without the term, beyond the interval" if low > 0 else
                            "no difference beyond the interval")
+                a = row["alignment"]
+                own_low, own_high = a["own_minus_others_ci"]
+                follows = ("its own picture's VA more than other pictures'" if own_high < 0 else
+                           "other pictures' VA more than its own" if own_low > 0 else
+                           "its own picture no more than the others")
+                goal = "met" if min(a["valence_r"], a["arousal_r"]) >= 0.3 else "not met"
                 lines.append(
-                    f"- {data}, {name}, lambda {model['lambda_va']:g}: distance "
-                    f"{row['alignment']['difference_to_baseline']:+.3f} {_interval((low, high))} vs no term: "
-                    f"{verdict}; Music_Quality_Loss {base['quality']['music_quality_loss']:.3f} -> "
-                    f"{row['quality']['music_quality_loss']:.3f}, pieces with notes "
-                    f"{base['quality']['with_notes']:.0%} -> {row['quality']['with_notes']:.0%}."
+                    f"- {data}, {name}, {model['label']}: distance "
+                    f"{a['difference_to_baseline']:+.3f} {_interval((low, high))} vs no term: "
+                    f"{verdict}; own - other pictures' music {a['own_minus_others']:+.3f} "
+                    f"{_interval((own_low, own_high))}: the music follows {follows}; r valence {a['valence_r']:.2f}, "
+                    f"r arousal {a['arousal_r']:.2f} (goal r >= 0.3 on both: {goal}); Music_Quality_Loss "
+                    f"{base['quality']['music_quality_loss']:.3f} -> {row['quality']['music_quality_loss']:.3f}, "
+                    f"pieces with notes {base['quality']['with_notes']:.0%} -> {row['quality']['with_notes']:.0%}."
                 )
     return lines
 
@@ -369,8 +402,10 @@ def markdown(result: dict, command: str) -> str:
         f"VA term (`{trained_preset(BASELINE)}`: its argmax has no gradient, so the weights are bit-identical, "
         "`experiments.SAME_WEIGHTS`; trained once), and the "
         "differentiable term (`losses.SoftVALoss`, target: the paired music's VA) at lambda "
-        f"{', '.join(format(model['lambda_va'], 'g') for model in settings['models'][1:])}. Each run decodes the "
-        "distinct test "
+        f"{', '.join(format(model['lambda_va'], 'g') for model in settings['models'] if model['lambda_va'])}; "
+        "and the VA-conditioned presets (`conditioning`, not in the paper: trained on each song's own VA label "
+        "beside the image feature, or in its place, and asked at generation for the test image's rated VA). "
+        "Each run decodes the distinct test "
         "images greedily (the paper's method) and by seeded top-10 sampling (the shipped model's).",
         "",
         image_weights_note(sizes["image_weights"]) + (" With these weights each feature dimension is "
@@ -383,7 +418,9 @@ def markdown(result: dict, command: str) -> str:
         "pieces of |VA(image) - VA(music)| averaged over valence and arousal (1-9 scale); pieces without notes "
         f"have no emotion and are left out (`rated`). Intervals: {settings['confidence']:.0%}; `[bootstrap]` "
         f"resamples images ({settings['n_boot']} draws, seeds pooled), `seeds` is a t interval across the seed "
-        "means, `vs none` is the paired (same seed, same image) difference to the model without a term. r: "
+        "means, `vs none` is the paired (same seed, same image) difference to the model without a term, `own - "
+        "others` the paired difference between a picture's distance to its own music and to the music the same "
+        "model made for the other test pictures (below 0 beyond the interval: the music follows its picture). r: "
         "Pearson correlation of image VA and music VA over the pieces (does the music follow the picture?). "
         "Copies: pieces (seeds pooled) sharing a run of at least 16 tokens, or 90% of their events, with a song "
         "the runs trained on (`memorisation.py`).",
@@ -402,14 +439,17 @@ def markdown(result: dict, command: str) -> str:
             f"pairs); {data_record['train_songs_offered']} training pairs offered. **Floor** (the paired test "
             f"music, rated by the judge): distance {floor['judge']['distance']:.3f} "
             f"{_interval(floor['judge']['distance_ci'])}, r valence {floor['judge']['valence_r']:.2f}, r arousal "
-            f"{floor['judge']['arousal_r']:.2f}; by the music's own labels {floor['labels']['distance']:.3f}. "
+            f"{floor['judge']['arousal_r']:.2f}, own - other pairs' music {floor['judge']['own_minus_others']:+.3f} "
+            f"{_interval(floor['judge']['own_minus_others_ci'])}; by the music's own labels "
+            f"{floor['labels']['distance']:.3f}. "
             f"Judge vs the loss's predictor on that music: mean |difference| {floor['judge_vs_loss_predictor']:.3f}.",
             "",
-            "| model | decoding | distance [bootstrap] | seeds | vs none [bootstrap] | rated | r valence | r arousal "
+            "| model | decoding | distance [bootstrap] | seeds | vs none [bootstrap] | own - others [bootstrap] "
+            "| rated | r valence | r arousal "
             "| polyphony | pitch entropy | groove | Music_Quality_Loss [bootstrap] | MQL vs our training music "
             "| with notes | copies of a training song | distinct pieces per seed | final cross-entropy "
             "| epoch s (x none) |",
-            "|" + "---|" * 18,
+            "|" + "---|" * 19,
         ]
         for key, model in regime["models"].items():
             cross_entropy = np.mean([run["cross_entropy"] for run in model["runs"]])
@@ -420,7 +460,8 @@ def markdown(result: dict, command: str) -> str:
                           f"{a['difference_to_baseline']:+.3f} {_interval(a['difference_to_baseline_ci'])}")
                 lines.append(
                     f"| {model['label']} | {name} | {a['distance']:.3f} {_interval(a['distance_ci'])} | "
-                    f"{_interval(a['distance_across_seeds'][1:])} | {versus} | {a['rated']} | "
+                    f"{_interval(a['distance_across_seeds'][1:])} | {versus} | {a['own_minus_others']:+.3f} "
+                    f"{_interval(a['own_minus_others_ci'])} | {a['rated']} | "
                     f"{a['valence_r']:.2f} {_interval(a['valence_r_ci'])} | {a['arousal_r']:.2f} "
                     f"{_interval(a['arousal_r_ci'])} | {q['polyphony_rate']:.3f} | {q['pitch_entropy']:.3f} | "
                     f"{q['groove_consistency']:.3f} | {q['music_quality_loss']:.3f} "
