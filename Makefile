@@ -17,7 +17,7 @@ export IMG2MUSIC_EIMG_SOURCE ?= $(SHARED)/eimg
 export IMG2MUSIC_EMOTION6_SOURCE ?= $(SHARED)/emotion6/Emotion6-320px.zip
 export IMG2MUSIC_AUTHORS_SOURCE ?= $(SHARED)/authors/midiData.txt
 
-.PHONY: help setup data test test-integration test-slow test-jax demo table1 table2 figure3 metric-anatomy authors-log pretrained pretrained-va pretrained-measure bench-generate serve serve-screenshot bench-serve test-browser regimes va-alignment image-features bench paper-gpu-pack paper-gpu paper-gpu-merge
+.PHONY: help setup data test test-integration test-slow test-jax demo table1 table2 figure3 metric-anatomy authors-log pretrained pretrained-va pretrained-measure bench-generate serve serve-screenshot bench-serve test-browser regimes va-alignment va-steering image-features bench paper-gpu-pack paper-gpu paper-gpu-merge
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -107,8 +107,11 @@ bench-serve: setup  ## 4 clients send 20 pictures to one server: answers, latenc
 regimes: setup  ## the paper's tables beside ours in both data regimes -> results/regimes.md (after table1/table2 DATA=authors and DATA=eimg)
 	$(BIN)/python reproduce/regimes.py
 
-va-alignment: setup  ## does a VA term align music with the picture? 4 models x 3 seeds x 2 data regimes, a held-out judge -> results/va_alignment.md/.json/.png (about an hour on 2 cores)
-	$(BIN)/python reproduce/va_alignment.py
+va-alignment: setup  ## does a VA term or VA conditioning align music with the picture? 4 models x 3 seeds x 2 data regimes, a held-out judge -> results/va_alignment.md/.json/.png (about 80 minutes on 2 cores)
+	$(BIN)/python reproduce/va_alignment.py --lambdas 1
+
+va-steering: setup  ## after va-alignment: what moves when its VA-conditioned runs are asked for each VA quadrant -> results/va_steering.md/.json/.png (minutes)
+	$(BIN)/python reproduce/va_steering.py
 
 # The GPU queue (README, "Paper scale on a GPU"): pack here, run on a JAX-only GPU machine, merge here.
 paper-gpu-pack: SCALE = paper

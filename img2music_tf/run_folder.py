@@ -239,7 +239,9 @@ def check_run_folder(out_dir: Path, info: RunInfo, resume: bool, overwrite: bool
         saved = read_config(out_dir)
 
         def settings(run: dict) -> dict:  # what must not change; epochs may grow, the rest comes from the data
-            return {**run, "model": {**run.get("model", {}), "epochs": None, "vocab_size": None},
+            later = {field.name: field.default for field in dataclasses.fields(ModelConfig)
+                     if field.name in LATER_MODEL_FIELDS}  # a run written before them did what their default does
+            return {**run, "model": {**later, **run.get("model", {}), "epochs": None, "vocab_size": None},
                     "songs": None, "dropped": None, "vocabulary_sha256": None, "feature_scaling": None}
 
         wanted, kept = settings(info.to_dict()), settings(saved)

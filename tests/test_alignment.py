@@ -188,3 +188,36 @@ def test_bad_inputs_end_with_one_line_and_write_nothing(tmp_path, capsys, monkey
     assert va_alignment.main(["--data", "builtin", *args]) == 2
     assert capsys.readouterr().err == "error: runs/x/prepared was prepared from other inputs\n"
     assert not (tmp_path / "out").exists()
+
+
+def test_steering_asks_each_quadrant_of_the_same_pictures_and_writes_its_report(measured, tmp_path):
+    """reproduce/va_steering.py on the measurement's VA-conditioned run: every picture once per quadrant and
+    once with its own VA; features per piece; a table and a piano-roll figure."""
+    import va_steering
+
+    from img2music_tf.study.steering import FEATURES, QUADRANTS
+
+    _, _, work = measured
+    out = tmp_path / "results"
+    assert va_steering.main(["--scale", "demo-tiny", "--data", "builtin", "--presets",
+                             "Trans_enc3_dec3_VA_Cond_NoImage", "--pictures", "2", "--work", str(work),
+                             "--out", str(out)]) == 0
+    result = json.loads((out / "va_steering.json").read_text())["builtin/Trans_enc3_dec3_VA_Cond_NoImage"]
+    assert sorted(result["quadrants"]) == sorted(QUADRANTS) and len(result["own"]) == 2
+    for row in result["quadrants"].values():
+        assert len(row["pieces"]) == 2 and set(FEATURES) <= set(row["pieces"][0])
+        assert all(piece["minor_key"] in (0.0, 1.0) or math.isnan(piece["minor_key"]) for piece in row["pieces"])
+    markdown = (out / "va_steering.md").read_text()
+    assert "| high V, high A (7, 7) |" in markdown and "r(asked, judged)" in markdown
+    assert (out / "va_steering-builtin-Trans_enc3_dec3_VA_Cond_NoImage.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_steering_without_the_alignments_runs_says_what_to_run(tmp_path, capsys):
+    import va_steering
+
+    from img2music_tf.cli import run_reporting
+
+    status = run_reporting(lambda: va_steering.main(["--scale", "demo-tiny", "--data", "builtin", "--work",
+                                                     str(tmp_path / "work"), "--out", str(tmp_path / "out")]))
+    assert status == 2 and "make va-alignment" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -246,15 +246,27 @@ def epoch_seconds(run_dir: Path) -> list[float]:
     return seconds[1:] or seconds
 
 
-def measure_regime(data: str, measurement: Measurement, work: Path) -> dict:
-    """Train, decode and judge every model and seed on one data regime; the regime's part of the result."""
+def regime_context(data: str, measurement: Measurement, work: Path) -> tuple[Context, Path]:
+    """The prepared data, loss predictor and reference of one data regime in `work`, and its judge's folder
+    (each made once, then reused)."""
     scale = SCALES[measurement.scale]
     context = Context(Settings(scale=scale, seeds=measurement.seeds, data=data, out=work, work=work,
                                fidelity="paper"))
+    judge_dir = train_judge(context.prepared, context.settings.data_root / f"judge-seed{measurement.judge_seed}",
+                            scale, FIDELITIES["paper"].va_batchnorm, measurement.judge_seed)
+    return context, judge_dir
+
+
+def run_folder(context: Context, model: Model, seed: int) -> Path:
+    """Where the measurement trains `model` from `seed`."""
+    return context.settings.data_root / "runs" / context.settings.scale.name / f"{model.key}_seed{seed}"
+
+
+def measure_regime(data: str, measurement: Measurement, work: Path) -> dict:
+    """Train, decode and judge every model and seed on one data regime; the regime's part of the result."""
+    scale = SCALES[measurement.scale]
+    context, judge_dir = regime_context(data, measurement, work)
     prepared = context.prepared
-    batchnorm = FIDELITIES["paper"].va_batchnorm
-    judge_dir = train_judge(prepared, context.settings.data_root / f"judge-seed{measurement.judge_seed}", scale,
-                            batchnorm, measurement.judge_seed)
     judge = VAPredictor.load(judge_dir)
     songs = SongIndex(pipeline.trained_songs(prepared, scale.max_songs))  # what every run trained on
     test = prepared.pairs_in("test")
@@ -274,7 +286,7 @@ def measure_regime(data: str, measurement: Measurement, work: Path) -> dict:
     runs = {model.key: [] for model in measurement.models}
     for seed in measurement.seeds:  # the models of one seed one after another: machine load drifts alike for all
         for model in measurement.models:
-            run_dir = context.settings.data_root / "runs" / scale.name / f"{model.key}_seed{seed}"
+            run_dir = run_folder(context, model, seed)
             began = time.perf_counter()
             pipeline.train_model(prepared, model.config(scale), run_dir, seed=seed, image_weights=scale.image_weights,
                                  va_predictor=context.va_predictor, max_songs=scale.max_songs, existing="reuse",
