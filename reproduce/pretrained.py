@@ -72,6 +72,7 @@ def measure(args) -> int:
     from img2music_tf.experiments import SCALES
     from img2music_tf.files import atomic_path, write_json, write_text
     from img2music_tf.decode import compiled_step, picture_stream
+    from img2music_tf.image_va import with_estimates
     from img2music_tf.memorisation import SongIndex
     from img2music_tf.metrics import unigram_cross_entropy
     from img2music_tf.models.va_predictor import VAPredictor
@@ -86,8 +87,11 @@ def measure(args) -> int:
     index = SongIndex(songs)
     test = prepared.pairs_in("test")
     images = dict(sorted({pair.image.id: pair.image for pair in test}.items()))  # one piece per distinct image
-    features = run.image_features([image.path for image in images.values()], progress=False)  # (I, F)
     image_va = [(image.valence, image.arousal) for image in images.values()]
+    # a VA-conditioned model expresses what `generate` gives it by default: the picture's estimated VA
+    expressed = (with_estimates([image.path for image in images.values()], [None] * len(images))[0]
+                 if run.config.va_conditioned else None)
+    features = run.net_inputs([image.path for image in images.values()], expressed, progress=False)  # (I, F[+2])
     predictor_folder = pipeline.train_va_predictor(prepared, args.va_predictor, SCALES["smoke"],
                                                    run.config.va_batchnorm)
     predictor = VAPredictor.load(predictor_folder)
@@ -268,7 +272,11 @@ def markdown(result: dict) -> str:
         "Final training "
         f"cross-entropy {result['final_cross_entropy']:.3f} nats (validation {result['final_val_cross_entropy']:.3f}; "
         f"unigram baseline {result['unigram_cross_entropy']:.3f}). Made by `make pretrained`; these figures by "
-        f"`make pretrained-measure` at commit `{result['environment']['commit']}`.",
+        f"`make pretrained-measure` at commit `{result['environment']['commit']}`."
+        + (f" Not in the paper: the decoder is conditioned on valence and arousal (`{model['va_condition']}`): "
+           "trained on each song's own VA label, here asked for each test picture's VA as `generate` estimates it "
+           "from the picture (the image VA regressor), not its rating." if model.get("va_condition", "none") != "none"
+           else ""),
         "",
         f"One piece per distinct test image ({result['test_images']} images of the {result['test_pairs']} test "
         "pairs):",
