@@ -49,6 +49,7 @@ def child(picture: Path) -> None:
 
     from img2music_tf import render, tokens
     from img2music_tf.decode import GenerationConfig, compiled_step, generate_tokens
+    from img2music_tf.image_va import with_estimates
     from img2music_tf.pretrained import DEFAULT_GENERATION, model_folder
     from img2music_tf.run_folder import load_run
 
@@ -66,7 +67,9 @@ def child(picture: Path) -> None:
             nonlocal clock
             record[f"{which}: {step}"], clock = time.perf_counter() - clock, time.perf_counter()
 
-        features = run.image_features([picture], progress=False)  # (1, F)
+        # a VA-conditioned model also reads the picture's VA, estimated as `generate` does (a second CNN pass)
+        va = with_estimates([picture], [None])[0] if run.config.va_conditioned else None
+        features = run.net_inputs([picture], va, progress=False)  # (1, F[+2])
         lap("feature")
         piece = generate_tokens(step, features, run.vocabulary, config, prefix_len=run.config.max_len,
                                 progress=False)[0]
