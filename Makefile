@@ -107,8 +107,8 @@ bench-serve: setup  ## 4 clients send 20 pictures to one server: answers, latenc
 regimes: setup  ## the paper's tables beside ours in both data regimes -> results/regimes.md (after table1/table2 DATA=authors and DATA=eimg)
 	$(BIN)/python reproduce/regimes.py
 
-va-alignment: setup  ## does a VA term or VA conditioning align music with the picture? 4 models x 3 seeds x 2 data regimes, a held-out judge -> results/va_alignment.md/.json/.png (about 80 minutes on 2 cores)
-	$(BIN)/python reproduce/va_alignment.py --lambdas 1
+va-alignment: setup  ## does a VA term or VA conditioning align music with the picture? 4 models x 2 seeds x 2 data regimes, a held-out judge -> results/va_alignment.md/.json/.png (about an hour on 2 cores)
+	$(BIN)/python reproduce/va_alignment.py --lambdas 1 --seeds 0 1
 
 va-steering: setup  ## after va-alignment: what moves when its VA-conditioned runs are asked for each VA quadrant -> results/va_steering.md/.json/.png (minutes)
 	$(BIN)/python reproduce/va_steering.py

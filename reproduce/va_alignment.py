@@ -4,7 +4,7 @@ Trains Trans_enc3_dec3 without a VA term (= the paper's term: bit-identical weig
 term at 3 weights lambda, and the two VA-conditioned presets (Trans_enc3_dec3_VA_Cond, _NoImage; asked for each
 test image's rated VA), 3 seeds, in both data regimes (authors, eimg); decodes the 100 test images greedily and
 by seeded top-10 sampling; rates the music with a held-out judge (`img2music_tf/study/alignment.py`). Writes
-results/va_alignment.json, .md and .png. About 80 minutes on a 2-core CPU at the default scale `align` with `--lambdas 1` (`make va-alignment`).
+results/va_alignment.json, .md and .png. About 100 minutes on a 2-core CPU at the default scale `align`; `make va-alignment` (`--lambdas 1 --seeds 0 1`) about an hour.
 
     python reproduce/va_alignment.py                                   # make va-alignment
     python reproduce/va_alignment.py --scale tiny --data builtin --seeds 0 --lambdas 1   # a minute
