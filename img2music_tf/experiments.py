@@ -82,9 +82,9 @@ SCALES = {
         _SMOKE, name="demo", max_len=128, image_size=128, n_items=200, n_test=16, n_val=8, max_songs=None,
         epochs=2, va_epochs=60, va_patience=10, va_hidden_units=(64, 32), va_batchnorm=False,
     ),
-    # results/va_alignment (reproduce/va_alignment.py): 24 trainings (4 models, 3 seeds, 2 data regimes) and 48
-    # decodings of the 100 test images in about an hour on a shared 2-core CPU (measured: 40 pairs x 6 epochs took
-    # 30 s a training, so about 25 minutes in all). The pictures are seen at VGG16's native 224 px (the features
+    # results/va_alignment (make va-alignment): 16 trainings (4 models, 2 seeds, 2 data regimes) and 32 decodings
+    # of the 100 test images in about an hour on a shared 2-core CPU (80 pairs x 10 epochs: 2-6 minutes a
+    # training, depending on the load). The pictures are seen at VGG16's native 224 px (the features
     # are computed once, cached, shared with results/image_features); 128 tokens hold 79% of the authors' songs.
     "align": dataclasses.replace(
         _SMOKE, name="align", embed_dim=32, num_heads=2, key_dim=16, max_len=128,
