@@ -132,7 +132,8 @@ def run_reporting(function) -> int:
     except OSError as error:
         if error.errno not in USER_OS_ERRORS:
             raise
-        print(f"img2music: error: {error.strerror}: {error.filename}", file=sys.stderr)
+        where = "" if error.filename is None else f": {error.filename}"
+        print(f"img2music: error: {error.strerror}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as error:
         stopped = error if isinstance(error, interrupts.Interrupted) else interrupts.Interrupted(signal.SIGINT)

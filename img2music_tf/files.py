@@ -41,6 +41,18 @@ def ensure_writable_dir(path: str | os.PathLike) -> Path:
     return path
 
 
+def check_writable_dir(path: str | os.PathLike) -> Path:
+    """What `ensure_writable_dir` checks, leaving nothing: the folders made for the check are removed at once.
+    For a command that writes its outputs only at its end, so that a kill before then (even kill -9) leaves
+    no folder behind."""
+    path = Path(path)
+    created = [p for p in (path, *path.parents) if not p.exists()]  # deepest first
+    try:
+        return ensure_writable_dir(path)
+    finally:
+        _remove_empty(created)
+
+
 @contextlib.contextmanager
 def output_dir(path: str | os.PathLike) -> Iterator[Path]:
     """`ensure_writable_dir(path)` for a command's block; if the block fails (Ctrl-C included), the folders
@@ -122,6 +134,10 @@ def staged_files(folder: str | os.PathLike, last: str) -> Iterator[Path]:
         except UserError as error:  # name the outputs where they were going, not the hidden folder (same type)
             error.args = (str(error).replace(str(staging), str(folder)),)
             raise
+        except OSError as error:
+            if error.errno not in DISK_ERRORS:
+                raise
+            raise UserError(f"cannot write into {folder}: {os.strerror(error.errno)}") from None
         interrupts.check()  # a signal swallowed in a callback during the block cancels the set, never half of it
         names = sorted((p.name for p in staging.iterdir()), key=lambda name: (name == last, name))
         try:
@@ -139,6 +155,31 @@ def staged_files(folder: str | os.PathLike, last: str) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def check_replaceable(target: str | os.PathLike, marker: str | None = None) -> Path:
+    """UserError unless `replaced_folder(target, marker)` may replace `target` (see there); a command checks
+    this before its work."""
+    target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise UserError(f"cannot write {target}: it is a file, not a folder")
+    if marker is not None and target.is_dir() and any(target.iterdir()) and not any(target.glob(marker)):
+        raise UserError(f"{target} holds other files (no {marker}), which writing it would delete: "
+                        "name a new or empty folder, or remove it first")
+    return target
+
+
+@contextlib.contextmanager
+def made_folders_removed_if_failed(folder: str | os.PathLike) -> Iterator[None]:
+    """If the block fails, remove `folder` with all it holds, and its parents, as far as the block made them:
+    a folder that existed before the block is left as it was (the folders the block made inside it go)."""
+    made = [p for p in (Path(folder), *Path(folder).parents) if not p.exists()]  # deepest first
+    try:
+        yield
+    except BaseException:
+        if made:
+            shutil.rmtree(made[-1], ignore_errors=True)
+        raise
+
+
 @contextlib.contextmanager
 def replaced_folder(target: str | os.PathLike, marker: str | None = None) -> Iterator[Path]:
     """Yield an empty hidden folder beside `target` to fill; on success it replaces `target` (and all it held)
@@ -148,12 +189,7 @@ def replaced_folder(target: str | os.PathLike, marker: str | None = None) -> Ite
     the output always holds), is a non-empty folder holding nothing that matches it: a folder given by mistake
     is never deleted.
     """
-    target = Path(target)
-    if target.exists() and not target.is_dir():
-        raise UserError(f"cannot write {target}: it is a file, not a folder")
-    if marker is not None and target.is_dir() and any(target.iterdir()) and not any(target.glob(marker)):
-        raise UserError(f"{target} holds other files (no {marker}), which writing it would delete: "
-                        "name a new or empty folder, or remove it first")
+    target = check_replaceable(target, marker)
     with _removed_if_failed(target.parent):
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -191,14 +227,19 @@ def _removed_if_failed(folder: Path) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        for path in created:
-            try:
-                path.rmdir()
-            except FileNotFoundError:  # never made
-                continue
-            except OSError:  # not empty: neither are its parents
-                break
+        _remove_empty(created)
         raise
+
+
+def _remove_empty(created: list[Path]) -> None:
+    """Remove the folders `created` (deepest first) while they are empty."""
+    for path in created:
+        try:
+            path.rmdir()
+        except FileNotFoundError:  # never made
+            continue
+        except OSError:  # not empty: neither are its parents
+            break
 
 
 def _reason(path: Path, error: OSError) -> str:

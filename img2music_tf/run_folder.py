@@ -29,7 +29,7 @@ import numpy as np
 
 from img2music_tf.conditioning import net_inputs
 from img2music_tf.errors import UserError
-from img2music_tf.files import atomic_path, load_keras_model, write_json, write_text
+from img2music_tf.files import atomic_path, check_zip, load_keras_model, write_json, write_text
 from img2music_tf.models.image_encoder import FeatureScaling, extract_features
 from img2music_tf.presets import ModelConfig
 from img2music_tf.vocabulary import Vocabulary
@@ -222,44 +222,58 @@ def holds_epoch(folder: str | Path, epoch: int) -> bool:
     return (folder / MODEL_FILE).is_file() and trained_epochs(folder) == epoch
 
 
-def check_run_folder(out_dir: Path, info: RunInfo, resume: bool, overwrite: bool) -> None:
-    """Refuse to mix runs: resume only the same run (epochs may grow); never overwrite one by accident.
+def check_run_folder(out_dir: Path, info: RunInfo, resume: bool, overwrite: bool) -> bool:
+    """Refuse to mix runs: resume only the same run (epochs may grow); never overwrite one by accident. Return
+    whether training continues from the folder's checkpoint; otherwise the folder is cleared for a new run.
 
-    A run stopped in its first epoch (config.json, no checkpoint, no model) has nothing to resume: resuming it
-    and training into it again both say to start again with `overwrite` (--force).
+    A folder that finished no epoch (stopped or failed in epoch 1: config.json and vocabulary.json, no checkpoint,
+    no model) holds no run to resume or protect: it is cleared, and trained from epoch 1 with `resume` too. A
+    checkpoint to resume is checked here, before anything is written (a copy cut short is a UserError).
     """
     config_file = out_dir / RUN_CONFIG_FILE
-    started = config_file.is_file()
-    has_epoch = (out_dir / CHECKPOINT_FILE).is_file() or (out_dir / MODEL_FILE).is_file()
-    if started and not has_epoch and not overwrite:
-        raise UserError(f"no finished epoch to resume in {out_dir}: rerun with --force to start again")
-    if resume:
-        if not started:
+    if not ((out_dir / CHECKPOINT_FILE).is_file() or (out_dir / MODEL_FILE).is_file()):
+        if resume and not config_file.is_file():
             raise UserError(f"nothing to resume in {out_dir}: no {RUN_CONFIG_FILE}; train without --resume")
-        saved = read_config(out_dir)
-
-        def settings(run: dict) -> dict:  # what must not change; epochs may grow, the rest comes from the data
-            later = {field.name: field.default for field in dataclasses.fields(ModelConfig)
-                     if field.name in LATER_MODEL_FIELDS}  # a run written before them did what their default does
-            return {**run, "model": {**later, **run.get("model", {}), "epochs": None, "vocab_size": None},
-                    "songs": None, "dropped": None, "vocabulary_sha256": None, "feature_scaling": None}
-
-        wanted, kept = settings(info.to_dict()), settings(saved)
-        changed = [f"{key}.{field}: {(kept.get(key) or {}).get(field)!r} -> {value!r}"
-                   for key in wanted if isinstance(wanted[key], dict)
-                   for field, value in wanted[key].items() if (kept.get(key) or {}).get(field) != value]
-        changed += [f"{key}: {kept.get(key)!r} -> {wanted[key]!r}" for key in wanted
-                    if not isinstance(wanted[key], dict) and wanted[key] != kept.get(key)]
-        if changed:
-            raise UserError(f"cannot resume {out_dir}: this run's settings differ from its ({'; '.join(changed)}); "
-                            "resume with the same settings, or start again with --force")
-    elif started or (out_dir / CHECKPOINT_FILE).is_file():
+        if config_file.is_file() and not overwrite:
+            RunInfo.read(out_dir)  # a config.json that is not a run's is never deleted without --force
+        _clear_run(out_dir)
+        return False
+    if not resume:
         if not overwrite:
             raise UserError(f"{out_dir} already holds a run: use --resume to continue it, --force or another --out")
-        shutil.rmtree(out_dir / CHECKPOINT_FILE.parent, ignore_errors=True)
-        shutil.rmtree(out_dir / SNAPSHOT_FOLDER, ignore_errors=True)
-        for name in (RUN_CONFIG_FILE, VOCABULARY_FILE, MODEL_FILE, HISTORY_FILE):
-            (out_dir / name).unlink(missing_ok=True)
+        _clear_run(out_dir)
+        return False
+    if not config_file.is_file():
+        raise UserError(f"nothing to resume in {out_dir}: no {RUN_CONFIG_FILE}; start again with --force")
+    if not (out_dir / CHECKPOINT_FILE).is_file():
+        raise UserError(f"nothing to resume in {out_dir}: its model has no {CHECKPOINT_FILE}; start again with --force")
+    check_zip(out_dir / CHECKPOINT_FILE)
+    saved = read_config(out_dir)
+
+    def settings(run: dict) -> dict:  # what must not change; epochs may grow, the rest comes from the data
+        later = {field.name: field.default for field in dataclasses.fields(ModelConfig)
+                 if field.name in LATER_MODEL_FIELDS}  # a run written before them did what their default does
+        return {**run, "model": {**later, **run.get("model", {}), "epochs": None, "vocab_size": None},
+                "songs": None, "dropped": None, "vocabulary_sha256": None, "feature_scaling": None}
+
+    wanted, kept = settings(info.to_dict()), settings(saved)
+    changed = [f"{key}.{field}: {(kept.get(key) or {}).get(field)!r} -> {value!r}"
+               for key in wanted if isinstance(wanted[key], dict)
+               for field, value in wanted[key].items() if (kept.get(key) or {}).get(field) != value]
+    changed += [f"{key}: {kept.get(key)!r} -> {wanted[key]!r}" for key in wanted
+                if not isinstance(wanted[key], dict) and wanted[key] != kept.get(key)]
+    if changed:
+        raise UserError(f"cannot resume {out_dir}: this run's settings differ from its ({'; '.join(changed)}); "
+                        "resume with the same settings, or start again with --force")
+    return True
+
+
+def _clear_run(out_dir: Path) -> None:
+    """Remove what a run wrote into `out_dir` (its other files stay)."""
+    shutil.rmtree(out_dir / CHECKPOINT_FILE.parent, ignore_errors=True)
+    shutil.rmtree(out_dir / SNAPSHOT_FOLDER, ignore_errors=True)
+    for name in (RUN_CONFIG_FILE, VOCABULARY_FILE, MODEL_FILE, HISTORY_FILE):
+        (out_dir / name).unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)

@@ -168,7 +168,11 @@ def train_run(
         # bad image weights fail here, before tokenising and writing files (offline, imagenet may become torchvision)
         image_weights = cnn_weights(config.image_features, image_weights, verbose)
         info = run_info(prepared, config, seed, image_weights, va_predictor_dir, max_songs)
-        check_run_folder(out_dir, info, resume, overwrite)
+        resuming = check_run_folder(out_dir, info, resume, overwrite)  # the checkpoint is checked before any write
+        if resume and not resuming:
+            print(f"note: {out_dir} finished no epoch before it stopped, so there is nothing to resume: "
+                  "training starts at epoch 1")
+        resume = resuming
         # a missing or damaged predictor fails here too
         va_predictor = VAPredictor.load(va_predictor_dir) if config.va_loss else None
 

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from img2music_tf.data.items import Item, Skipped
 from img2music_tf.data.pairing import split_ids
 from img2music_tf.errors import UserError
-from img2music_tf.files import output_dir
+from img2music_tf.files import check_writable_dir, output_dir
 from img2music_tf.models.va_predictor import (VAPredictor, VAPredictorConfig, build_va_predictor, input_statistics,
                                               predictor_input, read_notes)
 
@@ -194,12 +194,14 @@ def train_on_items(
 
     `split`: ids per split (default: `split_ids_of(items)`, seed 0). `skipped`:
     what the data source already left out, listed in metrics.json with the
-    files that could not be read. An `out` that cannot be written fails before the training.
+    files that could not be read. An `out` that cannot be written fails before the training, which runs
+    before `out` is made: a kill meanwhile leaves no folder.
     """
+    check_writable_dir(out)
+    split = split_ids_of(items) if split is None else split
+    examples, unreadable = load_examples(items, config)
+    predictor, figures = train_va_predictor(examples, split, config, train_config)
+    figures["skipped"] = [dataclasses.asdict(s) for s in [*skipped, *unreadable]]
     with output_dir(out):
-        split = split_ids_of(items) if split is None else split
-        examples, unreadable = load_examples(items, config)
-        predictor, figures = train_va_predictor(examples, split, config, train_config)
-        figures["skipped"] = [dataclasses.asdict(s) for s in [*skipped, *unreadable]]
         predictor.save(out, figures)
     return figures

@@ -19,12 +19,12 @@ import json
 import sys
 from pathlib import Path
 
-from img2music_tf.cli import run_reporting
+from img2music_tf.cli import Parser, run_reporting
 from img2music_tf.paths import results_dir
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", type=Path, default=results_dir(), help="where our results' JSON lie")
     parser.add_argument("--out", type=Path, default=results_dir())
     args = parser.parse_args()

@@ -33,7 +33,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from img2music_tf.cli import run_reporting
+from img2music_tf.cli import Parser, run_reporting
 from img2music_tf.paths import project_dir, results_dir
 
 EMOTION6 = Path(os.environ.get("IMG2MUSIC_EMOTION6_SOURCE",
@@ -172,7 +172,7 @@ def markdown(result: dict, before: dict | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5, help="rounds of fresh processes (default: 5)")
     parser.add_argument("--before", type=Path, help="an earlier bench_generate.json to show beside this one")
     parser.add_argument("--out", type=Path, default=results_dir())

@@ -30,7 +30,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from img2music_tf.cli import run_reporting
+from img2music_tf.cli import Parser, run_reporting
 
 REPO = Path(__file__).resolve().parents[1]
 EMOTION6 = Path(os.environ.get("IMG2MUSIC_EMOTION6_SOURCE",
@@ -190,7 +190,7 @@ def render(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=4, help="client threads (default: 4)")
     parser.add_argument("--pictures", type=int, default=20, help="pictures in all (default: 20)")
     parser.add_argument("--out", type=Path, default=REPO / "results")

@@ -11,14 +11,13 @@ Writes results/bench_tokenize.csv and results/bench_tokenize.md.
 from __future__ import annotations
 
 import sys
-import argparse
 import os
 import platform
 import tempfile
 import time
 from pathlib import Path
 
-from img2music_tf.cli import run_reporting
+from img2music_tf.cli import Parser, run_reporting
 from img2music_tf.commands import integer
 from img2music_tf.paths import project_dir, results_dir
 
@@ -37,7 +36,7 @@ def measure(files, workers: int, use_cache: bool) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE,
                         help="EIMG folder (holding dataset.zip), the zip itself, or any folder of .mid files")
     parser.add_argument("--limit", type=integer(0), default=300, help="first N files (default 300; 0 = all)")

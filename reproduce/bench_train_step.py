@@ -41,7 +41,7 @@ import sys
 import time
 from pathlib import Path
 
-from img2music_tf.cli import quiet_tensorflow, run_reporting
+from img2music_tf.cli import Parser, quiet_tensorflow, run_reporting
 from img2music_tf.commands import integer
 from img2music_tf.presets import PRESET_NAMES
 
@@ -190,7 +190,7 @@ def count_compilations(config, seed: int, decode_images: int = 4) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="smoke", choices=("paper", "smoke", "tiny"), help="preset sizes")
     parser.add_argument("--data", default="eimg", choices=("eimg", "authors"),
                         help="EIMG songs (from $IMG2MUSIC_EIMG_SOURCE) or the authors' midiData.txt")

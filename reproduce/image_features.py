@@ -20,7 +20,6 @@ Writes results/image_features.md and .json.
 from __future__ import annotations
 
 import sys
-import argparse
 import os
 import platform
 import tempfile
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from img2music_tf.cli import run_reporting
+from img2music_tf.cli import Parser, run_reporting
 from img2music_tf.paths import results_dir, shown
 
 WEIGHTS = ("torchvision", "none")
@@ -135,7 +134,7 @@ def markdown(result: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", default=None, help="Emotion6 zip or folder (default: $IMG2MUSIC_EMOTION6_SOURCE, "
                                                       "else the download)")
     parser.add_argument("--out", type=Path, default=results_dir(), help="folder for the Markdown and JSON")

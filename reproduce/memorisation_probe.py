@@ -17,13 +17,13 @@ import sys
 import time
 from pathlib import Path
 
-from img2music_tf.cli import run_reporting
+from img2music_tf.cli import Parser, run_reporting
 from img2music_tf.experiments import SCALES
 from img2music_tf.paths import results_dir, runs_dir
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=20, help="the first N authors' training pairs (default 20)")
     parser.add_argument("--epochs", type=int, default=60, help="epochs to train (default 60)")
     parser.add_argument("--every", type=int, default=10, help="a snapshot every K epochs (default 10)")

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from img2music_tf.cli import run_reporting
+from img2music_tf.cli import Parser, run_reporting
 from img2music_tf.paths import results_dir
 
 REPEATS = 234  # the longest greedy piece: max_len 236 less <start> and <end>
@@ -43,7 +43,7 @@ LOOPS = {  # label: (events, times repeated)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--authors", type=Path, default=None,
                         help="the authors' midiData.txt or its folder (default: $IMG2MUSIC_AUTHORS_SOURCE or a download)")
     parser.add_argument("--results", type=Path, default=results_dir(), help="where the tables' JSON lie")

@@ -27,7 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from img2music_tf.cli import run_reporting
+from img2music_tf.cli import Parser, run_reporting
 from img2music_tf.paths import results_dir, runs_dir, shown
 
 WORK = runs_dir() / "pretrained"
@@ -43,7 +43,7 @@ WEIGHTS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--run", type=Path, default=WORK / "run", help="the trained run to measure and ship")
     which.add_argument("--measure-only", action="store_true",

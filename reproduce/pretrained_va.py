@@ -14,14 +14,14 @@ import shutil
 import sys
 from pathlib import Path
 
-from img2music_tf.cli import run_reporting
+from img2music_tf.cli import Parser, run_reporting
 from img2music_tf.paths import results_dir, runs_dir, shown
 
 WORK = runs_dir() / "pretrained"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=WORK / "data", help="the prepared data (make pretrained)")
     parser.add_argument("--work", type=Path, default=WORK / "va_predictor-small", help="where it is trained")
     parser.add_argument("--out", type=Path, default=results_dir())

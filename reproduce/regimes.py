@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from img2music_tf.cli import run_reporting
+from img2music_tf.cli import Parser, run_reporting
 from img2music_tf.errors import UserError
 from img2music_tf.files import write_text
 from img2music_tf.paths import results_dir
@@ -20,7 +20,7 @@ RESULTS = results_dir()
 
 
 def main(argv: list[str] | None = None) -> int:
-    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
+    Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
     tables = {
         data: {path.stem: json.loads(path.read_text()) for path in sorted((RESULTS / data).glob("table*.json"))}
         for data in ("authors", "eimg")

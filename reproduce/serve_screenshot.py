@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from img2music_tf.cli import run_reporting
+from img2music_tf.cli import Parser, run_reporting
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "reproduce"))
@@ -22,7 +22,7 @@ PHOTOS = 2
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "serve.png")
     args = parser.parse_args(argv)
 

@@ -154,3 +154,13 @@ print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in ("
     subcommands = [name for name in loaded if name.startswith("img2music_tf.commands.")]
     assert len(loaded) - len(subcommands) <= HELP_MODULES, loaded
     assert not [name for name in loaded if name.startswith("img2music_tf.study")], loaded
+
+
+def test_a_full_disk_error_without_a_file_name_is_one_line(capsys):
+    import errno
+
+    def full():
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    assert cli.run_reporting(full) == 2
+    assert capsys.readouterr().err == "img2music: error: No space left on device\n"

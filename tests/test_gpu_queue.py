@@ -152,6 +152,26 @@ def test_bad_queue_inputs_are_one_line(tmp_path, capsys):
     assert exit_.value.code == 2 and "PART is late or all" in capsys.readouterr().err
 
 
+def test_a_failed_pack_removes_the_work_folders_it_made_and_nothing_else(tmp_path, capsys, monkeypatch):
+    import errno
+
+    (tmp_path / "notes.txt").write_text("mine")
+    args = ["gpu", "pack", *PACK, "--presets", VA_RUN, "--work", str(tmp_path / "work" / "x")]
+    assert cli.main([*args, "--out", str(tmp_path / "notes.txt")]) == 2  # said before any work
+    assert capsys.readouterr().err == f"img2music: error: cannot write {tmp_path / 'notes.txt'}: it is a file, not a folder\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+    def full(*args, **kwargs):  # the queue, the pack's last file
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "mine.txt").write_text("mine")
+    monkeypatch.setattr(gpu_queue, "write_json", full)
+    assert cli.main([*args, "--out", str(tmp_path / "gpu" / "pack")]) == 2
+    assert capsys.readouterr().err == f"img2music: error: cannot write {tmp_path / 'gpu' / 'pack'}: No space left on device\n"
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == ["notes.txt", "work", "work/mine.txt"]
+
+
 def test_the_makefile_passes_the_image_weights_and_runs_the_queue_without_setup():
     def dry_run(*args):
         return subprocess.run(["make", "-n", "-B", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout

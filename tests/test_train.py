@@ -430,23 +430,80 @@ def test_bad_image_weights_fail_before_the_songs_are_tokenised(prepared, tmp_pat
     assert not (tmp_path / "run").exists()
 
 
-def test_a_run_stopped_in_its_first_epoch_gives_one_way_on(prepared, tmp_path, capsys, monkeypatch):
-    from img2music_tf import cli
+def test_a_run_that_finished_no_epoch_is_trained_again_from_epoch_1(prepared, tmp_path, capsys, monkeypatch):
+    from img2music_tf import cli, files
+
+    fit_songs = train.fit_songs
 
     def killed(*args, **kwargs):  # Ctrl-C in epoch 1: config.json and vocabulary.json, no checkpoint, no model
         raise KeyboardInterrupt
 
     out = tmp_path / "run"
     args = ["train", "--data", str(prepared), "--preset", "Trans_enc3_dec3", "--scale", "tiny", "--out", str(out),
-            "--image-weights", "none", "--quiet"]
+            "--image-weights", "none", "--epochs", "1", "--quiet"]
     monkeypatch.setattr(train, "fit_songs", killed)
     assert cli.main(args) == 130
+    assert cli.main(args) == 130  # killed twice: the second try needs no --force
     assert sorted(p.name for p in out.iterdir()) == [run_folder.RUN_CONFIG_FILE, run_folder.VOCABULARY_FILE]
+    # what a kill -9 while the first epoch ended leaves besides: its lock, the epoch's snapshot, a temporary file
+    (out / files.LOCK_FILE).touch()
+    (out / run_folder.snapshot_file(1)).parent.mkdir()
+    (out / run_folder.snapshot_file(1)).write_bytes(b"PK")
+    (out / run_folder.CHECKPOINT_FILE.parent).mkdir()
+    (out / run_folder.CHECKPOINT_FILE.parent / ".last.npz.x.tmp").write_bytes(b"PK")
     capsys.readouterr()
-    expected = f"img2music: error: no finished epoch to resume in {out}: rerun with --force to start again"
-    for again in (["--resume"], []):
-        assert cli.main(args + again) == 2
-        assert capsys.readouterr().err.strip() == expected
+    monkeypatch.setattr(train, "fit_songs", fit_songs)
+    assert cli.main(args + ["--resume"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert captured.out.splitlines()[0] == (f"note: {out} finished no epoch before it stopped, so there is nothing "
+                                            "to resume: training starts at epoch 1")
+    assert [row["epoch"] for row in run_folder.read_history(out / run_folder.HISTORY_FILE)] == [1]
+    assert not (out / run_folder.SNAPSHOT_FOLDER).exists()
+    assert sorted(p.name for p in (out / run_folder.CHECKPOINT_FILE.parent).iterdir()) == ["last.npz"]
+
+
+def test_a_full_disk_in_epoch_1_is_one_line_and_the_corrected_rerun_needs_no_force(prepared, tmp_path, capsys,
+                                                                                   monkeypatch):
+    import errno
+    import pathlib
+
+    from img2music_tf import cli
+
+    def full(self, data):  # the checkpoint, the first file written after the epoch
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    out = tmp_path / "run"
+    args = ["train", "--data", str(prepared), "--preset", "Trans_enc3_dec3", "--scale", "tiny", "--out", str(out),
+            "--image-weights", "none", "--epochs", "1", "--quiet"]
+    with monkeypatch.context() as patched:
+        patched.setattr(pathlib.Path, "write_bytes", full)
+        assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert err == f"img2music: error: cannot write {out / run_folder.CHECKPOINT_FILE}: No space left on device\n"
+    assert cli.main(args) == 0
+    assert [row["epoch"] for row in run_folder.read_history(out / run_folder.HISTORY_FILE)] == [1]
+
+
+def test_a_resume_from_a_cut_checkpoint_fails_before_writing_anything(prepared, tmp_path, capsys):
+    from img2music_tf import cli
+
+    out = tmp_path / "run"
+    args = ["train", "--data", str(prepared), "--preset", "Trans_enc3_dec3", "--scale", "tiny", "--out", str(out),
+            "--image-weights", "none", "--quiet"]
+    assert cli.main(args + ["--epochs", "1"]) == 0
+    checkpoint = out / run_folder.CHECKPOINT_FILE
+    checkpoint.write_bytes(checkpoint.read_bytes()[: checkpoint.stat().st_size // 2])
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    capsys.readouterr()
+    assert cli.main(args + ["--epochs", "2", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.startswith(f"img2music: error: {checkpoint} is damaged or incomplete")
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before  # config.json still 1 epoch
+    (out / run_folder.MODEL_FILE).rename(tmp_path / "model.keras")
+    checkpoint.unlink()  # a run that stopped in epoch 1: resumed from epoch 1, whatever its settings were
+    assert cli.main(args + ["--epochs", "1", "--resume", "--seed", "7"]) == 0
+    assert run_folder.RunInfo.read(out).seed == 7
 
 
 def test_total_loss_weights_the_terms():

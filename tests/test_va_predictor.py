@@ -13,7 +13,7 @@ from conftest import SEED
 
 from img2music_tf import cli
 from img2music_tf.data import eimg
-from img2music_tf.data.items import Item
+from img2music_tf.data.items import Item, SourceResult
 from img2music_tf.errors import UserError
 from img2music_tf.models.va_predictor import (
     VAPredictor,
@@ -294,3 +294,40 @@ def test_epoch_bar_says_when_early_stopping_ended_the_training(capsys):
             bar.on_epoch_end(epoch, {"loss": 1.0, "val_loss": 2.0})
         bar.on_train_end()
         assert capsys.readouterr().out == said
+
+
+def test_cli_train_makes_its_folder_only_to_save_and_a_full_disk_leaves_none(tmp_path, capsys, monkeypatch):
+    """The training runs before --out exists, so a kill meanwhile (even kill -9) leaves no folder; a full disk
+    while saving is one line, exit 2, and no folder either."""
+    import errno
+
+    import img2music_tf.va_training as va_training
+
+    items = synthetic_items(tmp_path, 20, SEED)
+    ids = [item.id for item in items]
+    monkeypatch.setattr(eimg, "load", lambda source: SourceResult(items))
+    monkeypatch.setattr(va_training, "split_ids_of", lambda items: {"train": ids[:12], "val": ids[12:16],
+                                                                    "test": ids[16:]})
+    out = tmp_path / "new" / "va"
+    train = va_training.train_va_predictor
+    while_training = []
+
+    def watched(*args, **kwargs):
+        while_training.append(out.parent.exists())
+        return train(*args, **kwargs)
+
+    monkeypatch.setattr(va_training, "train_va_predictor", watched)
+    argv = ["va", "train", "--out", str(out), "--epochs", "1"]
+    assert cli.main(argv) == 0
+    assert while_training == [False]
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "metrics.json", "va_predictor.keras"]
+    capsys.readouterr()
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(keras.saving, "save_model", full)
+    assert cli.main([*argv[:3], str(tmp_path / "other" / "va"), *argv[4:]]) == 2
+    assert capsys.readouterr().err == (f"img2music: error: cannot write into {tmp_path / 'other' / 'va'}: "
+                                       "No space left on device\n")
+    assert not (tmp_path / "other").exists()

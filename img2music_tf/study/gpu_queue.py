@@ -30,7 +30,7 @@ from img2music_tf.batches import BUCKET, batch_shape
 from img2music_tf.errors import UserError
 from img2music_tf.experiments import (ARTEFACTS, FEATURE_DTYPES, PACK_LIMIT_MIB, RESULTS_FILE, Scale, queue_order,
                                       rows_served, training_plan)
-from img2music_tf.files import replaced_folder, write_json
+from img2music_tf.files import check_replaceable, made_folders_removed_if_failed, replaced_folder, write_json
 from img2music_tf.losses import token_tables
 from img2music_tf.models.image_encoder import check_weights, extract_features, weights_tag
 from img2music_tf.models.va_predictor import VAPredictor
@@ -100,7 +100,15 @@ def pack(settings: Settings, out: Path, feature_dtype: str = "float32", presets:
         raise UserError(f"{', '.join(unknown)} is not trained by any artefact; choose from {', '.join(plan)}")
     order = [preset for preset in queue_order(plan) if not presets or preset in presets]
     asked = check_weights(settings.feature_specs(order), settings.scale.image_weights)  # offline: torchvision
+    check_replaceable(out, marker=QUEUE_FILE)
     settings = dataclasses.replace(settings, scale=settings.scale.replace(image_weights=asked))
+    with made_folders_removed_if_failed(settings.data_root):  # what a failed pack made of the work folder goes
+        _pack(settings, order, plan, out, feature_dtype)
+    return out
+
+
+def _pack(settings: Settings, order: list[str], plan: dict, out: Path, feature_dtype: str) -> None:
+    """`pack`'s work, once its arguments are checked: the shared data, the features and the queue."""
     context = Context(settings)
     print(f"reference metrics of the training music: {context.reference}")
     songs = tokenised_songs(context.prepared, settings.scale.max_songs)
@@ -113,7 +121,7 @@ def pack(settings: Settings, out: Path, feature_dtype: str = "float32", presets:
     for preset in order:
         config = get_preset(preset, scale=settings.scale, fidelity=settings.fidelity, epochs=plan[preset][-1])
         shapes = [batch_shape(len(ids), config.max_len, BUCKET, BUCKET) for _, ids in songs.train + songs.val]
-        weights = cnn_weights(config.image_features, asked)  # as train_run takes them
+        weights = cnn_weights(config.image_features, settings.scale.image_weights)  # as train_run takes them
         for seed in settings.seeds:
             key = f"{config.image_features.tag}-{weights_tag(weights, seed)}"
             if key not in features:
@@ -156,7 +164,6 @@ def pack(settings: Settings, out: Path, feature_dtype: str = "float32", presets:
                             "takes with the wheels: use --feature-dtype float16")
     print(f"packed {len(entries)} run(s) for the GPU into {out} ({size:.1f} MiB): "
           + ", ".join(f"{e.preset} seed {e.seed} ({e.epochs} epochs)" for e in entries))
-    return out
 
 
 def _mib(folder: Path) -> float:
