@@ -18,7 +18,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from img2music_tf.cli import run_reporting
+from img2music_tf.cli import Parser, run_reporting
 from img2music_tf.paths import results_dir, runs_dir
 
 
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     from img2music_tf.study.steering import markdown_rows, plot_rolls, steer
 
     defaults = Measurement()
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", default=defaults.scale, choices=tuple(SCALES),
                         help=f"the scale va-alignment trained at (default {defaults.scale})")
     parser.add_argument("--data", nargs="+", default=list(defaults.data), choices=list(DATA_REGIMES),
