@@ -641,6 +641,13 @@ def test_generate_va_alone_needs_a_run_that_reads_no_picture(conditioned_runs, t
     assert not (tmp_path / "b").exists()
 
 
+def test_generate_va_with_the_shipped_model_says_it_is_not_conditioned(tmp_path, capsys):
+    status, err = run_cli(["generate", write_picture(tmp_path / "pic.png"), "--va", "7,7", "--out", tmp_path / "o"],
+                          capsys)
+    assert_one_line_error(status, err, "the shipped model is not conditioned", "--run")
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.parametrize("argv", [["--va", "7,7"], ["--va", "ten,2"], ["--va", "0,5"], []])
 def test_generate_va_mistakes_say_so_in_one_line(tiny_run, tmp_path, capsys, argv):
     picture = write_picture(tmp_path / "pic.png")

@@ -95,6 +95,9 @@ def run(args) -> int:
     image_va, estimated = with_estimates(
         args.images, known_image_va(args.images, args.image_va, args.image_va_csv, args.image_va_rule))
     shipped = args.run_dir is None  # the shipped model, with the decoding its measurement chose
+    if shipped and va is not None:  # measured not to steer at its size (README, "Does it align ..."): not shipped
+        raise UserError("the shipped model is not conditioned on valence and arousal, so --va cannot steer it: "
+                        "train a run of Trans_enc3_dec3_VA_Cond or Trans_enc3_dec3_VA_Cond_NoImage and pass --run")
     if shipped:
         from img2music_tf.pretrained import model_folder
 
