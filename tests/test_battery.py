@@ -10,6 +10,7 @@ many cases of each kind the battery holds. In-process through `cli.main`; one su
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import re
 import runpy
@@ -76,7 +77,7 @@ RUNTIME = [
     ("gpu pack --presets Nope --work OUT --out OUT/pack", "Nope"),
     ("gpu wheels --out {text}", "it is a file"),
     ("gpu run --pack MISSING --out OUT", "JAX"),
-    ("gpu warm --pack MISSING --jobs 0:all", "JAX"),
+    ("gpu warm --pack MISSING --jobs 0:all", "JAX" if importlib.util.find_spec("jax") is None else "MISSING"),
     ("gpu merge MISSING --out OUT", "MISSING"),
     ("gpu merge {json} --out OUT", "not the GPU's results"),
     ("models features MISSING.png --out OUT/f.npy", "MISSING.png"),
