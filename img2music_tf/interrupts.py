@@ -2,14 +2,16 @@
 staged set, lock and half-made folder is cleaned up on the way out, and an exit status of 128 + the signal.
 
 Python raises KeyboardInterrupt for SIGINT only, and where the signal lands inside a callback (a weakref's,
-a `__del__`) it prints "Exception ignored" and carries on, so a command could finish its work and end with
-exit 0 after Ctrl-C. Here each signal is also recorded: `check` raises it again at the points where a set of
-outputs would be committed, and `cli.main` after the command returns."""
+a `__del__`, JAX's garbage-collection hook) it prints "Exception ignored" with a traceback and carries on, so a
+command could finish its work and end with exit 0 after Ctrl-C. Here each signal is also recorded: `check`
+raises it again at the points where a set of outputs would be committed, and `cli.main` after the command
+returns; and such a swallowed interrupt is not printed (`_quiet_about_interrupts`), since it is raised again."""
 
 from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 from typing import Iterator
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -41,11 +43,25 @@ def handled() -> Iterator[None]:
         previous = {signum: signal.signal(signum, _raise) for signum in SIGNALS}
     except ValueError:  # not the main thread
         previous = {}
+    hook = sys.unraisablehook
+    if previous:
+        sys.unraisablehook = _quiet_about_interrupts(hook)
     try:
         yield
     finally:
+        sys.unraisablehook = hook
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _quiet_about_interrupts(hook):
+    """`sys.unraisablehook` that says nothing of an `Interrupted` swallowed in a callback (`check` raises it
+    again) and passes everything else to `hook`."""
+    def quiet(unraisable) -> None:
+        if not isinstance(unraisable.exc_value, Interrupted):
+            hook(unraisable)
+
+    return quiet
 
 
 def check() -> None:

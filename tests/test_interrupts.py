@@ -127,3 +127,25 @@ def test_tokens_report_stopped_by_a_signal_stops_its_workers_quietly(tmp_path):
     status, err = _stop(process, signal.SIGTERM, 1.0)
     _assert_stopped_cleanly(status, err, signal.SIGTERM, tmp_path)
     assert status == 143, "the report finished before the signal: give it more files"
+
+
+def test_an_interrupt_swallowed_in_a_callback_is_not_reported_but_other_errors_are(monkeypatch):
+    """Where a signal lands in a callback (a weakref's, JAX's gc hook), Python reports it through
+    sys.unraisablehook, which prints a traceback; the command raises it again itself (`interrupts.check`)."""
+    import types
+
+    from img2music_tf import interrupts
+
+    def unraisable(error):
+        return types.SimpleNamespace(exc_type=type(error), exc_value=error, exc_traceback=None,
+                                     err_msg="Exception ignored in", object=None)
+
+    reported = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda args: reported.append(args.exc_value))
+    before = sys.unraisablehook
+    bug = ValueError("a real bug")
+    with interrupts.handled():
+        sys.unraisablehook(unraisable(interrupts.Interrupted(signal.SIGINT)))
+        sys.unraisablehook(unraisable(bug))
+    assert reported == [bug]
+    assert sys.unraisablehook is before
