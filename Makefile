@@ -8,11 +8,15 @@ FIDELITY ?= paper
 WEIGHTS ?=
 DATA ?= authors
 BUDGET ?= 540
+QUEUE ?= paper
+LANES ?= 4
 OUT ?= gpu/results
 RESULTS ?= gpu/results
 SHARED ?= ../shared/data
 JAX_TESTS ?= tests/test_models.py tests/test_presets.py tests/test_losses.py tests/test_va_predictor.py tests/test_batches.py tests/test_train.py tests/test_gpu_queue.py
 WEIGHTS_OPTION = $(if $(WEIGHTS),--image-weights $(WEIGHTS))
+ONE_PART = --data $(DATA) --seeds $(SEEDS) --fidelity $(FIDELITY)
+PACK_PARTS = $(if $(PRESETS),$(ONE_PART) --presets $(PRESETS),$(if $(QUEUE),--queue $(QUEUE) --feature-dtype float16,$(ONE_PART)))
 export IMG2MUSIC_EIMG_SOURCE ?= $(SHARED)/eimg
 export IMG2MUSIC_EMOTION6_SOURCE ?= $(SHARED)/emotion6/Emotion6-320px.zip
 export IMG2MUSIC_AUTHORS_SOURCE ?= $(SHARED)/authors/midiData.txt
@@ -115,13 +119,13 @@ va-steering: setup  ## after va-alignment: what moves when its VA-conditioned ru
 
 # The GPU queue (README, "Paper scale on a GPU"): pack here, run on a JAX-only GPU machine, merge here.
 paper-gpu-pack: SCALE = paper
-paper-gpu-pack: setup  ## CPU: all the GPU does not need + the queue -> gpu/pack, wheels -> gpu/wheels (SCALE=paper DATA=authors|eimg WEIGHTS=... PRESETS="only these")
+paper-gpu-pack: setup  ## CPU: all the GPU does not need + the queue -> gpu/pack, wheels -> gpu/wheels (QUEUE=paper: both regimes, seeds 1-4, fidelity runs; PRESETS="only these" or QUEUE=: one part, DATA= SEEDS= FIDELITY=)
 	$(BIN)/img2music gpu wheels --out gpu/wheels
-	$(BIN)/img2music gpu pack --scale $(SCALE) --data $(DATA) --seeds $(SEEDS) --fidelity $(FIDELITY) $(WEIGHTS_OPTION) $(if $(PRESETS),--presets $(PRESETS)) --out gpu/pack
+	$(BIN)/img2music gpu pack --scale $(SCALE) $(PACK_PARTS) $(WEIGHTS_OPTION) --out gpu/pack
 
-paper-gpu:  ## GPU machine (JAX, no TensorFlow, no internet): install gpu/wheels, run the queue -> $(OUT)/results.json (BUDGET=540 s, WARM=2 compiling processes)
+paper-gpu:  ## GPU machine (JAX, no TensorFlow, no internet): install gpu/wheels, run the queue -> $(OUT)/results.json (BUDGET=540 s, LANES=4 processes side by side)
 	$(PYTHON) -m pip install -q --no-index --no-deps --upgrade --target gpu/site gpu/wheels/*.whl
-	KERAS_BACKEND=jax PYTHONPATH=$(CURDIR):$(CURDIR)/gpu/site $(PYTHON) -m img2music_tf gpu run --pack gpu/pack --budget-s $(BUDGET) --out $(OUT) $(if $(WARM),--warm $(WARM))
+	KERAS_BACKEND=jax PYTHONPATH=$(CURDIR):$(CURDIR)/gpu/site $(PYTHON) -m img2music_tf gpu run --pack gpu/pack --budget-s $(BUDGET) --out $(OUT) --lanes $(LANES) $(if $(WARM),--warm $(WARM))
 
 paper-gpu-merge: setup  ## CPU: the GPU's results (RESULTS=dir or its results.json) -> run folders, results/<data>/paper/table1|table2|figure3
 	$(BIN)/img2music gpu merge $(RESULTS)

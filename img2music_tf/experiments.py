@@ -174,10 +174,11 @@ def trained_preset(preset: str) -> str:
     return SAME_WEIGHTS.get(preset, preset)
 
 
-def training_plan(epochs_override: int | None = None) -> dict[str, tuple[int, ...]]:
-    """Each preset that is trained -> the epochs whose weights some artefact row reads (the last = its length)."""
+def training_plan(epochs_override: int | None = None, artefacts=tuple(ARTEFACTS)) -> dict[str, tuple[int, ...]]:
+    """Each preset that `artefacts` train -> the epochs whose weights some of their rows read (the last = its
+    length)."""
     plan: dict[str, set[int]] = {}
-    for artefact in ARTEFACTS.values():
+    for artefact in (ARTEFACTS[name] for name in artefacts):
         for preset in artefact.presets:
             plan.setdefault(trained_preset(preset), set()).add(epochs_override or artefact.epochs)
     return {preset: tuple(sorted(epochs)) for preset, epochs in plan.items()}
@@ -195,7 +196,51 @@ def queue_order(plan: dict[str, tuple[int, ...]]) -> list[str]:
     return sorted(plan, key=lambda preset: -len(rows_served(preset)))
 
 
+@dataclass(frozen=True)
+class QueuePart:
+    """One group of runs for the GPU queue: the runs the named artefacts train in one data regime at one
+    fidelity, for some seeds; `presets` keeps only these trained presets, `epochs` replaces the artefacts'."""
+
+    data: str  # a key of DATA_REGIMES
+    seeds: tuple[int, ...] = (0,)
+    fidelity: str = "paper"
+    artefacts: tuple[str, ...] = tuple(ARTEFACTS)
+    presets: tuple[str, ...] | None = None
+    epochs: int | None = None
+
+    def plan(self, epochs: int | None = None) -> dict[str, tuple[int, ...]]:
+        """Its trained presets -> snapshot epochs (`training_plan`, limited to its artefacts and presets);
+        `epochs`: the reproduction's override, where the part names none."""
+        plan = training_plan(self.epochs or epochs, self.artefacts)
+        return {preset: epochs for preset, epochs in plan.items() if self.presets is None or preset in self.presets}
+
+
+_CODE_SWITCH = ("Trans_enc3_dec3_VA_Loss",)  # the model of the authors' four agreeing logged runs (4.90 at epoch 2)
+QUEUES = {
+    # A GPU window's queue, in order of value (issue 21): both regimes' runs of every artefact; Table 1's
+    # 2-epoch runs over four more seeds in the paper's regime (InceptionV3 stays one seed: with no offline
+    # ImageNet weights each seed is another random CNN, whose features would not fit the pack); then the
+    # fidelity runs, 2 epochs each: which of the code's switches closes the gap between our epoch-2
+    # training loss and the authors' log.
+    "paper": (
+        QueuePart("authors"),
+        QueuePart("eimg"),
+        QueuePart("authors", seeds=(1, 2, 3, 4), artefacts=("table1",),
+                  presets=("Trans_enc3_dec3_VA_Loss", "LSTM_enc2", "Trans_enc4", "Trans_enc2_dec2")),
+        QueuePart("authors", fidelity="file-order", artefacts=("table1",), presets=_CODE_SWITCH, epochs=2),
+        QueuePart("authors", fidelity="fc2", artefacts=("table1",), presets=_CODE_SWITCH, epochs=2),
+        QueuePart("authors", fidelity="script-rates", artefacts=("table1",), presets=("Trans_enc4", "Trans_enc2_dec2"),
+                  epochs=2),
+        QueuePart("authors", fidelity="code", artefacts=("table1",), presets=(*_CODE_SWITCH, "LSTM_enc2"), epochs=2),
+    ),
+}
+"""Named GPU queues (`img2music gpu pack --queue NAME`), each a sequence of `QueuePart`s in order of value."""
+
+KEEP_WEIGHTS = (("eimg", "paper", "Trans_enc3_dec3_VA_Loss", 0),)
+"""(data, fidelity, trained preset, seed) of the runs whose final weights a GPU queue brings back (bf16): the
+EIMG regime's 15-epoch Trans_enc3_dec3, a candidate for the shipped model."""
+
 RESULTS_FILE = "results.json"  # what `img2music gpu run` writes into its --out
-PACK_LIMIT_MIB = 56  # the GPU machine takes 64 MiB in all: the wheels (~5 MiB) and the repository (~2 MiB) too
+PACK_LIMIT_MIB = 40  # the GPU machine takes 64 MiB in all: the tracked repository (~15 MiB: results, shipped models) and the wheels (~5 MiB) too
 FEATURE_DTYPES = ("float32", "float16")  # how a pack stores image features
 LATE, ALL = "late", "all"  # which batch layouts of a queue entry a rehearsal (`gpu warm`) compiles

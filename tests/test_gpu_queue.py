@@ -32,6 +32,7 @@ from img2music_tf.study import gpu_pack, gpu_queue, gpu_run, pipeline
 from img2music_tf.study.artefacts import Settings
 
 VA_RUN = "Trans_enc3_dec3_VA_Loss"
+TABLES = Path("results") / "builtin" / "tiny"  # where the merge renders the artefacts of the tiny packs
 PACK = ["--scale", "tiny", "--data", "builtin", "--epochs", "1", "--image-weights", "none"]
 NOT_ON_THE_GPU = ("tensorflow", "music21", "muspy", "pretty_midi", "PIL", "sklearn", "matplotlib")
 jax_only = pytest.mark.skipif(keras.backend.backend() != "jax", reason="the GPU queue runs under KERAS_BACKEND=jax")
@@ -40,6 +41,47 @@ jax_only = pytest.mark.skipif(keras.backend.backend() != "jax", reason="the GPU 
 def test_the_queue_starts_with_the_runs_that_serve_the_most_rows():
     assert queue_order(training_plan()) == [VA_RUN, "LSTM_enc2", "Trans_enc3_dec3_Inception", "Trans_enc4",
                                             "Trans_enc2_dec2"]
+
+
+def test_the_paper_queue_runs_both_regimes_first_then_the_seeds_then_the_fidelity_runs():
+    parts = experiments.QUEUES["paper"]
+    order = [(parts[i].data, parts[i].fidelity, preset, seed) for i, preset, seed in gpu_queue.queue_entries(parts)]
+    assert order[:4] == [("authors", "paper", VA_RUN, 0), ("eimg", "paper", VA_RUN, 0),
+                         ("authors", "paper", "LSTM_enc2", 0), ("eimg", "paper", "LSTM_enc2", 0)]  # the 15-epoch runs
+    assert {o[0] for o in order[:10]} == {"authors", "eimg"} and {o[3] for o in order[:10]} == {0}
+    assert sorted(o[1] for o in order[:10]) == ["paper"] * 10  # every artefact of both regimes
+    seeds = order[10:26]  # Table 1's 2-epoch runs, seed by seed, in the paper's regime
+    assert [o[3] for o in seeds] == [1] * 4 + [2] * 4 + [3] * 4 + [4] * 4 and {o[0] for o in seeds} == {"authors"}
+    assert "Trans_enc3_dec3_Inception" not in {o[2] for o in seeds}  # random CNN per seed: one seed only
+    assert [o[1] for o in order[26:]] == ["file-order", "fc2", "script-rates", "script-rates", "code", "code"]
+    assert all(part.plan()[preset] == (2,) for part in parts[3:] for preset in part.plan())  # 2 epochs each
+    assert len(order) == len(set(order)) == 32
+
+
+def test_the_fidelity_runs_change_one_switch_each():
+    from img2music_tf.presets import FIDELITIES, get_preset
+
+    paper = get_preset(VA_RUN, scale="paper", fidelity="paper")
+    assert paper.shuffle_songs and get_preset(VA_RUN, scale="paper", fidelity="file-order") == dataclasses.replace(
+        paper, fidelity="file-order", shuffle_songs=False)
+    fc2 = get_preset(VA_RUN, scale="paper", fidelity="fc2")
+    assert fc2.image_features == get_preset(VA_RUN, scale="paper", fidelity="code").image_features
+    assert fc2.image_dim == 4096 and fc2.learning_rate == paper.learning_rate and fc2.shuffle_songs
+    rates = get_preset("Trans_enc4", scale="paper", fidelity="script-rates")
+    assert rates.learning_rate == 1e-4 and get_preset("Trans_enc4", scale="paper").learning_rate == 1e-5
+    assert {name: switches.va_batchnorm for name, switches in FIDELITIES.items()} == {
+        "paper": True, "code": False, "file-order": True, "fc2": True, "script-rates": True}
+
+
+def test_weights_travel_as_bf16_within_half_a_percent():
+    import numpy as np
+
+    weights = np.random.default_rng(0).normal(size=(64, 32)).astype(np.float32)
+    bits = gpu_pack.to_bf16(weights)
+    assert bits.dtype == np.uint16 and bits.nbytes == weights.nbytes // 2
+    back = gpu_pack.from_bf16(bits)
+    assert np.all(np.abs(back - weights) <= np.abs(weights) * 2**-8)  # 8 bits of mantissa, rounded to nearest
+    assert np.array_equal(gpu_pack.from_bf16(gpu_pack.to_bf16(back)), back)  # bf16 values travel exactly
 
 
 def test_the_budget_starts_only_runs_that_can_finish():
@@ -61,7 +103,7 @@ def test_the_budget_starts_only_runs_that_can_finish():
 def test_a_run_stops_as_soon_as_its_epochs_say_it_cannot_finish(monkeypatch):
     clock = [0.0]
     monkeypatch.setattr(gpu_run, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
-    entry = gpu_pack.Entry(VA_RUN, 0, epochs=15, snapshot_epochs=(15,), rows=(), features="", run_info={}, cost=1)
+    entry = gpu_pack.Entry("builtin-paper", VA_RUN, 0, epochs=15, snapshot_epochs=(15,), rows=(), features="", run_info={}, cost=1)
     budget = gpu_run.Budget(60 + gpu_run.RESERVE_S)
     watch = gpu_run.RunWatch(entry, None, [], None, 32, budget, gpu_run.Compilations())
     watch.set_model(types.SimpleNamespace(stop_training=False))
@@ -78,7 +120,7 @@ def test_a_run_stops_as_soon_as_its_epochs_say_it_cannot_finish(monkeypatch):
 def test_a_run_that_cannot_finish_goes_on_to_a_snapshot_epoch_that_fits(monkeypatch):
     clock = [0.0]
     monkeypatch.setattr(gpu_run, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
-    entry = gpu_pack.Entry(VA_RUN, 0, epochs=15, snapshot_epochs=(2, 15), rows=(), features="", run_info={}, cost=1)
+    entry = gpu_pack.Entry("builtin-paper", VA_RUN, 0, epochs=15, snapshot_epochs=(2, 15), rows=(), features="", run_info={}, cost=1)
     budget = gpu_run.Budget(30 + gpu_run.RESERVE_S)
     monkeypatch.setattr(gpu_run, "generate_tokens", lambda *args, **kwargs: [])  # decoding takes no time here
     watch = gpu_run.RunWatch(entry, None, [], None, 32, budget, gpu_run.Compilations())
@@ -178,12 +220,16 @@ def test_the_makefile_passes_the_image_weights_and_runs_the_queue_without_setup(
 
     assert "--image-weights none" in dry_run("table1", "SCALE=paper", "WEIGHTS=none")
     assert "--image-weights" not in dry_run("table1")
-    assert "--presets" not in dry_run("paper-gpu-pack")
-    assert "--presets LSTM_enc2 Trans_enc4 --out gpu/pack" in dry_run("paper-gpu-pack", "PRESETS=LSTM_enc2 Trans_enc4")
+    pack = dry_run("paper-gpu-pack")
+    assert "--presets" not in pack and "--queue paper --feature-dtype float16" in pack
+    assert "--data authors --seeds 1 --fidelity paper --presets LSTM_enc2 Trans_enc4  --out gpu/pack" in dry_run(
+        "paper-gpu-pack", "PRESETS=LSTM_enc2 Trans_enc4")
+    assert "--data eimg --seeds 1 --fidelity paper  --out" in dry_run("paper-gpu-pack", "QUEUE=", "DATA=eimg")
     gpu = dry_run("paper-gpu", "OUT=/tmp/out")
     assert "--target gpu/site gpu/wheels/*.whl" in gpu and "KERAS_BACKEND=jax" in gpu and "--out /tmp/out" in gpu
     assert "venv" not in gpu  # the GPU machine has no internet for `make setup`
-    assert "--warm" not in gpu and "--warm 0" in dry_run("paper-gpu", "OUT=/tmp/out", "WARM=0")
+    assert "--lanes 4" in gpu and "--lanes 1 --warm 2" in dry_run("paper-gpu", "OUT=/tmp/out", "LANES=1", "WARM=2")
+    assert "--warm" not in gpu
 
 
 def _rehearsals_running(pack, wait_s: float = 0.0) -> list[str]:
@@ -226,25 +272,28 @@ class NotOnTheGPU:  # imports of these fail, as on a machine that lacks them
 sys.meta_path.insert(0, NotOnTheGPU())
 from img2music_tf.cli import main
 sys.exit(main(["gpu", "run", "--pack", {str(pack)!r}, "--budget-s", "600", "--out", {str(out)!r},
-               "--jax-cache", {str(root / "jax-cache")!r}, "--warm", "1"]))
+               "--jax-cache", {str(root / "jax-cache")!r}, "--lanes", "1", "--warm", "1"]))
 """
     env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(REPO)}
     ran = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=600)
     assert ran.returncode == 0, ran.stderr[-3000:]
     assert cli.main(["gpu", "merge", str(out), "--out", str(root / "results")]) == 0
     results = json.loads((out / experiments.RESULTS_FILE).read_text())
-    tables = {name: json.loads((root / "results" / f"{name}.json").read_text()) for name in ARTEFACTS}
+    tables = {name: json.loads((root / TABLES / f"{name}.json").read_text()) for name in ARTEFACTS}
     return {"root": root, "pack": pack, "results": results, "tables": tables}
 
 
 @jax_only
 def test_the_pack_holds_what_the_gpu_needs_and_is_small(queue):
     pack = queue["pack"]
-    assert sorted(path.name for path in pack.iterdir()) == sorted([
-        gpu_pack.QUEUE_FILE, "vocabulary.json", gpu_pack.SONGS_FILE, gpu_pack.FEATURES_FILE,
-        gpu_pack.VA_PREDICTOR_FOLDER, gpu_pack.VA_TABLES_FILE])
-    (entry,) = json.loads((pack / gpu_pack.QUEUE_FILE).read_text())["entries"]
-    assert (entry["preset"], entry["epochs"], entry["snapshot_epochs"]) == (VA_RUN, 1, [1])
+    assert sorted(path.name for path in pack.iterdir()) == sorted([gpu_pack.QUEUE_FILE, "builtin"])
+    assert sorted(path.name for path in (pack / "builtin").iterdir()) == sorted([
+        "vocabulary.json", gpu_pack.SONGS_FILE, gpu_pack.FEATURES_FILE, "va_predictor-0", gpu_pack.VA_TABLES_FILE])
+    queued = json.loads((pack / gpu_pack.QUEUE_FILE).read_text())
+    (entry,) = queued["entries"]
+    assert (entry["part"], entry["preset"], entry["epochs"], entry["snapshot_epochs"]) == ("builtin-paper", VA_RUN, 1, [1])
+    assert entry["va_predictor"] == "builtin/va_predictor-0" and entry["keep_weights"] is False
+    assert queued["parts"]["builtin-paper"]["artefacts"] == {"table1": [0], "table2": [0], "figure3": [0]}
     assert "table2/Trans_enc3_dec3" in entry["rows"] and entry["cost"] > 0
     assert gpu_queue._mib(pack) < experiments.PACK_LIMIT_MIB  # noqa: SLF001
 
@@ -254,7 +303,7 @@ def test_the_queue_runs_without_the_cpu_only_libraries_and_reports_timings(queue
     results = queue["results"]
     (run,) = results["runs"]
     assert run["finished"] and run["stopped"] is None and results["not_started"] == []
-    test_images = json.loads((queue["pack"] / gpu_pack.QUEUE_FILE).read_text())["test_images"]
+    test_images = json.loads((queue["pack"] / gpu_pack.QUEUE_FILE).read_text())["parts"]["builtin-paper"]["test_images"]
     assert sorted(run["tokens"]["1"]) == test_images
     assert all(line.split()[0] == "<start>" for line in run["tokens"]["1"].values())
     assert (queue["root"] / "gpu_out" / "warm-0.log").is_file()  # a rehearsal ran beside it (--warm 1)
@@ -279,7 +328,7 @@ def test_a_rehearsal_compiles_every_program_the_run_then_reads_from_the_cache(qu
     assert ran.returncode == 0, ran.stderr[-3000:]
     assert (tmp_path / "0").is_file() and f"{VA_RUN} seed 0: " in ran.stdout
     run = [sys.executable, "-m", "img2music_tf", "gpu", "run", "--pack", str(queue["pack"]), "--budget-s", "600",
-           "--out", str(out), "--jax-cache", str(cache), "--warm", "0"]
+           "--out", str(out), "--jax-cache", str(cache), "--lanes", "1"]
     ran = subprocess.run(run, env=env, capture_output=True, text=True, timeout=600)
     assert ran.returncode == 0, ran.stderr[-3000:]
     (record,) = json.loads((out / experiments.RESULTS_FILE).read_text())["runs"]
@@ -305,17 +354,18 @@ def test_a_run_that_fails_is_recorded_and_the_queue_goes_on(queue, tmp_path, mon
     data.entries = [dataclasses.replace(entry, preset="LSTM_enc2"), entry]
     monkeypatch.setattr(gpu_run, "PackData", lambda folder: data)
 
-    def train(entry, info, data, budget, rehearsed):
+    def train(entry, info, data, budget, rehearsed, weights_dir, origin):
         if entry.preset == "LSTM_enc2":
             raise RuntimeError("cuDNN is not there")
-        return {"preset": entry.preset, "seed": entry.seed, "finished": True}
+        return {"part": entry.part, "preset": entry.preset, "seed": entry.seed, "finished": True}
 
     monkeypatch.setattr(gpu_run, "_train_entry", train)
     results = gpu_run.run_queue(queue["pack"], tmp_path, budget_s=100)
     failed, done = results["runs"]
     assert failed["stopped"] == "failed: RuntimeError: cuDNN is not there" and not failed["finished"]
-    assert failed["history"] == [] and done == {"preset": VA_RUN, "seed": entry.seed, "finished": True}
-    assert "LSTM_enc2 seed 0: failed: RuntimeError: cuDNN is not there" in capsys.readouterr().out
+    assert failed["history"] == [] and done == {"index": 1, "part": entry.part, "preset": VA_RUN, "seed": entry.seed,
+                                                "finished": True}
+    assert "builtin-paper LSTM_enc2 seed 0: failed: RuntimeError: cuDNN is not there" in capsys.readouterr().out
     assert json.loads((tmp_path / experiments.RESULTS_FILE).read_text())["runs"] == results["runs"]
 
 
@@ -330,7 +380,7 @@ def test_the_merge_renders_every_artefact_from_the_runs_present(queue):
     tokens = queue["results"]["runs"][0]["tokens"]["1"]
     assert {piece["image_id"]: piece["tokens"] for piece in seed["pieces"]} == {
         piece["image_id"]: tokens[piece["image_id"]] for piece in seed["pieces"]}
-    markdown = (queue["root"] / "results" / "table1.md").read_text()
+    markdown = (queue["root"] / TABLES / "table1.md").read_text()
     assert "| Trans_enc3_dec3_VGG | ours, tiny |" in markdown and "| LSTM_enc2 | ours" not in markdown
     assert "Missing at paper scale:** LSTM_enc2" in markdown and "by the GPU queue" in markdown
 
@@ -340,7 +390,7 @@ def test_a_run_stopped_early_draws_its_curve_and_names_the_rows_it_cannot_serve(
     """The window ran out after epoch 1 of 2, before the snapshot epoch 2: the run is merged, Figure 3 draws
     its one epoch and says it stopped, and the tables name their rows missing instead of scoring epoch 1."""
     results = copy.deepcopy(queue["results"])
-    results["settings"]["scale"]["epochs"] = 2  # the run was planned for 2 epochs
+    results["parts"]["builtin-paper"]["settings"]["scale"]["epochs"] = 2  # the run was planned for 2 epochs
     (run,) = results["runs"]
     run.update(finished=False, stopped="stopped after epoch 1: 1 more epoch(s) need about 9 s, 3 s left")
     (tmp_path / experiments.RESULTS_FILE).write_text(json.dumps(results))
@@ -349,9 +399,9 @@ def test_a_run_stopped_early_draws_its_curve_and_names_the_rows_it_cannot_serve(
     assert tables["table1"]["rows"] == {} and tables["table2"]["rows"] == {}
     (curve,) = tables["figure3"]["curves"][VA_RUN]
     assert (curve["epochs_trained"], curve["epochs_planned"], len(curve["history"])) == (1, 2, 1)
-    markdown = (tmp_path / "results" / "figure3.md").read_text()
+    markdown = (tmp_path / TABLES / "figure3.md").read_text()
     assert f"Stopped early, when the GPU window ran out: {VA_RUN} seed 0 trained 1 of its 2 epochs" in markdown
-    assert (tmp_path / "results" / "figure3.png").stat().st_size > 0
+    assert (tmp_path / TABLES / "figure3.png").stat().st_size > 0
 
 
 @jax_only
@@ -366,7 +416,7 @@ def test_the_gpu_run_equals_a_cpu_training_of_the_same_preset(queue, tmp_path):
     (run,) = queue["results"]["runs"]
     table = queue["tables"]["table2"]
     (seed,) = table["rows"][VA_RUN]["seeds"]
-    settings = gpu_queue.settings_from_record(queue["results"]["settings"], tmp_path)
+    settings = gpu_queue.settings_from_record(queue["results"]["parts"]["builtin-paper"]["settings"], tmp_path)
     prepared = pipeline.prepare_data("builtin", "builtin", settings.data_root / "prepared", settings.scale)
     va_predictor = settings.data_root / "va_predictor-paper"
     info = RunInfo.from_dict(run["run_info"])

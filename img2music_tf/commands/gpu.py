@@ -8,7 +8,8 @@ from pathlib import Path
 
 from img2music_tf.commands.reproduce import add_settings_options, settings_from_args
 from img2music_tf.errors import UserError
-from img2music_tf.experiments import ALL, FEATURE_DTYPES, LATE, PACK_LIMIT_MIB, RESULTS_FILE, training_plan
+from img2music_tf.experiments import (ALL, FEATURE_DTYPES, LATE, PACK_LIMIT_MIB, QUEUES, RESULTS_FILE, QueuePart,
+                                      training_plan)
 from img2music_tf.paths import gpu_dir
 
 JAX_CACHE = "/tmp/img2music_tf-jax-cache"
@@ -41,7 +42,9 @@ def add_parser(subparsers) -> None:
                     f"write the queue of trainings into --out (replaced at once; at most {PACK_LIMIT_MIB} MiB, so "
                     "that it travels with the repository). ImageNet weights that cannot be had fall back to the installed "
                     "torchvision ones, or fail first.",
-        epilog="example: img2music gpu pack --scale paper --data eimg --image-weights torchvision   (= make paper-gpu-pack)",
+        epilog="examples: img2music gpu pack --queue paper --feature-dtype float16   (= make paper-gpu-pack)\n"
+               "          img2music gpu pack --scale paper --data eimg --presets LSTM_enc2",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     pack.add_argument("--out", default=str(gpu_dir() / "pack"), metavar="DIR",
                       help="the pack folder (default: gpu/pack/ of the checkout, else of the current directory)")
@@ -51,6 +54,11 @@ def add_parser(subparsers) -> None:
     pack.add_argument("--presets", nargs="+", default=None, metavar="PRESET",
                       help="queue only these of the trained presets (" + ", ".join(training_plan()) + "), e.g. "
                            "for a short window (default: all, the ones serving the most table rows first)")
+    pack.add_argument("--queue", choices=tuple(QUEUES), default=None,
+                      help="a named queue of several parts instead of --data, --seeds, --fidelity and --presets: "
+                           "paper = both data regimes' runs of every artefact, then Table 1's runs for seeds 1-4 "
+                           "in the authors' regime, then the fidelity runs (2 epochs each at fidelities "
+                           "file-order, fc2, script-rates and code), in that order (experiments.QUEUES)")
     add_settings_options(pack, scale="paper")
     pack.set_defaults(run=run_pack)
 
@@ -68,12 +76,14 @@ def add_parser(subparsers) -> None:
 
     run = steps.add_parser(
         "run", help="train the packed queue within a time budget and decode the test images (GPU, JAX)",
-        description="Train the packed runs in queue order under KERAS_BACKEND=jax with the code of CPU training. "
+        description="Train the packed runs in queue order under KERAS_BACKEND=jax with the code of CPU training, in "
+                    "--lanes processes at once. "
                     "A run starts only when the pace of the runs before it says it can finish in the seconds left, "
                     "and stops as soon as its epochs say it cannot (after its next snapshot epoch, when that still "
                     "fits). After each snapshot epoch the test images are decoded greedily. "
                     f"OUT/{RESULTS_FILE} (history, tokens, timings, device) is rewritten after every run; a run "
-                    "that fails is recorded with its error and the queue goes on. Weights are not kept.",
+                    "that fails is recorded with its error and the queue goes on. Weights are not kept, but for the "
+                    "runs the pack marks (OUT/weights-*.npz, bf16).",
         epilog="example: KERAS_BACKEND=jax img2music gpu run --pack gpu/pack --budget-s 540 --out $OUT",
     )
     run.add_argument("--pack", default=str(gpu_dir() / "pack"), metavar="DIR",
@@ -84,10 +94,15 @@ def add_parser(subparsers) -> None:
     run.add_argument("--out", required=True, metavar="DIR", help=f"folder for {RESULTS_FILE}")
     run.add_argument("--jax-cache", default=JAX_CACHE, metavar="DIR",
                      help="JAX's persistent compilation cache (default: %(default)s)")
-    run.add_argument("--warm", type=int, default=2, metavar="N",
-                     help="background processes that compile the queue's programs into the cache while it trains "
-                          "(`gpu warm`; logs OUT/warm-K.log): the later runs then read them instead of compiling; "
-                          "0: none (default: %(default)s)")
+    run.add_argument("--lanes", type=int, default=4, metavar="N",
+                     help="processes training side by side on the GPU, each with 1/N of its memory, compiling on the "
+                          "machine's CPU cores at once and sharing the compilation cache; each takes the next run no "
+                          "lane has taken, in queue order; a lane that dies is recorded and the others go on "
+                          "(logs OUT/lanes.log) (default: %(default)s)")
+    run.add_argument("--warm", type=int, default=0, metavar="N",
+                     help="with --lanes 1: background processes that compile the queue's programs into the cache "
+                          "while it trains (`gpu warm`; logs OUT/warm-K.log), so that the later runs read them "
+                          "instead of compiling; 0: none (default: %(default)s)")
     run.set_defaults(run=run_queue)
 
     warm = steps.add_parser(
@@ -120,8 +135,9 @@ def add_parser(subparsers) -> None:
     merge.add_argument("results", metavar="RESULTS", help=f"the folder holding the GPU's {RESULTS_FILE}, or a copy of "
                                                            "that file (e.g. results/gpu/<date>-<device>-<data>.json)")
     merge.add_argument("--out", default=None, metavar="DIR",
-                       help="folder for the artefacts' .json, .md and .png (default: results/<data>/<scale>/ of the "
-                            "checkout, else of the current directory, e.g. results/authors/paper/)")
+                       help="results folder: each part's artefacts (.json, .md, .png) go to DIR/<data>/<scale>/, or "
+                            "DIR/<data>/<scale>-<fidelity>/ for another fidelity than the paper's (default: results/ "
+                            "of the checkout, else of the current directory, e.g. results/authors/paper/)")
     merge.add_argument("--work", default=None, metavar="DIR",
                        help="the reproduction's work folder (default: the one the pack was made with)")
     merge.set_defaults(run=run_merge)
@@ -134,7 +150,15 @@ def add_parser(subparsers) -> None:
 def run_pack(args) -> int:
     from img2music_tf.study.gpu_queue import pack
 
-    pack(settings_from_args(args, Path(args.out), backend="jax"), Path(args.out), args.feature_dtype, args.presets)
+    if args.queue and args.presets:
+        raise UserError(f"--queue {args.queue} names its presets: give --queue or --presets, not both")
+    settings = settings_from_args(args, Path(args.out), backend="jax")
+    if args.queue:
+        parts = QUEUES[args.queue]
+    else:
+        parts = (QueuePart(settings.data, settings.seeds, settings.fidelity,
+                           presets=tuple(args.presets) if args.presets else None),)
+    pack(settings, parts, Path(args.out), args.feature_dtype)
     return 0
 
 
@@ -158,10 +182,12 @@ def _needs_jax() -> None:
 def run_queue(args) -> int:
     if args.warm < 0:
         raise UserError(f"--warm must be 0 (no warming processes) or more, got {args.warm}")
+    if args.lanes < 1:
+        raise UserError(f"--lanes must be 1 or more, got {args.lanes}")
     _needs_jax()
     from img2music_tf.study.gpu_run import run_queue
 
-    run_queue(Path(args.pack), Path(args.out), args.budget_s, Path(args.jax_cache), args.warm)
+    run_queue(Path(args.pack), Path(args.out), args.budget_s, Path(args.jax_cache), args.warm, args.lanes)
     return 0
 
 

@@ -69,7 +69,8 @@ def add_settings_options(parser, scale: str = "smoke") -> None:
                              "tiny)")
     parser.add_argument("--fidelity", choices=tuple(FIDELITIES), default="paper",
                         help="follow the paper or the authors' code where they differ, see docs/fidelity.md; the "
-                             "music VA predictor follows it too (default: %(default)s)")
+                             "music VA predictor follows it too; file-order, fc2 and script-rates are the paper with "
+                             "one of the code's switches (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=None, metavar="N",
                         help="replace the paper's epochs (2 for Table 1, 15 otherwise), for quick checks only")
     parser.add_argument("--max-songs", type=int, default=None, metavar="N",

@@ -105,10 +105,16 @@ class Context:
             VAPredictor.load(settings.va_predictor)
         music, images = DATA_REGIMES[settings.data]
         self.prepared = pipeline.prepare_data(music, images, settings.data_root / "prepared", settings.scale)
-        self.va_predictor = settings.va_predictor or self._train_va_predictor(FIDELITIES[settings.fidelity].va_batchnorm)
 
-    def _train_va_predictor(self, batchnorm: bool) -> Path:
-        out = self.settings.data_root / f"va_predictor-{self.settings.fidelity}"
+    @functools.cached_property
+    def va_predictor(self) -> Path:
+        """The music VA predictor: the one given, or one trained once per data set on first use; fidelities
+        whose predictors agree share one, named after the first of them (`va_predictor-paper` or `-code`)."""
+        if self.settings.va_predictor is not None:
+            return self.settings.va_predictor
+        batchnorm = FIDELITIES[self.settings.fidelity].va_batchnorm
+        name = next(name for name, switches in FIDELITIES.items() if switches.va_batchnorm == batchnorm)
+        out = self.settings.data_root / f"va_predictor-{name}"
         print(f"music VA predictor (trained once on the training split, reused): {out}")
         return pipeline.train_va_predictor(self.prepared, out, self.settings.scale, batchnorm)
 
