@@ -200,3 +200,98 @@ def test_regimes_table_puts_the_paper_beside_each_regime(tiny):
     assert "| Trans_enc3_dec3 | paper (4 pieces) | paper | | 1.2853 |" in markdown
     assert "| Trans_enc3_dec3 | ours, authors | tiny | 4 |" in markdown
     assert "| Trans_enc3_dec3 | ours, eimg | | | not run |" in markdown
+
+
+# ---------------------------------------------------------------- tables rendered from small hand-made results
+
+
+def _piece(text: str) -> dict:
+    """A test piece as `pipeline.generate_test_music` records it, scored from its tokens without a file."""
+    from img2music_tf.study.pipeline import most_common_token
+
+    sequence = ["<start>", *text.split(), "<end>"]
+    return {"tokens": " ".join(sequence), "n_tokens": len(sequence), "most_common_token": most_common_token(sequence[1:]),
+            "metrics": metrics.token_metrics(sequence)}
+
+
+def _seed_record(seed: int, texts: list[str]) -> dict:
+    pieces = [_piece(text) for text in texts]
+    return {"seed": seed, "run": f"runs/seed{seed}", "history": [], "train_seconds": 1.0,
+            "generate_and_score_seconds": 1.0, "pieces": pieces,
+            "run_config": {"image_weights": "none", "songs": {"train": 4}, "dropped": [], "model": {"epochs": 1}},
+            "aggregate": metrics.aggregate_pieces(pieces, metrics.PAPER_REFERENCE)}
+
+
+def _table_result(rows: dict[str, list[dict]]) -> dict:
+    """A Table 1 result dict as `artefacts.run_artefact` writes it, with the given {preset: seed records}."""
+    return {
+        "artefact": "table1", "title": "Table 1", "wall_seconds": 1.0, "missing_at_paper_scale": [],
+        "settings": {"scale": "tiny", "epochs": 1, "seeds": sorted({s["seed"] for r in rows.values() for s in r}),
+                     "fidelity": "paper", "image_weights": "none"},
+        "environment": {"backend": "tensorflow", "backend_version": "x", "keras": "x", "device": "CPU"},
+        "data": {"split": {"train": 4}, "train_songs_offered": 4, "test_pieces_scored": 3, "test_images_distinct": 3,
+                 "sources": {"music": "builtin", "images": "builtin"}},
+        "reference": {"paper": list(metrics.PAPER_REFERENCE), "training_music": list(metrics.PAPER_REFERENCE)},
+        "paper": {},
+        "rows": {preset: {"seeds": runs, "across_seeds": metrics.across_seeds([r["aggregate"] for r in runs])}
+                 for preset, runs in rows.items()},
+    }
+
+
+ONE_PITCH, CHORD_LOOP, SILENT = "C4@1.0 C4@1.0", "0.4.7@1.0 r@0.5 0.4.7@1.0", "r@0.25 r@0.25"
+DYAD, VARIED = "0.4@1.0 0.4@1.0", "C4@1.0 E4@1.0"
+
+
+def test_several_seeds_render_a_row_per_seed_beside_the_mean_and_sd():
+    from img2music_tf.metrics import METRIC_NAMES, music_quality_loss
+
+    seeds = [_seed_record(0, [ONE_PITCH, CHORD_LOOP, SILENT]), _seed_record(1, [ONE_PITCH, DYAD, VARIED])]
+    markdown = report.markdown_table(_table_result({"LSTM_enc2": seeds}))
+    lines = markdown.splitlines()
+    mean_row = next(i for i, line in enumerate(lines)
+                    if line.startswith("| LSTM_enc2 | ours, tiny, 2 seeds (mean ± sd) | 3 (all; 2/3 with notes) | "))
+    for offset, (seed, texts) in enumerate([(0, [ONE_PITCH, CHORD_LOOP]), (1, [ONE_PITCH, DYAD, VARIED])], 1):
+        table = np.array([[metrics.token_metrics(["<start>", *t.split()])[n] for n in METRIC_NAMES] for t in texts])
+        means = table.mean(axis=0)
+        loss = music_quality_loss(means)
+        expected = (f"| LSTM_enc2 | ours, tiny, seed {seed} | 3 (all; {len(texts)} with notes) | {loss:.4f} | "
+                    + " | ".join(f"{v:.4f}" for v in means) + f" | {loss:.4f} |")
+        assert lines[mean_row + offset] == expected
+    losses = [music_quality_loss(np.array([[metrics.token_metrics(t.split())[n] for n in METRIC_NAMES]
+                                           for t in texts]).mean(axis=0))
+              for texts in ([ONE_PITCH, CHORD_LOOP], [ONE_PITCH, DYAD, VARIED])]
+    assert lines[mean_row].split(" | ")[3] == f"{np.mean(losses):.4f} ± {np.std(losses, ddof=1):.4f}"
+    assert "| LSTM_enc2 | ours, tiny, 2 seeds (mean ± sd) | 3 (first 4; 2/3 with notes) |" in lines[mean_row + 3]
+
+
+def test_one_seed_renders_as_before_without_per_seed_rows():
+    markdown = report.markdown_table(_table_result({"LSTM_enc2": [_seed_record(0, [ONE_PITCH, CHORD_LOOP, SILENT])]}))
+    assert "| LSTM_enc2 | ours, tiny | 3 (all; 2 with notes) | " in markdown
+    assert "seed 0 |" not in markdown and "mean ± sd" not in markdown
+
+
+def test_tables_count_each_runs_pieces_by_loop_type_in_the_papers_order():
+    rows = {"Trans_enc2_dec2": [_seed_record(0, [SILENT, SILENT, SILENT])],  # not the paper's order: sorted JSON
+            "LSTM_enc2": [_seed_record(0, [ONE_PITCH, CHORD_LOOP, SILENT]), _seed_record(1, [ONE_PITCH, DYAD, VARIED])]}
+    lines = report.markdown_table(_table_result(rows)).splitlines()
+    head = lines.index("| Model | Seed | Pieces | No notes | One pitch | Dyad | Chord loop | Varied | Most frequent token |")
+    assert lines[head + 2:head + 5] == [
+        "| LSTM_enc2 | 0 | 3 | 1 | 1 | 0 | 1 | 0 | `C4@1.0` (1, 67%) |",  # a tie: the first piece's token
+        "| LSTM_enc2 | 1 | 3 | 0 | 1 | 1 | 0 | 1 | `C4@1.0` (2, 50%) |",  # 2 of 3 tokens, 1 of 3 (<end> counts)
+        "| Trans_enc2_dec2 | 0 | 3 | 3 | 0 | 0 | 0 | 0 | `r@0.25` (3, 67%) |",
+    ]
+    assert [line.split(" | ")[0] for line in lines if " | ours, tiny" in line] == ["| LSTM_enc2"] * 4 + ["| Trans_enc2_dec2"] * 2
+
+
+def test_loop_counts_need_every_pieces_tokens():
+    pieces = [_piece(ONE_PITCH), _piece(CHORD_LOOP)]
+    assert report.loop_counts(pieces) == {"no notes": 0, "one pitch": 1, "dyad": 0, "chord loop": 1, "varied": 0}
+    assert report.loop_counts([*pieces, {"metrics": {}}]) is None
+
+
+def test_regimes_table_names_the_loop_types():
+    tables = {"authors": {"table1": _table_result({"LSTM_enc2": [_seed_record(0, [SILENT, ONE_PITCH, SILENT])]})},
+              "eimg": {}}
+    line = next(line for line in report.markdown_regimes(tables).splitlines()
+                if line.startswith("| LSTM_enc2 | ours, authors | tiny | 3 |"))
+    assert line.endswith(" | no notes 2, one pitch 1 |")

@@ -12,8 +12,9 @@ import numpy as np
 
 from img2music_tf.experiments import ARTEFACTS
 from img2music_tf.files import atomic_path
+from img2music_tf.loops import LOOP_TYPES, loop_type
 from img2music_tf.memorisation import MIN_RUN, MIN_SHARE
-from img2music_tf.metrics import FIRST_PIECES, HEADLINES, METRIC_NAMES
+from img2music_tf.metrics import FIRST_PIECES, HEADLINES, METRIC_NAMES, headline
 from img2music_tf.paper_numbers import METRICS, logged_curve
 
 
@@ -44,18 +45,21 @@ def image_weights_note(weights: str) -> str:
 
 
 def _our_rows(preset: str, row: dict, scale: str, weights: str) -> list[str]:
-    """Our lines of one preset: all test pieces and the first 4, with intervals (1 seed) or spread (seeds); the
-    image weights are named where the preset's CNN had others than the table's `weights` (InceptionV3 offline)."""
+    """Our lines of one preset: all test pieces and the first 4, with intervals (1 seed), or the mean ± sd across
+    seeds followed by one plain line per seed of all pieces (several seeds); the image weights are named where
+    the preset's CNN had others than the table's `weights` (InceptionV3 offline)."""
     lines = []
-    several = len(row["seeds"]) > 1
-    own = row["seeds"][0]["run_config"]["image_weights"]
+    seeds = row["seeds"]
+    own = seeds[0]["run_config"]["image_weights"]
     scale = scale if own == weights else f"{scale}, image weights `{own}`"
-    for label, aggregate_ in row["seeds"][0]["aggregate"].items():
+    for label, aggregate_ in seeds[0]["aggregate"].items():
         pieces = aggregate_["n"]
-        if several:
+        # pitch entropy is defined iff a piece has notes
+        with_notes = "/".join(str(seed["aggregate"][label]["pitch_entropy"]["n_defined"]) for seed in seeds)
+        if len(seeds) > 1:
             spread = row["across_seeds"][label]
             cells = [_cell(spread[name]["mean"], spread=spread[name]["sd"]) for name in HEADLINES]
-            source = f"ours, {scale}, {len(row['seeds'])} seeds (mean ± sd)"
+            source = f"ours, {scale}, {len(seeds)} seeds (mean ± sd)"
         else:
             cells = [
                 _cell(aggregate_["music_quality_loss"], aggregate_["music_quality_loss_ci"]),
@@ -65,12 +69,18 @@ def _our_rows(preset: str, row: dict, scale: str, weights: str) -> list[str]:
                       aggregate_["music_quality_loss_training_reference_ci"]),
             ]
             source = f"ours, {scale}"
-        with_notes = aggregate_["pitch_entropy"]["n_defined"]  # pitch entropy is defined iff a piece has notes
         lines.append(f"| {preset} | {source} | {_pieces(label, pieces, with_notes)} | " + " | ".join(cells) + " |")
+        if len(seeds) > 1 and label == "all":
+            for seed in seeds:
+                own_row = seed["aggregate"][label]
+                cells = [_number(headline(own_row, name)) for name in HEADLINES]
+                lines.append(f"| {preset} | ours, {scale}, seed {seed['seed']} | "
+                             f"{_pieces(label, own_row['n'], own_row['pitch_entropy']['n_defined'])} | "
+                             + " | ".join(cells) + " |")
     return lines
 
 
-def _pieces(label: str, n: int, with_notes: int | None = None) -> str:
+def _pieces(label: str, n: int, with_notes: int | str | None = None) -> str:
     text = "all" if label == "all" else f"first {FIRST_PIECES}"
     return f"{n} ({text})" if with_notes is None else f"{n} ({text}; {with_notes} with notes)"
 
@@ -87,6 +97,7 @@ def songs_line(data: dict, run_configs: list[dict]) -> str:
 
 def markdown_table(result: dict) -> str:
     """The rendered table: the paper's rows beside ours, then how the numbers were made."""
+    result = {**result, "rows": _in_paper_order(result)}  # a result read back from JSON has its rows sorted
     settings, env, data = result["settings"], result["environment"], result["data"]
     scale = settings["scale"]
     run_configs = [seed["run_config"] for row in result["rows"].values() for seed in row["seeds"]]
@@ -118,7 +129,7 @@ def markdown_table(result: dict) -> str:
             cells = [_number(paper_row.get(name)) if name in paper_row else "" for name in METRICS]
             lines.append(f"| {preset} | {paper_row['source']} | | " + " | ".join(cells) + " | |")
         lines += _our_rows(preset, row, scale, settings["image_weights"])
-    lines += _collapse_lines(result)
+    lines += _no_notes_lines(result)
     reference = result["reference"]
     lines += [
         "",
@@ -127,6 +138,7 @@ def markdown_table(result: dict) -> str:
         + "; our training music " + ", ".join(f"{v:.4f}" for v in reference["training_music"]) + ".",
     ]
     lines += _shared_run_lines(result)
+    lines += _loop_lines(result)
     lines += _memorisation_lines(result)
     lines += _alignment_lines(result)
     lines += ["", "## Runs", "", "| Model | Seed | Trained on | Training (s) | Generation + metrics (s) | "
@@ -165,20 +177,72 @@ def _missing_lines(result: dict, what: str) -> list[str]:
             "`make paper-gpu` on the GPU machine, `make paper-gpu-merge`; README, \"Paper scale on a GPU\")."]
 
 
-def _collapse_lines(result: dict) -> list[str]:
-    """Why a cell can be n/a, and each run's most frequent generated token (a collapsed model repeats one)."""
+def _in_paper_order(result: dict) -> dict:
+    """The result's rows in the paper's order (the artefact's presets), any others after them."""
+    rows = result["rows"]
+    order = ARTEFACTS[result["artefact"]].presets if result.get("artefact") in ARTEFACTS else ()
+    return {**{preset: rows[preset] for preset in order if preset in rows}, **rows}
+
+
+def _no_notes_lines(result: dict) -> list[str]:
+    """Why a cell can be n/a."""
     silent = any(math.isnan(aggregate_["music_quality_loss"])
                  for row in result["rows"].values() for seed in row["seeds"] for aggregate_ in seed["aggregate"].values())
-    lines = ["", "n/a: no piece of that row has a note (the metrics are undefined for silence; see "
-             "img2music_tf/metrics.py), e.g. a model that emits rests only."] if silent else []
-    for preset, row in result["rows"].items():
-        for seed in row["seeds"]:
-            tops = Counter(piece["most_common_token"][0] for piece in seed["pieces"] if "most_common_token" in piece)
-            if tops:
-                token, pieces = tops.most_common(1)[0]
-                shares = [p["most_common_token"][1] for p in seed["pieces"] if p["most_common_token"][0] == token]
-                lines.append(f"- {preset}, seed {seed['seed']}: the most frequent token of {pieces} of "
-                             f"{len(seed['pieces'])} pieces is `{token}` (mean share {np.mean(shares):.0%}).")
+    return ["", "n/a: no piece of that row has a note (the metrics are undefined for silence; see "
+            "img2music_tf/metrics.py), e.g. a model that emits rests only."] if silent else []
+
+
+def loop_counts(pieces: list[dict]) -> dict[str, int] | None:
+    """How many pieces fall into each of `loops.LOOP_TYPES` ({type: count}, every type), read from the pieces'
+    tokens; None when a piece has no tokens recorded."""
+    if not pieces or any("tokens" not in piece for piece in pieces):
+        return None
+    found = Counter(loop_type(piece["tokens"].split()) for piece in pieces)
+    return {kind: found[kind] for kind in LOOP_TYPES}
+
+
+def _most_common_token(pieces: list[dict]) -> str:
+    """The token most pieces repeat most (a collapsed model repeats one): `token` (pieces, their mean share)."""
+    tops = Counter(piece["most_common_token"][0] for piece in pieces if "most_common_token" in piece)
+    if not tops:
+        return ""
+    token, n = tops.most_common(1)[0]
+    shares = [p["most_common_token"][1] for p in pieces if p.get("most_common_token", [None])[0] == token]
+    return f"`{token}` ({n}, {np.mean(shares):.0%})"
+
+
+def _loop_summary(counts: dict[str, int] | None) -> str:
+    """The loop types present, most pieces first: "no notes 62, one pitch 38"; "n/a" without tokens."""
+    if counts is None:
+        return "n/a"
+    return ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items(), key=lambda item: -item[1]) if n)
+
+
+def _loop_lines(result: dict) -> list[str]:
+    """Which loop each run's pieces fell into (`loops.loop_type`), and the token they repeat most."""
+    rows = [(preset, seed, loop_counts(seed["pieces"])) for preset, row in result["rows"].items()
+            for seed in row["seeds"]]
+    rows = [(preset, seed, counts) for preset, seed, counts in rows if counts is not None]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Loop types (not in the paper)",
+        "",
+        "A greedy piece often repeats one event, and then the loop decides Music_Quality_Loss "
+        "(results/metric_anatomy.md): one pitch repeated scores 2.007, a dyad 1.757, a triad about 1.50, a "
+        "four-note chord looped with a rest 0.83. Each piece's type is read from its tokens "
+        "(`img2music_tf/loops.py`): every sounding token plays the same one pitch, two pitches, or three or "
+        "more (chord loop); no notes; else varied. Last column: the token most pieces repeat most (in how many "
+        "pieces, its mean share of their tokens).",
+        "",
+        "| Model | Seed | Pieces | " + " | ".join(kind.capitalize() for kind in LOOP_TYPES) + " | Most frequent token |",
+        "|---|---|---|" + "---|" * len(LOOP_TYPES) + "---|",
+    ]
+    for preset, seed, counts in rows:
+        lines.append(f"| {preset} | {seed['seed']} | {len(seed['pieces'])} | "
+                     + " | ".join(str(counts[kind]) for kind in LOOP_TYPES)
+                     + f" | {_most_common_token(seed['pieces'])} |")
     return lines
 
 
@@ -369,8 +433,8 @@ def markdown_regimes(tables: dict[str, dict[str, dict]]) -> str:
     """The paper's rows beside ours in each data regime: {data: {artefact: table result}} -> Markdown.
 
     One line per model and source: sample size, Music_Quality_Loss with its interval, copies of a
-    training song, distinct pieces over distinct test images, and the final training cross-entropy
-    beside the unigram baseline; seed 0 of each run.
+    training song, distinct pieces over distinct test images, the final training cross-entropy
+    beside the unigram baseline, and the loop types its pieces fell into; seed 0 of each run.
     """
     regimes = list(tables)
     lines = [
@@ -379,24 +443,26 @@ def markdown_regimes(tables: dict[str, dict[str, dict]]) -> str:
         "`authors`: the authors' 2884 published training pairs (70 distinct songs, tokens as published), the "
         "paper's regime. `eimg`: every tokenisable EIMG song, each with its nearest Emotion6 image, a harder task. "
         "Seed 0, greedy decoding, all test pieces; intervals are 95% (bootstrap for Music_Quality_Loss). "
-        "Copies: pieces sharing a run of 16+ tokens (or 90% of the piece) with a training song.",
+        "Copies: pieces sharing a run of 16+ tokens (or 90% of the piece) with a training song. Loop types: "
+        "how many pieces repeat one pitch, a dyad or a chord, have no notes or are varied (`img2music_tf/loops.py`; "
+        "the loop decides Music_Quality_Loss, results/metric_anatomy.md).",
         "",
     ]
     for artefact in sorted({name for results in tables.values() for name in results}):
         first = next(results[artefact] for results in tables.values() if artefact in results)
         lines += [f"## {first['title']}", "",
                   "| Model | Source | Scale | Pieces | Music_Quality_Loss | Copies | Distinct pieces / images | "
-                  "Final cross-entropy / unigram baseline |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "Final cross-entropy / unigram baseline | Loop types |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         order = ARTEFACTS[artefact].presets if artefact in ARTEFACTS else tuple(first["rows"])  # the paper's order
         for preset in order:
             for paper_row in first["paper"].get(preset, []):
                 lines.append(f"| {preset} | {paper_row['source']} | paper | | "
-                             f"{_number(paper_row.get('music_quality_loss'))} | | | |")
+                             f"{_number(paper_row.get('music_quality_loss'))} | | | | |")
             for data in regimes:
                 result = tables[data].get(artefact)
                 if result is None or preset not in result["rows"]:
-                    lines.append(f"| {preset} | ours, {data} | | | not run | | | |")
+                    lines.append(f"| {preset} | ours, {data} | | | not run | | | | |")
                     continue
                 seed = result["rows"][preset]["seeds"][0]
                 row = seed["aggregate"]["all"]
@@ -407,6 +473,6 @@ def markdown_regimes(tables: dict[str, dict[str, dict]]) -> str:
                     f"{_cell(row['music_quality_loss'], row['music_quality_loss_ci'])} | "
                     f"{memo.get('copied', 'n/a')} | {memo.get('distinct_pieces', 'n/a')} / "
                     f"{memo.get('distinct_images', 'n/a')} | {_number(final)} / "
-                    f"{_number(seed.get('unigram_cross_entropy'))} |")
+                    f"{_number(seed.get('unigram_cross_entropy'))} | {_loop_summary(loop_counts(seed['pieces']))} |")
         lines.append("")
     return "\n".join(lines)
