@@ -449,3 +449,88 @@ def test_the_gpu_steps_that_need_jax_say_so_in_one_line_where_it_is_missing(tmp_
         err = capsys.readouterr().err
         assert err.startswith("img2music: error: the GPU queue runs under JAX, which is not installed here")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def lanes(queue):
+    """A pack of two runs (the VA-loss run, whose weights come back, and Trans_enc4), trained by `gpu run` one
+    after the other (--lanes 1) and side by side (--lanes 2), sharing the queue's compilation cache."""
+    root = queue["root"]
+    pack = root / "pack2"
+    assert cli.main(["gpu", "pack", *PACK, "--presets", VA_RUN, "Trans_enc4", "--work", str(root / "work"),
+                     "--out", str(pack)]) == 0
+    queued = json.loads((pack / gpu_pack.QUEUE_FILE).read_text())
+    queued["entries"][0]["keep_weights"] = True  # as experiments.KEEP_WEIGHTS marks the paper queue's
+    (pack / gpu_pack.QUEUE_FILE).write_text(json.dumps(queued))
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(REPO)}
+    results = {}
+    for count in (1, 2):
+        out = root / f"lanes{count}"
+        command = [sys.executable, "-m", "img2music_tf", "gpu", "run", "--pack", str(pack), "--budget-s", "900",
+                   "--out", str(out), "--jax-cache", str(root / "jax-cache"), "--lanes", str(count)]
+        ran = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+        assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+        results[count] = json.loads((out / experiments.RESULTS_FILE).read_text())
+    return {"root": root, "pack": pack, "results": results}
+
+
+@jax_only
+def test_two_lanes_train_side_by_side_what_one_lane_trains_in_turn(lanes):
+    one, two = lanes["results"][1], lanes["results"][2]
+    assert (one["lanes"], two["lanes"]) == (1, 2)
+    assert [(run["preset"], run["finished"]) for run in two["runs"]] == [(VA_RUN, True), ("Trans_enc4", True)]
+    first, second = (run["timings"] for run in two["runs"])
+    assert second["started_s"] < first["epoch_ends_s"][-1] and first["started_s"] < second["epoch_ends_s"][-1]
+    for alone, beside in zip(one["runs"], two["runs"], strict=True):
+        untimed = [[{k: v for k, v in row.items() if k != "seconds"} for row in run["history"]]
+                   for run in (alone, beside)]
+        assert untimed[0] == untimed[1] and alone["tokens"] == beside["tokens"]
+    log = (lanes["root"] / "lanes2" / gpu_pack.LANES_LOG).read_text()
+    assert "===== lane 0" in log and "===== lane 1" in log and not (lanes["root"] / "lanes1" / "lanes.log").exists()
+
+
+@jax_only
+def test_the_weights_of_a_marked_run_come_back_in_bf16_and_merge_into_a_model(lanes):
+    import numpy as np
+
+    from img2music_tf.run_folder import load_run
+
+    one, two = (lanes["root"] / f"lanes{count}" for count in (1, 2))
+    (name,) = {run["weights"] for run in lanes["results"][2]["runs"]} - {None}
+    assert name == f"weights-builtin-paper-{VA_RUN}-seed0.npz"
+    with np.load(one / name) as alone, np.load(two / name) as beside:
+        assert alone.files == beside.files and all(np.array_equal(alone[k], beside[k]) for k in alone.files)
+        expected = [gpu_pack.from_bf16(beside[f"w{i}"]) for i in range(len(beside.files))]
+    work = shutil.copytree(lanes["root"] / "work", lanes["root"] / "work-lanes")
+    gpu_queue.merge(two, lanes["root"] / "merged", work)
+    run_dir = gpu_queue.settings_from_record(lanes["results"][2]["parts"]["builtin-paper"]["settings"],
+                                             lanes["root"], work).run_dir(VA_RUN, 0)
+    run = load_run(run_dir)
+    assert all(np.array_equal(w, e) for w, e in zip(run.model.get_weights(), expected, strict=True))
+    assert not any(Path(p).name == "model.keras" for p in gpu_queue.settings_from_record(
+        lanes["results"][2]["parts"]["builtin-paper"]["settings"], lanes["root"], work).run_dir("Trans_enc4", 0).iterdir())
+
+
+def test_a_lane_that_dies_is_recorded_against_its_run_and_an_entry_no_lane_took_as_not_started(tmp_path):
+    """`gpu_run._gathered` at the end: lane 0 finished entry 0; lane 1 took entry 1 and was killed; entry 2
+    was never taken."""
+    entries = [gpu_pack.Entry("builtin-paper", preset, 0, 1, (1,), (), "f", {}, 1) for preset in
+               (VA_RUN, "LSTM_enc2", "Trans_enc4")]
+    data = types.SimpleNamespace(entries=entries)
+    (tmp_path / "claims").mkdir()
+    gpu_run.Claims(tmp_path / "claims", 0).take(0)
+    gpu_run.Claims(tmp_path / "claims", 1).take(1)
+    assert not gpu_run.Claims(tmp_path / "claims", 0).take(1)  # taken once only
+    done = {"index": 0, "part": "builtin-paper", "preset": VA_RUN, "seed": 0, "finished": True}
+    (tmp_path / "lane-0.json").write_text(json.dumps({"environment": {"device": "GPU"}, "runs": [done],
+                                                      "not_started": [], "vocabularies": {"builtin": ["a"]}}))
+    (tmp_path / "lane-1.log").write_text("Epoch 1/1\nKilled\n")
+    base = gpu_run._results({"parts": {}}, 100.0, {}, warm=0, lanes=2)  # noqa: SLF001
+    processes = [types.SimpleNamespace(returncode=0), types.SimpleNamespace(returncode=-9)]
+    results = gpu_run._gathered(base, tmp_path, data, processes, final=True)  # noqa: SLF001
+    assert results["environment"] == {"device": "GPU"} and results["vocabularies"] == {"builtin": ["a"]}
+    ran, died = results["runs"]
+    assert ran == done and (died["index"], died["preset"], died["finished"]) == (1, "LSTM_enc2", False)
+    assert died["stopped"] == "failed: lane 1 ended (exit code -9) during this run: Killed"
+    (never,) = results["not_started"]
+    assert (never["index"], never["preset"], never["reason"]) == (2, "Trans_enc4", "no lane took it before the end")
