@@ -28,7 +28,7 @@ from conftest import REPO
 from img2music_tf import cli, experiments
 from img2music_tf.errors import UserError
 from img2music_tf.experiments import ARTEFACTS, SCALES, queue_order, training_plan
-from img2music_tf.study import gpu_pack, gpu_queue, gpu_run, pipeline
+from img2music_tf.study import gpu_pack, gpu_queue, gpu_run, gpu_window, pipeline
 from img2music_tf.study.artefacts import Settings
 
 VA_RUN = "Trans_enc3_dec3_VA_Loss"
@@ -507,6 +507,9 @@ def test_the_weights_of_a_marked_run_come_back_in_bf16_and_merge_into_a_model(la
                                              lanes["root"], work).run_dir(VA_RUN, 0)
     run = load_run(run_dir)
     assert all(np.array_equal(w, e) for w, e in zip(run.model.get_weights(), expected, strict=True))
+    report = (lanes["root"] / "merged" / gpu_queue.WINDOW_REPORT).read_text()
+    assert report == gpu_window.window_report(lanes["results"][2]) and "2 lane(s)" in report
+    assert {row["preset"] for row in gpu_window.lane_scaling(lanes["results"][2]["runs"])} == {VA_RUN, "Trans_enc4"}
     assert not any(Path(p).name == "model.keras" for p in gpu_queue.settings_from_record(
         lanes["results"][2]["parts"]["builtin-paper"]["settings"], lanes["root"], work).run_dir("Trans_enc4", 0).iterdir())
 
@@ -534,3 +537,25 @@ def test_a_lane_that_dies_is_recorded_against_its_run_and_an_entry_no_lane_took_
     assert died["stopped"] == "failed: lane 1 ended (exit code -9) during this run: Killed"
     (never,) = results["not_started"]
     assert (never["index"], never["preset"], never["reason"]) == (2, "Trans_enc4", "no lane took it before the end")
+
+
+def test_the_window_report_times_epochs_against_the_runs_at_once_and_sets_losses_beside_the_authors_log():
+    def run(part, losses, started, ends):
+        starts = [started, *ends[:-1]]
+        return {"part": part, "preset": VA_RUN, "seed": 0, "finished": True, "stopped": None,
+                "history": [{"loss": loss} for loss in losses],
+                "timings": {"started_s": started, "epoch_ends_s": ends, "compile_seconds": 30.0,
+                            "steady_seconds": [end - start for start, end in zip(starts, ends)]}}
+
+    results = {"environment": {"device": "GPU: NVIDIA H200"}, "lanes": 2, "budget_s": 540, "seconds": 100,
+               "not_started": [], "runs": [run("authors-paper", [5.88, 5.11], 0, [50, 60]),
+                                           run("authors-file-order", [5.77, 4.93], 0, [40, 100])]}
+    # epochs [0, 50], [50, 60] and [0, 40] had both runs training at their midpoints, [40, 100] only one
+    assert gpu_window.lane_scaling(results["runs"]) == [
+        {"preset": VA_RUN, "busy": 1, "epochs": 1, "steady_s": 60, "compile_s": None},
+        {"preset": VA_RUN, "busy": 2, "epochs": 3, "steady_s": 40, "compile_s": 30.0}]
+    report = gpu_window.window_report(results)
+    assert "GPU: NVIDIA H200" in report and "2 of 2 queued run(s) finished" in report
+    # the four logged runs of this network reach 4.898-4.945 after epoch 2, mean 4.912
+    assert f"| authors-paper | {VA_RUN} | 0 | 5.880 | 5.110 | 4.898-4.945 (4) | +0.198 |" in report
+    assert f"| authors-file-order | {VA_RUN} | 0 | 5.770 | 4.930 | 4.898-4.945 (4) | +0.018 |" in report

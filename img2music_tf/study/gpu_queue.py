@@ -32,7 +32,8 @@ from img2music_tf.batches import BUCKET, batch_shape
 from img2music_tf.errors import UserError
 from img2music_tf.experiments import (ARTEFACTS, FEATURE_DTYPES, KEEP_WEIGHTS, PACK_LIMIT_MIB, RESULTS_FILE, QueuePart,
                                       Scale, queue_order, rows_served, training_plan)
-from img2music_tf.files import check_replaceable, made_folders_removed_if_failed, replaced_folder, write_json
+from img2music_tf.files import (check_replaceable, made_folders_removed_if_failed, replaced_folder, write_json,
+                                write_text)
 from img2music_tf.losses import token_tables
 from img2music_tf.models.image_encoder import check_weights, extract_features, weights_tag
 from img2music_tf.models.va_predictor import VAPredictor
@@ -43,9 +44,11 @@ from img2music_tf.run_folder import (HISTORY_FILE, MODEL_FILE, RUN_CONFIG_FILE, 
 from img2music_tf.study.artefacts import Context, Settings, run_artefact
 from img2music_tf.study.gpu_pack import (FEATURES_FILE, FORMAT, QUEUE_FILE, SONGS_FILE, VA_TABLES_FILE, Entry,
                                          from_bf16)
+from img2music_tf.study.gpu_window import window_report
 from img2music_tf.training_run import cnn_weights, feature_scaling, run_info, tokenised_songs
 from img2music_tf.vocabulary import Vocabulary
 
+WINDOW_REPORT = "gpu_window.md"  # what the merge writes into the results folder beside the artefacts' folders
 GPU_HAS = ("numpy", "h5py", "ml_dtypes", "scipy", "jax", "jaxlib", "opt_einsum")
 """Packages the GPU machine has: `download_wheels` leaves them out."""
 
@@ -282,7 +285,8 @@ def download_wheels(out: Path, python_version: str = "3.12", platform: str = "ma
 def merge(results: Path, out: Path | None = None, work: Path | None = None) -> list[dict]:
     """Run folders from the GPU's results (`results`: its folder, or a copy of its results.json), then each
     part's artefacts rendered into `out`/<data>/<scale>[-<fidelity>] (default `out`: results/) from the runs
-    present, over the seeds its parts asked for; returns the artefacts' results.
+    present, over the seeds its parts asked for, and what the window measured (`gpu_window`) into
+    `out`/gpu_window.md; returns the artefacts' results.
 
     A run the window stopped early is merged too: its history draws a partial curve, and the test tokens of
     the snapshot epochs it reached serve their rows (Table 1 reads epoch 2 of the 15-epoch runs). Weights
@@ -305,6 +309,7 @@ def merge(results: Path, out: Path | None = None, work: Path | None = None) -> l
                    record["environment"], folder)
     for entry in record["not_started"]:
         print(f"{entry['part']} {entry['preset']} seed {entry['seed']}: not started on the GPU ({entry['reason']})")
+    print(f"wrote {write_text(root / WINDOW_REPORT, window_report(record))}")
     return [run_artefact(ARTEFACTS[artefact], dataclasses.replace(settings, seeds=tuple(seeds)))
             for name, settings in parts.items() for artefact, seeds in record["parts"][name]["artefacts"].items()]
 
