@@ -119,6 +119,7 @@ va-steering: setup  ## after va-alignment: what moves when its VA-conditioned ru
 
 # The GPU queue (README, "Paper scale on a GPU"): pack here, run on a JAX-only GPU machine, merge here.
 paper-gpu-pack: SCALE = paper
+paper-gpu-pack: WEIGHTS := $(or $(WEIGHTS),torchvision)
 paper-gpu-pack: setup  ## CPU: all the GPU does not need + the queue -> gpu/pack, wheels -> gpu/wheels (QUEUE=paper: both regimes, seeds 1-4, fidelity runs; PRESETS="only these" or QUEUE=: one part, DATA= SEEDS= FIDELITY=)
 	$(BIN)/img2music gpu wheels --out gpu/wheels
 	$(BIN)/img2music gpu pack --scale $(SCALE) $(PACK_PARTS) $(WEIGHTS_OPTION) --out gpu/pack

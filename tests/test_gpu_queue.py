@@ -53,9 +53,10 @@ def test_the_paper_queue_runs_both_regimes_first_then_the_seeds_then_the_fidelit
     seeds = order[10:26]  # Table 1's 2-epoch runs, seed by seed, in the paper's regime
     assert [o[3] for o in seeds] == [1] * 4 + [2] * 4 + [3] * 4 + [4] * 4 and {o[0] for o in seeds} == {"authors"}
     assert "Trans_enc3_dec3_Inception" not in {o[2] for o in seeds}  # random CNN per seed: one seed only
-    assert [o[1] for o in order[26:]] == ["file-order", "fc2", "script-rates", "script-rates", "code", "code"]
+    assert [o[1:3] for o in order[26:]] == [("file-order", VA_RUN), ("script-rates", "LSTM_enc2"),
+                                            ("script-rates", "Trans_enc4"), ("script-rates", "Trans_enc2_dec2")]
     assert all(part.plan()[preset] == (2,) for part in parts[3:] for preset in part.plan())  # 2 epochs each
-    assert len(order) == len(set(order)) == 32
+    assert len(order) == len(set(order)) == 30
 
 
 def test_the_fidelity_runs_change_one_switch_each():

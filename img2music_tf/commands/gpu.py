@@ -58,7 +58,7 @@ def add_parser(subparsers) -> None:
                       help="a named queue of several parts instead of --data, --seeds, --fidelity and --presets: "
                            "paper = both data regimes' runs of every artefact, then Table 1's runs for seeds 1-4 "
                            "in the authors' regime, then the fidelity runs (2 epochs each at fidelities "
-                           "file-order, fc2, script-rates and code), in that order (experiments.QUEUES)")
+                           "file-order and script-rates), in that order (experiments.QUEUES)")
     add_settings_options(pack, scale="paper")
     pack.set_defaults(run=run_pack)
 

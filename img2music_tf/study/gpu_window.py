@@ -6,7 +6,7 @@ results.json (`gpu_run.run_queue`) as Markdown, written by `gpu_queue.merge` to 
   the epoch's midpoint: the scaling table of issue 21, read from any window with several lanes.
 - Fidelity: each run's training loss after epochs 1 and 2 in the authors' regime beside the runs of the same
   model in the authors' log (`paper_numbers.AUTHORS_LOG`, Keras' per-epoch loss): which of the code's
-  switches (the parts at fidelities file-order, fc2, script-rates, code) closes the gap.
+  switches (the parts at fidelities file-order, script-rates, ...) closes the gap.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def window_report(results: dict) -> str:
         lines += ["", "## Training loss against the authors' log (the paper's regime)", "",
                   "Keras' per-epoch training loss; the log's values are its \"loss improved from A to B\" numbers "
                   "(docs/fidelity.md). Parts other than `authors-paper` change one of the code's switches "
-                  "(`presets.FIDELITIES`); `authors-code` changes them all.", "",
+                  "(`presets.FIDELITIES`; `authors-code`: all of them).", "",
                   "| Part | Model | Seed | Epoch 1 | Epoch 2 | Log, epoch 2 (runs) | Ours - log |", "|---|---|---|---|---|---|---|"]
         for run in fidelity:
             log = logged(run["preset"])
