@@ -32,9 +32,9 @@ TABLE1 = results_dir() / "authors" / "table1.json"
 
 def main() -> int:
     parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--table", type=Path, default=None,
-                        help="a table result whose pieces to measure (default: results/authors/table1.json "
-                             "when no --run is given)")
+    parser.add_argument("--table", type=Path, action="append", default=[],
+                        help="a table result whose pieces to measure (repeat for more; default: results/authors/"
+                             "table1.json when no --run is given)")
     parser.add_argument("--run", type=Path, action="append", default=[],
                         help="a run folder whose test pieces to measure (repeat for more)")
     parser.add_argument("--prepared", type=Path, default=None,
@@ -55,25 +55,26 @@ def main() -> int:
     from img2music_tf.paper_numbers import TABLE1 as PAPER
     from img2music_tf.study.token_maps import chord_shares, measure_run, measure_table_run
 
-    table = args.table or (None if args.run else TABLE1)
-    for path in [*args.run, *[table] * (table is not None)]:
+    tables = args.table or ([] if args.run else [TABLE1])
+    for path in [*args.run, *tables]:
         if not path.exists():
             raise UserError(f"not found: {path}")
     started = time.perf_counter()
     pairs = authors.load(args.authors).pairs
     seeds = list(range(1, args.maps + 1))
-    command = " ".join(["python reproduce/token_maps.py", *[f"--table {table}"] * (args.table is not None),
+    command = " ".join(["python reproduce/token_maps.py", *[f"--table {table}" for table in args.table],
                         *[f"--run {run}" for run in args.run], *[f"--prepared {args.prepared}"] * bool(args.prepared),
                         *[f"--epoch {args.epoch}"] * bool(args.epoch), f"--maps {args.maps}"])
     result = {
-        "settings": {"table": None if table is None else str(table), "runs": [str(run) for run in args.run],
+        "settings": {"tables": [str(table) for table in tables], "runs": [str(run) for run in args.run],
                      "maps": args.maps, "hash_seeds": seeds, "epoch": args.epoch,
                      "prepared": None if args.prepared is None else str(args.prepared), "command": command},
         "authors_chords": {"pairs": chord_shares(pairs.values()),
                            "distinct_songs": chord_shares(song.tokens for song in authors.distinct_songs(pairs))},
         "paper_table1": PAPER,
     }
-    result["runs"] = [measure_table_run(entry, seeds, args.prepared) for entry in table_runs(table)]
+    entries = [entry for table in tables for entry in table_runs(table)]
+    result["runs"] = [measure_table_run(entry, seeds, args.prepared) for entry in entries]
     result["runs"] += [measure_run(run, seeds, args.prepared, args.epoch) for run in args.run]
     for run in result["runs"]:
         print(f"{run['preset']} ({run['source']}): polyphony {run['generated']['polyphony_rate']['mean']:.4f} "
@@ -87,12 +88,10 @@ def main() -> int:
     return 0
 
 
-def table_runs(table: Path | None) -> list[dict]:
-    """Every run (a seed of a row) a table result holds, in its rows' order; none without a table."""
+def table_runs(table: Path) -> list[dict]:
+    """Every run (a seed of a row) a table result holds, in its rows' order."""
     from img2music_tf.errors import UserError
 
-    if table is None:
-        return []
     try:
         rows = json.loads(table.read_text(encoding="utf-8"))["rows"]
         return [entry for row in rows.values() for entry in row["seeds"]]
@@ -147,7 +146,7 @@ def markdown(result: dict) -> str:
     ]
     for run in result["runs"]:
         generated = run["generated"]
-        name = (f"{run['preset']} ({run['music']} data, {run['scale']} scale, {run['songs']} songs, vocabulary "
+        name = (f"{run['preset']} ({run['music']} data, {run['scale']} scale, {run['songs'] or 'all'} songs, vocabulary "
                 f"{run['vocabulary']}, epoch {run['epoch']}, image weights {run['image_weights']}, seed {run['seed']}; "
                 f"{run['source']})")
         types = lambda row: " / ".join(str(row["loop_types"].get(kind, 0)) for kind in LOOP_TYPES)  # noqa: E731
