@@ -12,6 +12,8 @@ QUEUE ?= paper
 LANES ?= 4
 OUT ?= gpu/results
 RESULTS ?= gpu/results
+RUNS ?=
+PREPARED ?=
 SHARED ?= ../shared/data
 JAX_TESTS ?= tests/test_models.py tests/test_presets.py tests/test_losses.py tests/test_va_predictor.py tests/test_batches.py tests/test_train.py tests/test_gpu_queue.py
 WEIGHTS_OPTION = $(if $(WEIGHTS),--image-weights $(WEIGHTS))
@@ -21,7 +23,7 @@ export IMG2MUSIC_EIMG_SOURCE ?= $(SHARED)/eimg
 export IMG2MUSIC_EMOTION6_SOURCE ?= $(SHARED)/emotion6/Emotion6-320px.zip
 export IMG2MUSIC_AUTHORS_SOURCE ?= $(SHARED)/authors/midiData.txt
 
-.PHONY: help setup data test test-integration test-slow test-jax demo table1 table2 figure3 metric-anatomy authors-log pretrained pretrained-va pretrained-measure bench-generate serve serve-screenshot bench-serve test-browser regimes va-alignment va-steering image-features bench paper-gpu-pack paper-gpu paper-gpu-merge
+.PHONY: help setup data test test-integration test-slow test-jax demo table1 table2 figure3 metric-anatomy token-maps authors-log pretrained pretrained-va pretrained-measure bench-generate serve serve-screenshot bench-serve test-browser regimes va-alignment va-steering image-features bench paper-gpu-pack paper-gpu paper-gpu-merge
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -77,6 +79,9 @@ figure3: setup  ## Figure 3 (loss per epoch, LSTM vs Trans_enc3_dec3 + VA loss) 
 
 metric-anatomy: setup  ## what a Music_Quality_Loss number measures: repeated tokens, loops, the authors' songs, our tables' pieces by loop type -> results/metric_anatomy.md/.json/.png (about 6 min)
 	$(BIN)/python reproduce/metric_anatomy.py
+
+token-maps: setup  ## Table 1's greedy pieces re-read through other hash seeds' token maps (the authors' set-fitted tokenizer in a new process) -> results/token_maps.md/.json/.png (minutes; RUNS="DIR ..." for run folders, e.g. the paper-scale ones; PREPARED=DIR where the recorded prepared data is not here)
+	$(BIN)/python reproduce/token_maps.py $(if $(RUNS),$(foreach run,$(RUNS),--run $(run)),--table results/$(DATA)/table1.json) $(if $(PREPARED),--prepared $(PREPARED))
 
 authors-log: setup  ## the authors' training log, all 9 runs, beside our training curves -> results/authors_log.md/.json/.png (seconds)
 	$(BIN)/python reproduce/authors_log.py

@@ -117,10 +117,7 @@ def generate_test_music(prepared, run_dir: str | Path, songs: dict[str, list[str
     epoch = epoch or trained_epochs(run_dir)
     index = SongIndex(songs)
     pairs = prepared.pairs_in("test")[:n_pieces]
-    # Greedy decoding is deterministic, so test pieces that share an image share its music: decode each image once.
-    images = dict(sorted({pair.image.id: pair.image.path for pair in pairs}.items()))
-    stored = read_test_tokens(run_dir, epoch)
-    music = _decode_test_images(run_dir, epoch, images) if stored is None else _stored_music(run_dir, stored, images)
+    music = generated_test_tokens(pairs, run_dir, epoch)
     midi_dir = run_dir / "test_midi" / f"epoch-{epoch:03d}"
     pieces = []
     for pair in tqdm(pairs, desc="metrics", unit="piece", leave=False, disable=None):
@@ -144,6 +141,16 @@ def generate_test_music(prepared, run_dir: str | Path, songs: dict[str, list[str
         for piece, va in zip(pieces, generated):
             piece["generated_music_va"] = [float(v) for v in va]
     return pieces
+
+
+def generated_test_tokens(pairs, run_dir: str | Path, epoch: int) -> dict[str, list[str]]:
+    """{image id: greedy tokens} of the run's net after `epoch` for the images of `pairs` (test pairs): the tokens
+    a run trained elsewhere brought (`run_folder.read_test_tokens`), else decoded here; nothing is written."""
+    run_dir = Path(run_dir)
+    # Greedy decoding is deterministic, so test pieces that share an image share its music: decode each image once.
+    images = dict(sorted({pair.image.id: pair.image.path for pair in pairs}.items()))
+    stored = read_test_tokens(run_dir, epoch)
+    return _decode_test_images(run_dir, epoch, images) if stored is None else _stored_music(run_dir, stored, images)
 
 
 def _decode_test_images(run_dir: Path, epoch: int, images: dict) -> dict[str, list[str]]:
