@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from img2music_tf.commands.reproduce import add_settings_options, settings_from_args
@@ -185,6 +186,8 @@ def run_queue(args) -> int:
     if args.lanes < 1:
         raise UserError(f"--lanes must be 1 or more, got {args.lanes}")
     _needs_jax()
+    if args.lanes > 1:  # the lanes take the GPU's memory; this process, should JAX start here, takes what it uses
+        os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
     from img2music_tf.study.gpu_run import run_queue
 
     run_queue(Path(args.pack), Path(args.out), args.budget_s, Path(args.jax_cache), args.warm, args.lanes)
