@@ -14,6 +14,7 @@ vocabulary.json, model.keras and history.csv into the package.
 
     python reproduce/pretrained.py --run runs/pretrained/run --data runs/pretrained/data
     python reproduce/pretrained.py --measure-only --data runs/pretrained/data   # the shipped model; no copy
+    python reproduce/pretrained.py --candidate RUN --data PREPARED   # another run, e.g. from a GPU window; no copy
 
 `--measure-only` measures the model already in the package and copies nothing: no training, no run folder
 (`make pretrained-measure`). The prepared data must come from the inputs the model was trained on.
@@ -48,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--run", type=Path, default=WORK / "run", help="the trained run to measure and ship")
     which.add_argument("--measure-only", action="store_true",
                        help="measure the model already shipped in the package and copy nothing")
+    which.add_argument("--candidate", type=Path, default=None, metavar="RUN",
+                       help="measure another run as a candidate for the package (e.g. the paper-scale run whose "
+                            "weights a GPU window brought back) and copy nothing: OUT/pretrained_candidate.json/.md")
     parser.add_argument("--data", type=Path, default=WORK / "data", help="the prepared data it was trained on")
     parser.add_argument("--va-predictor", type=Path, default=WORK / "va_predictor-paper",
                         help="music VA predictor folder (trained there on the prepared training music if empty)")
@@ -79,7 +83,9 @@ def measure(args) -> int:
     from img2music_tf.pretrained import DEFAULT_GENERATION, MODEL_FOLDER, SHIPPED_FILES, model_folder
     from img2music_tf.run_folder import HISTORY_FILE, load_run, read_history
 
-    folder = model_folder() if args.measure_only else args.run
+    folder = model_folder() if args.measure_only else args.candidate or args.run
+    ship = not (args.measure_only or args.candidate)
+    stem = "pretrained_candidate" if args.candidate else "pretrained"
     run = load_run(folder)
     prepared = load_prepared(args.data)
     check_same_data(run.info.data["inputs"], args.data)
@@ -104,7 +110,7 @@ def measure(args) -> int:
     history = read_history(folder / HISTORY_FILE)
     result = {
         "model_folder": shown(folder),
-        "measure_only": args.measure_only,
+        "measure_only": not ship,
         "model": run.config.to_dict(),
         "image_weights": run.info.image_weights,
         "songs": run.info.songs,
@@ -119,10 +125,10 @@ def measure(args) -> int:
         "speed": read_speed(args.bench),
         "environment": environment(),
     }
-    write_json(args.out / "pretrained.json", result)
-    write_text(args.out / "pretrained.md", markdown(result))
-    print(f"wrote {args.out / 'pretrained.md'}")
-    if not args.measure_only:
+    write_json(args.out / f"{stem}.json", result)
+    write_text(args.out / f"{stem}.md", markdown(result))
+    print(f"wrote {args.out / f'{stem}.md'}")
+    if ship:
         MODEL_FOLDER.mkdir(exist_ok=True)
         for name in SHIPPED_FILES:
             with atomic_path(MODEL_FOLDER / name) as tmp:  # never a half-copied model in the package

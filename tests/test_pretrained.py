@@ -135,3 +135,17 @@ def test_the_shipped_model_gives_every_real_test_picture_music_of_the_rule(emoti
                     for config in (default, dataclasses.replace(default, tries=1)))
     assert all(default.long_enough(piece) for piece in ruled)
     assert all(ruled[i] == piece for i, piece in enumerate(first) if default.long_enough(piece))
+
+
+def test_a_candidate_is_measured_beside_the_card_and_nothing_is_copied(tiny, monkeypatch):
+    from img2music_tf import pretrained
+
+    run, out = tiny["root"] / "run", tiny["root"] / "candidate"
+    monkeypatch.setattr(pretrained, "MODEL_FOLDER", tiny["root"] / "package")  # shipping would create it
+    argv = [arg if arg != str(tiny["root"] / "results") else str(out) for arg in tiny["argv"]]
+    assert script().main(["--candidate", str(run), *argv]) == 0
+    assert sorted(path.name for path in out.iterdir()) == ["pretrained_candidate.json", "pretrained_candidate.md"]
+    result = json.loads((out / "pretrained_candidate.json").read_text())
+    assert result["measure_only"] is True and result["model_folder"].endswith("run")
+    assert result["decoding"] == tiny["result"]["decoding"]  # the same run as measured as the shipped model
+    assert not (tiny["root"] / "package").exists()
