@@ -544,6 +544,7 @@ def test_the_window_report_times_epochs_against_the_runs_at_once_and_sets_losses
     def run(part, losses, started, ends):
         starts = [started, *ends[:-1]]
         return {"part": part, "preset": VA_RUN, "seed": 0, "finished": True, "stopped": None,
+                "run_info": {"model": {"learning_rate": 1e-5}},
                 "history": [{"loss": loss} for loss in losses],
                 "timings": {"started_s": started, "epoch_ends_s": ends, "compile_seconds": 30.0,
                             "steady_seconds": [end - start for start, end in zip(starts, ends)]}}
@@ -558,5 +559,20 @@ def test_the_window_report_times_epochs_against_the_runs_at_once_and_sets_losses
     report = gpu_window.window_report(results)
     assert "GPU: NVIDIA H200" in report and "2 of 2 queued run(s) finished" in report
     # the four logged runs of this network reach 4.898-4.945 after epoch 2, mean 4.912
-    assert f"| authors-paper | {VA_RUN} | 0 | 5.880 | 5.110 | 4.898-4.945 (4) | +0.198 |" in report
-    assert f"| authors-file-order | {VA_RUN} | 0 | 5.770 | 4.930 | 4.898-4.945 (4) | +0.018 |" in report
+    assert f"| authors-paper | {VA_RUN} | 0 | 1e-05 | 5.880 | 5.110 | 4.898-4.945 (4) | 1e-05 | +0.198 |" in report
+    assert f"| authors-file-order | {VA_RUN} | 0 | 1e-05 | 5.770 | 4.930 | 4.898-4.945 (4) | 1e-05 | +0.018 |" in report
+
+
+def test_the_first_window_s_results_are_still_merged():
+    """results/gpu/2026-12-01-h200-authors.json was written in the first format (one part): the merge reads it as
+    the current one, and the window report shows its runs against the log."""
+    first = json.loads((REPO / "results" / "gpu" / "2026-12-01-h200-authors.json").read_text())
+    assert first["format"] == gpu_queue.FORMAT_1
+    record = gpu_queue.upgraded(first)
+    assert record["format"] == gpu_pack.FORMAT and list(record["parts"]) == ["authors-paper"]
+    assert record["parts"]["authors-paper"]["artefacts"] == {name: [0] for name in ARTEFACTS}
+    assert record["vocabularies"]["authors"] == first["vocabulary"]
+    assert {run["part"] for run in record["runs"] + record["not_started"]} == {"authors-paper"}
+    report = gpu_window.window_report(record)
+    assert "0 of 5 queued run(s) finished, 3 stopped or failed, 2 not started" in report
+    assert f"| authors-paper | {VA_RUN} | 0 | 1e-05 | 5.885 | 5.110 | 4.898-4.945 (4) | 1e-05 | +0.198 |" in report

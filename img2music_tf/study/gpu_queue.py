@@ -48,6 +48,7 @@ from img2music_tf.study.gpu_window import window_report
 from img2music_tf.training_run import cnn_weights, feature_scaling, run_info, tokenised_songs
 from img2music_tf.vocabulary import Vocabulary
 
+FORMAT_1 = "img2music_tf.gpu_queue/1"  # results of the first window (one part), still merged (`upgraded`)
 WINDOW_REPORT = "gpu_window.md"  # what the merge writes into the results folder beside the artefacts' folders
 GPU_HAS = ("numpy", "h5py", "ml_dtypes", "scipy", "jax", "jaxlib", "opt_einsum")
 """Packages the GPU machine has: `download_wheels` leaves them out."""
@@ -299,6 +300,8 @@ def merge(results: Path, out: Path | None = None, work: Path | None = None) -> l
         raise UserError(f"cannot read the GPU's results {path} ({error})") from None
     if not isinstance(record, dict):
         raise UserError(f"{path} is not the GPU's results (a JSON object written by `img2music gpu run`)")
+    if record.get("format") == FORMAT_1:
+        record = upgraded(record)
     if record.get("format") != FORMAT:
         raise UserError(f"{path} was written by another version ({record.get('format')}): run the queue again")
     root = Path(out) if out else results_dir()
@@ -312,6 +315,18 @@ def merge(results: Path, out: Path | None = None, work: Path | None = None) -> l
     print(f"wrote {write_text(root / WINDOW_REPORT, window_report(record))}")
     return [run_artefact(ARTEFACTS[artefact], dataclasses.replace(settings, seeds=tuple(seeds)))
             for name, settings in parts.items() for artefact, seeds in record["parts"][name]["artefacts"].items()]
+
+
+def upgraded(record: dict) -> dict:
+    """Results of the first format (one part: a single data regime and fidelity, every artefact, as the
+    window of 2026-12-01 wrote them) in the current one."""
+    settings = record["settings"]
+    name = f"{settings['data']}-{settings['fidelity']}"
+    return {**record, "format": FORMAT,
+            "parts": {name: {"settings": settings, "artefacts": {a: settings["seeds"] for a in ARTEFACTS}}},
+            "vocabularies": {settings["data"]: record["vocabulary"]},
+            "runs": [{**run, "part": name} for run in record["runs"]],
+            "not_started": [{**entry, "part": name} for entry in record["not_started"]]}
 
 
 def _artefact_folder(record: dict) -> Path:

@@ -40,9 +40,10 @@ def lane_scaling(runs: list[dict]) -> list[dict]:
             for (preset, busy), seconds in sorted(epochs.items())]
 
 
-def logged(preset: str) -> list[float]:
-    """Epoch-2 losses of the authors' logged runs of the model `preset` trains (its bit-identical aliases too)."""
-    return [run.losses[1] for run in AUTHORS_LOG if trained_preset(run.model) == preset and len(run.losses) > 1]
+def logged(preset: str) -> list:
+    """The authors' logged runs (`paper_numbers.LoggedRun`) of the model `preset` trains (its bit-identical
+    aliases too) that reached epoch 2."""
+    return [run for run in AUTHORS_LOG if trained_preset(run.model) == preset and len(run.losses) > 1]
 
 
 def window_report(results: dict) -> str:
@@ -87,13 +88,17 @@ def window_report(results: dict) -> str:
     if fidelity:
         lines += ["", "## Training loss against the authors' log (the paper's regime)", "",
                   "Keras' per-epoch training loss; the log's values are its \"loss improved from A to B\" numbers "
-                  "(docs/fidelity.md). Parts other than `authors-paper` change one of the code's switches "
-                  "(`presets.FIDELITIES`; `authors-code`: all of them).", "",
-                  "| Part | Model | Seed | Epoch 1 | Epoch 2 | Log, epoch 2 (runs) | Ours - log |", "|---|---|---|---|---|---|---|"]
+                  "(docs/fidelity.md); the log's LSTM is their 3-LSTM model, ours at fidelity `paper` Mendis' 2 LSTMs. Parts "
+                  "other than `authors-paper` change one of the code's switches (`presets.FIDELITIES`; "
+                  "`authors-code`: all of them).", "",
+                  "| Part | Model | Seed | Learning rate | Epoch 1 | Epoch 2 | Log, epoch 2 (runs) | Log's learning rate "
+                  "| Ours - log |", "|---|---|---|---|---|---|---|---|---|"]
         for run in fidelity:
-            log = logged(run["preset"])
+            log = [logged_run.losses[1] for logged_run in logged(run["preset"])]
+            rates = "/".join(sorted({f"{logged_run.learning_rate:g}" for logged_run in logged(run["preset"])}))
             gap = run["history"][1]["loss"] - statistics.mean(log)
-            lines.append(f"| {run['part']} | {run['preset']} | {run['seed']} | {run['history'][0]['loss']:.3f} | "
-                         f"{run['history'][1]['loss']:.3f} | {min(log):.3f}-{max(log):.3f} ({len(log)}) | "
+            lines.append(f"| {run['part']} | {run['preset']} | {run['seed']} | "
+                         f"{run['run_info']['model']['learning_rate']:g} | {run['history'][0]['loss']:.3f} | "
+                         f"{run['history'][1]['loss']:.3f} | {min(log):.3f}-{max(log):.3f} ({len(log)}) | {rates} | "
                          f"{gap:+.3f} |")
     return "\n".join(lines) + "\n"
