@@ -27,10 +27,11 @@ def add_parser(subparsers) -> None:
             "the most table rows first) into one folder;\n"
             "  2. gpu wheels (here, needs PyPI): the wheels the GPU machine lacks for Keras on JAX;\n"
             "  3. gpu run    (GPU, KERAS_BACKEND=jax): trains the queue within a time budget, decodes the test "
-            f"images at the snapshot epochs, writes OUT/{RESULTS_FILE}; meanwhile `gpu warm` processes compile the "
-            "later runs' programs ahead;\n"
+            f"images at the snapshot epochs, writes OUT/{RESULTS_FILE}; --lanes processes train side by side, "
+            "sharing the GPU and the compilation cache;\n"
             "  4. gpu merge  (here): turns the results into run folders (generated tokens instead of weights) and "
-            "renders Table 1, Table 2 and Figure 3 from every run present, naming the missing rows."
+            "renders Table 1, Table 2 and Figure 3 from every run present, naming the missing rows, and what the "
+            "window measured (results/gpu_window.md)."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="make paper-gpu-pack; make paper-gpu OUT=DIR (on the GPU machine); make paper-gpu-merge RESULTS=DIR",
