@@ -80,7 +80,7 @@ figure3: setup  ## Figure 3 (loss per epoch, LSTM vs Trans_enc3_dec3 + VA loss) 
 metric-anatomy: setup  ## what a Music_Quality_Loss number measures: repeated tokens, loops, the authors' songs, our tables' pieces by loop type -> results/metric_anatomy.md/.json/.png (about 6 min)
 	$(BIN)/python reproduce/metric_anatomy.py
 
-token-maps: setup  ## Table 1's greedy pieces re-read through other hash seeds' token maps (the authors' set-fitted tokenizer in a new process) -> results/token_maps.md/.json/.png (minutes; RUNS="DIR ..." for run folders, e.g. the paper-scale ones; PREPARED=DIR where the recorded prepared data is not here)
+token-maps: setup  ## Table 1's greedy pieces re-read through other hash seeds' token maps (the authors' set-fitted tokenizer in a new process) -> results/token_maps.md/.json/.png (minutes; RUNS="DIR ..." for run folders, e.g. the paper-scale ones; where the table's recorded prepared data is not here, the data its settings record is prepared once under runs/reproduce, or PREPARED=DIR)
 	$(BIN)/python reproduce/token_maps.py $(if $(RUNS),$(foreach run,$(RUNS),--run $(run)),--table results/$(DATA)/table1.json) $(if $(PREPARED),--prepared $(PREPARED))
 
 authors-log: setup  ## the authors' training log, all 9 runs, beside our training curves -> results/authors_log.md/.json/.png (seconds)

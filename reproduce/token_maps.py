@@ -11,6 +11,7 @@ authors' vocabulary, and of their music, chords of 3 or more notes are. Writes r
 .png (polyphony of each map beside the paper's rows).
 
     python reproduce/token_maps.py                       # the pieces of results/authors/table1.json
+                                                         # (their data prepared under runs/reproduce if not here)
     python reproduce/token_maps.py --run DIR --run DIR2  # run folders (make token-maps RUNS="DIR DIR2")
 
 Minutes per run: a few seconds per distinct piece and map (greedy pieces repeat, so fewer).
@@ -39,8 +40,10 @@ def main() -> int:
                         help="a run folder whose test pieces to measure (repeat for more)")
     parser.add_argument("--prepared", type=Path, default=None,
                         help="prepared data (test split, training songs) for the runs whose recorded prepared "
-                             "folder is not here")
-    parser.add_argument("--epoch", type=int, default=None, help="the pieces after this epoch (default: each run's last)")
+                             "folder is not here (default for a table's runs: the data its settings record, "
+                             "prepared once under its work folder, e.g. runs/reproduce)")
+    parser.add_argument("--epoch", type=int, default=None,
+                        help="the pieces after this epoch (default: each run's last)")
     parser.add_argument("--maps", type=int, default=20, help="hash seeds 1..K, one map each (default 20)")
     parser.add_argument("--authors", type=Path, default=None,
                         help="the authors' midiData.txt or its folder (default: $IMG2MUSIC_AUTHORS_SOURCE)")
@@ -53,17 +56,19 @@ def main() -> int:
     from img2music_tf.errors import UserError
     from img2music_tf.files import write_json, write_text
     from img2music_tf.paper_numbers import TABLE1 as PAPER
-    from img2music_tf.study.token_maps import chord_shares, measure_run, measure_table_run
+    from img2music_tf.study.token_maps import chord_shares, measure_run, measure_table
 
     tables = args.table or ([] if args.run else [TABLE1])
     for path in [*args.run, *tables]:
         if not path.exists():
             raise UserError(f"not found: {path}")
+    table_results = [read_table(table) for table in tables]  # a wrong file fails now, not after minutes
     started = time.perf_counter()
     pairs = authors.load(args.authors).pairs
     seeds = list(range(1, args.maps + 1))
     command = " ".join(["python reproduce/token_maps.py", *[f"--table {table}" for table in args.table],
-                        *[f"--run {run}" for run in args.run], *[f"--prepared {args.prepared}"] * bool(args.prepared),
+                        *[f"--run {run}" for run in args.run],
+                        *[f"--prepared {args.prepared}"] * bool(args.prepared),
                         *[f"--epoch {args.epoch}"] * bool(args.epoch), f"--maps {args.maps}"])
     result = {
         "settings": {"tables": [str(table) for table in tables], "runs": [str(run) for run in args.run],
@@ -73,8 +78,7 @@ def main() -> int:
                            "distinct_songs": chord_shares(song.tokens for song in authors.distinct_songs(pairs))},
         "paper_table1": PAPER,
     }
-    entries = [entry for table in tables for entry in table_runs(table)]
-    result["runs"] = [measure_table_run(entry, seeds, args.prepared) for entry in entries]
+    result["runs"] = [run for table in table_results for run in measure_table(table, seeds, args.prepared)]
     result["runs"] += [measure_run(run, seeds, args.prepared, args.epoch) for run in args.run]
     for run in result["runs"]:
         print(f"{run['preset']} ({run['source']}): polyphony {run['generated']['polyphony_rate']['mean']:.4f} "
@@ -88,15 +92,18 @@ def main() -> int:
     return 0
 
 
-def table_runs(table: Path) -> list[dict]:
-    """Every run (a seed of a row) a table result holds, in its rows' order."""
+def read_table(table: Path) -> dict:
+    """A table result, checked to hold its settings and rows of seeds (the runs `measure_table` measures)."""
     from img2music_tf.errors import UserError
 
     try:
-        rows = json.loads(table.read_text(encoding="utf-8"))["rows"]
-        return [entry for row in rows.values() for entry in row["seeds"]]
+        result = json.loads(table.read_text(encoding="utf-8"))
+        entries = [entry for row in result["rows"].values() for entry in row["seeds"]]
+        if not all("run_config" in entry for entry in entries) or "scale_sizes" not in result["settings"]:
+            raise KeyError("a run_config or the settings' scale_sizes")
+        return result
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-        raise UserError(f"{table} is not a table result with rows of seeds ({error})") from None
+        raise UserError(f"{table} is not a table result with settings and rows of seeds ({error})") from None
 
 
 def _spread(values: dict, maps: int) -> str:
@@ -132,7 +139,8 @@ def markdown(result: dict) -> str:
     for label, key in (("the 2884 training pairs (as trained)", "pairs"), ("the 70 distinct songs", "distinct_songs")):
         row = chords[key]
         lines.append(f"| {label} | {row['tokens']} | {row['sounding_tokens']} | {row['chords_of_3_or_more']} | "
-                     f"{row['vocabulary_share']:.1%} | {row['share_of_all_tokens']:.1%} | {row['frequency_share']:.1%} |")
+                     f"{row['vocabulary_share']:.1%} | {row['share_of_all_tokens']:.1%} | "
+                     f"{row['frequency_share']:.1%} |")
     lines += [
         "",
         "A random map reads a given id as a chord of 3+ notes about as often as the vocabulary holds them "
@@ -146,9 +154,9 @@ def markdown(result: dict) -> str:
     ]
     for run in result["runs"]:
         generated = run["generated"]
-        name = (f"{run['preset']} ({run['music']} data, {run['scale']} scale, {run['songs'] or 'all'} songs, vocabulary "
-                f"{run['vocabulary']}, epoch {run['epoch']}, image weights {run['image_weights']}, seed {run['seed']}; "
-                f"{run['source']})")
+        name = (f"{run['preset']} ({run['music']} data, {run['scale']} scale, {run['songs'] or 'all'} songs, "
+                f"vocabulary {run['vocabulary']}, epoch {run['epoch']}, image weights {run['image_weights']}, "
+                f"seed {run['seed']}; {run['source']})")
         types = lambda row: " / ".join(str(row["loop_types"].get(kind, 0)) for kind in LOOP_TYPES)  # noqa: E731
         lines.append(f"| {name}, as generated | {generated['n']} | "
                      + " | ".join(f"{generated[n]['mean']:.4f}" for n in ("polyphony_rate", "pitch_entropy",
@@ -162,7 +170,8 @@ def markdown(result: dict) -> str:
         reached = sum(row["polyphony_rate"]["mean"] >= best for row in run["maps"])
         lines.append(f"| maps whose polyphony reaches the paper's best row ({best}) | {reached} of {maps} | | | | | |")
     lines += ["", "The paper's Table 1 (after 2 epochs):", "",
-              "| row | polyphony rate | pitch entropy | groove consistency | Music_Quality_Loss |", "|---|---|---|---|---|"]
+              "| row | polyphony rate | pitch entropy | groove consistency | Music_Quality_Loss |",
+              "|---|---|---|---|---|"]
     for name, row in result["paper_table1"].items():
         lines.append(f"| {name} | {row['polyphony_rate']:.4f} | {row['pitch_entropy']:.4f} | "
                      f"{row['groove_consistency']:.4f} | {row['music_quality_loss']:.4f} |")
@@ -177,22 +186,24 @@ def plot(result: dict, target: Path) -> Path:
 
     from img2music_tf.study.report import save_plot
 
-    figure, axes = plt.subplots(figsize=(7, 4))
+    figure, axes = plt.subplots(figsize=(9, 4))
     for i, run in enumerate(result["runs"]):
         values = [row["polyphony_rate"]["mean"] for row in run["maps"]]
         axes.plot([i] * len(values), values, "o", alpha=0.5, color="tab:blue",
                   label="re-read through one map" if i == 0 else None)
         axes.plot([i], [run["generated"]["polyphony_rate"]["mean"]], "k*", markersize=12,
                   label="as generated" if i == 0 else None)
-    for name, row in result["paper_table1"].items():
-        axes.axhline(row["polyphony_rate"], linestyle=":", color="grey")
-        axes.annotate(f"paper {name}", (len(result["runs"]) - 0.5, row["polyphony_rate"]), fontsize=6, va="bottom",
-                      ha="right", color="grey")
+    paper = sorted(result["paper_table1"].items(), key=lambda item: -item[1]["polyphony_rate"])  # legend: top first
+    for i, (name, row) in enumerate(paper, start=1):  # colours after the points' C0
+        axes.axhline(row["polyphony_rate"], linestyle=":", linewidth=1.5, color=f"C{i}",
+                     label=f"paper's {name}: {row['polyphony_rate']:.4f}")
     axes.set_xticks(range(len(result["runs"])), [f"{run['preset']}\n{run['music']} {run['scale']} seed {run['seed']}"
-                                                 for run in result["runs"]], fontsize=6, rotation=20)
+                                                 for run in result["runs"]], fontsize=6, rotation=30, ha="right",
+                  rotation_mode="anchor")
     axes.set_ylabel("polyphony rate (mean over the test pieces)")
     axes.set_title("Greedy test pieces re-read through other processes' token maps", fontsize=9)
-    return save_plot(figure, axes, target)
+    return save_plot(figure, axes, target, loc="upper left", bbox_to_anchor=(1.01, 1), title="polyphony rate",
+                     title_fontsize=7)
 
 
 if __name__ == "__main__":

@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import runpy
 import shutil
 import sys
 
 import pytest
-from conftest import REPO, SEED
+from conftest import REPO
 from run_fixtures import TOKENS
 
-from img2music_tf.data.prepare import prepare
 from img2music_tf.errors import UserError
+from img2music_tf.experiments import SCALES
 from img2music_tf.loops import LOOP_TYPES
-from img2music_tf.run_folder import write_test_tokens
+from img2music_tf.paths import shown
+from img2music_tf.run_folder import RunInfo, write_test_tokens
 from img2music_tf.study import token_maps
+from img2music_tf.study.pipeline import prepare_data, trained_songs
 from img2music_tf.vocabulary import PAD, Vocabulary
 
 OWN = Vocabulary([PAD, "0.4.7@1.0", "<end>", "<start>", "C4@1.0", "E4@1.0"])
 OTHER = Vocabulary([PAD, "E4@1.0", "<start>", "<end>", "0.4.7@1.0", "C4@1.0"])  # what OWN's ids 1..5 read as here
+SCALE = dataclasses.replace(SCALES["tiny"], n_items=6, n_test=2, n_val=1)  # the built-in data, prepared in seconds
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    """The built-in data at SCALE, prepared as a reproduction prepares it (seed 0), shared by the module."""
+    return prepare_data("builtin", "builtin", tmp_path_factory.mktemp("token_maps") / "prepared", SCALE)
 
 
 def test_another_process_map_moves_every_token_but_padding_and_keeps_each_once():
@@ -46,7 +57,19 @@ def test_a_hash_seed_outside_its_range_is_refused():
 ])
 def test_rereading_reads_the_emitted_ids_through_the_other_map(tokens, expected):
     assert token_maps.reread(tokens, OWN, OTHER) == expected
-    assert token_maps.reread(tokens[:1] + tokens[1:], OWN, OWN)[:2] == tokens[:2]
+
+
+@pytest.mark.parametrize("tokens", [["<start>", "0.4.7@1.0", "C4@1.0", "E4@1.0", "C4@1.0", "<end>"],
+                                    ["<start>", "E4@1.0", "E4@1.0"]])
+def test_rereading_through_the_own_map_gives_the_piece_back_to_its_end(tokens):
+    assert token_maps.reread(tokens, OWN, OWN) == tokens
+
+
+@pytest.mark.parametrize(("token", "read_as"), [("0.4.7@1.0", "E4@1.0"), ("C4@1.0", "0.4.7@1.0"),
+                                                ("E4@1.0", "C4@1.0")])
+def test_each_emitted_id_reads_as_the_other_maps_token_of_that_id(token, read_as):
+    # OWN's ids 1, 4, 5 are OTHER's E4, 0.4.7, C4
+    assert token_maps.reread(["<start>", token, "<end>"], OWN, OTHER) == ["<start>", read_as, "<end>"]
 
 
 def test_a_piece_that_does_not_start_with_start_is_refused():
@@ -61,9 +84,7 @@ def test_chord_shares_count_distinct_and_played_chords_of_three_notes():
     assert shares["share_of_all_tokens"] == pytest.approx(1 / 6)
 
 
-def test_the_measurement_on_a_tiny_run_scores_its_pieces_as_generated_and_reread(tiny_run, tmp_path):
-    prepared = prepare(music="builtin", images="builtin", out=tmp_path / "prep", n_music=6, n_images=4, n_test=2,
-                       n_val=1, seed=SEED)
+def test_the_measurement_on_a_tiny_run_scores_its_pieces_as_generated_and_reread(tiny_run, prepared, tmp_path):
     run = shutil.copytree(tiny_run, tmp_path / "run")
     pieces = {pair.image.id: TOKENS for pair in prepared.pairs_in("test")}
     write_test_tokens(run, 1, pieces)
@@ -82,6 +103,43 @@ def test_the_measurement_on_a_tiny_run_scores_its_pieces_as_generated_and_reread
     assert spread["n_maps"] == 0 or spread["min"] <= spread["mean"] <= spread["max"]
 
 
+def _table(tiny_run, prepared, work, vocabulary_sha256: str) -> dict:
+    """A table result made elsewhere: one run of the built-in data at SCALE, whose recorded prepared folder is not
+    here; its settings name the work folder `work`; its pieces are its first training song, once per test pair."""
+    config = RunInfo.read(tiny_run).to_dict()
+    config.update(data={"prepared": str(work.parent / "elsewhere" / "prepared")}, vocabulary_sha256=vocabulary_sha256)
+    song = next(iter(trained_songs(prepared).values()))
+    pieces = [{"tokens": " ".join(song)} for _ in prepared.pairs_in("test")]
+    entry = {"run": "runs/elsewhere/run", "run_config": config, "epoch": 1, "pieces": pieces}
+    settings = {"data": "builtin", "scale_sizes": dataclasses.asdict(SCALE), "work": str(work), "seeds": [0],
+                "fidelity": "paper"}
+    return {"settings": settings, "rows": {"Trans_enc3_dec3": {"seeds": [entry]}}}
+
+
+def test_a_table_whose_prepared_data_is_not_here_prepares_its_settings_data_once(tiny_run, prepared, tmp_path,
+                                                                                  capsys):
+    vocabulary = Vocabulary.build(trained_songs(prepared).values())
+    table = _table(tiny_run, prepared, tmp_path / "work", vocabulary.sha256)
+    out = tmp_path / "work" / "builtin-items6-test2-val1" / "prepared"  # as the reproduction's Context names it
+    first = token_maps.measure_table(table, [1])
+    said = capsys.readouterr().out.strip().splitlines()
+    assert len(said) == 1 and "not here" in said[0] and said[0].endswith(f"{shown(out)} (reused once there)")
+    assert first[0]["prepared"] == shown(out) and first[0]["generated"]["n"] == len(prepared.pairs_in("test"))
+    for name in ("pairs.csv", "split.json"):  # the data the table's run was trained on, as its sha256 said
+        assert (out / name).read_bytes() == (prepared.out / name).read_bytes()
+    stamp = (out / "pairs.csv").stat().st_mtime_ns
+    again = token_maps.measure_table(table, [1])  # reused, not prepared again
+    assert json.dumps(again) == json.dumps(first) and (out / "pairs.csv").stat().st_mtime_ns == stamp
+
+
+def test_a_table_whose_vocabulary_the_data_does_not_give_is_refused(tiny_run, prepared, tmp_path):
+    table = _table(tiny_run, prepared, tmp_path / "work", "0" * 64)
+    with pytest.raises(UserError, match="another vocabulary"):
+        token_maps.measure_table(table, [1])
+    with pytest.raises(UserError, match="another vocabulary"):  # a folder named instead is checked the same way
+        token_maps.measure_table(table, [1], prepared=prepared.out)
+
+
 def _script(argv, monkeypatch) -> int:
     monkeypatch.setattr(sys, "argv", ["token_maps.py", *argv])
     with pytest.raises(SystemExit) as stopped:
@@ -94,7 +152,8 @@ def test_the_script_explains_itself(monkeypatch, capsys):
     assert "--run" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("argv", "words"), [(["--maps", "0"], "--maps"), (["--run", "MISSING"], "MISSING")])
+@pytest.mark.parametrize(("argv", "words"), [(["--maps", "0"], "--maps"), (["--run", "MISSING"], "MISSING"),
+                                             (["--table", str(REPO / "setup.cfg")], "not a table result")])
 def test_the_script_refuses_a_bad_argument_in_one_line(argv, words, monkeypatch, capsys, tmp_path):
     assert _script([*argv, "--out", str(tmp_path / "out")], monkeypatch) == 2
     err = capsys.readouterr().err

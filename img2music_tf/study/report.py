@@ -381,12 +381,13 @@ def plot_curves(result: dict, target: Path) -> Path:
     return save_plot(figure, axes, target)
 
 
-def save_plot(figure, axes, target: Path) -> Path:
-    """Grid and legend on `axes`, then the figure as a PNG at `target`, atomically; the figure is closed."""
+def save_plot(figure, axes, target: Path, **legend) -> Path:
+    """Grid and legend on `axes` (`legend`: more of `axes.legend`'s arguments, e.g. where it goes), then the
+    figure as a PNG at `target`, atomically; the figure is closed."""
     import matplotlib.pyplot as plt
 
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=7)
+    axes.legend(**{"fontsize": 7, **legend})
     figure.tight_layout()
     with atomic_path(target) as tmp:
         figure.savefig(tmp, format="png", dpi=120)

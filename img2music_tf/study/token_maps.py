@@ -13,7 +13,9 @@ tokens comes first). `reread` reads the ids a run's model emitted through anothe
 greedy test pieces as generated and re-read through several maps: the three metrics, Music_Quality_Loss and
 loop types (`metrics.summarize`, `loops.loop_type`). `chord_shares` says how much of a vocabulary, and of the
 music, chords of 3 or more notes are: a collapsed model loops one id, and a random map makes it such a chord
-about as often as the vocabulary holds them.
+about as often as the vocabulary holds them. `measure_table` measures the pieces a table result holds, its runs'
+vocabularies built again from the prepared data they recorded, or, where that folder is not here, from the data
+the table's settings record, prepared once into the reproduction's work folder (`reproduction_data`).
 
 Re-reading keeps the model's own ids: it does not run the model again. In the new process the model would also
 have been fed that process's `<start>` id first and stopped at its `<end>` id; re-reading stops where the model
@@ -22,6 +24,7 @@ emitted its own `<end>` id (the piece's ids end there) or earlier, where the oth
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -35,9 +38,11 @@ import numpy as np
 from img2music_tf import loops, metrics
 from img2music_tf.data.prepare import load_prepared
 from img2music_tf.errors import UserError
-from img2music_tf.paths import shown
+from img2music_tf.experiments import DATA_REGIMES, Scale
+from img2music_tf.paths import project_dir, shown
 from img2music_tf.run_folder import VOCABULARY_FILE, RunInfo, read_test_tokens, trained_epochs
-from img2music_tf.study.pipeline import generated_test_tokens, trained_songs
+from img2music_tf.study.artefacts import Settings
+from img2music_tf.study.pipeline import generated_test_tokens, prepare_data, trained_songs
 from img2music_tf.tokens import END, START
 from img2music_tf.vocabulary import PAD, Vocabulary
 
@@ -127,6 +132,33 @@ def measure_run(run_dir: str | Path, hash_seeds: Sequence[int], prepared: str | 
     return _record(info, epoch, source, data, measure(pieces, Vocabulary.load(run_dir / VOCABULARY_FILE), hash_seeds))
 
 
+def measure_table(table: dict, hash_seeds: Sequence[int], prepared: str | Path | None = None) -> list[dict]:
+    """`measure_table_run` on every run (a seed of a row) a table result holds, in its rows' order. Where a run's
+    recorded prepared folder is not here and no `prepared` is given, the data the table's settings record
+    (`reproduction_data`: prepared once into the reproduction's work folder, then reused)."""
+    entries = [entry for row in table["rows"].values() for entry in row["seeds"]]
+    if prepared is None and not all(_recorded_here(RunInfo.from_dict(entry["run_config"])) for entry in entries):
+        prepared = reproduction_data(table["settings"])
+    return [measure_table_run(entry, hash_seeds, prepared) for entry in entries]
+
+
+def reproduction_data(settings: dict) -> Path:
+    """The prepared folder of the reproduction a table result's "settings" record (its data regime, the sizes
+    of its scale, its work folder: relative ones are under the project folder), prepared as `artefacts.Context`
+    prepares it (`pipeline.prepare_data` into `Settings.data_root / "prepared"`) where it is not yet there, and
+    reused where it is."""
+    fields = {field.name for field in dataclasses.fields(Scale)}
+    scale = Scale(**{key: value for key, value in settings["scale_sizes"].items() if key in fields})
+    work = project_dir() / settings["work"]  # an absolute recorded folder stays as it is
+    reproduction = Settings(scale=scale, seeds=tuple(settings["seeds"]), data=settings["data"], out=work,
+                            work=work, fidelity=settings["fidelity"])
+    out = reproduction.data_root / "prepared"
+    print(f"the table's recorded prepared data is not here: {settings['data']} data at {scale.name} scale "
+          f"prepared as its settings say in {shown(out)} (reused once there)")
+    music, images = DATA_REGIMES[settings["data"]]
+    return prepare_data(music, images, out, scale).out
+
+
 def measure_table_run(entry: dict, hash_seeds: Sequence[int], prepared: str | Path | None = None) -> dict:
     """`measure` on the pieces a table result holds for one run (an entry of a row's "seeds" in table1.json:
     "run_config", "epoch", "pieces" with their "tokens"), for when the run folder is not here. Its vocabulary is
@@ -143,10 +175,15 @@ def measure_table_run(entry: dict, hash_seeds: Sequence[int], prepared: str | Pa
                    measure(pieces, vocabulary, hash_seeds))
 
 
+def _recorded_here(info: RunInfo) -> bool:
+    recorded = info.data.get("prepared")
+    return bool(recorded) and Path(recorded).is_dir()
+
+
 def _prepared(info: RunInfo, fallback: str | Path | None):
     """The prepared data the run recorded, where it is here, else `fallback`."""
     recorded = info.data.get("prepared")
-    chosen = recorded if recorded and Path(recorded).is_dir() else fallback
+    chosen = recorded if _recorded_here(info) else fallback
     if not chosen:
         raise UserError(f"the run's prepared data folder ({recorded or 'none recorded'}) is not here; name the one "
                         "holding its test split and training songs")
