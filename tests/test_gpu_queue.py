@@ -221,11 +221,12 @@ def test_the_makefile_passes_the_image_weights_and_runs_the_queue_without_setup(
 
     assert "--image-weights none" in dry_run("table1", "SCALE=paper", "WEIGHTS=none")
     assert "--image-weights" not in dry_run("table1")
-    pack = dry_run("paper-gpu-pack")
-    assert "--presets" not in pack and "--queue paper --feature-dtype float16" in pack
-    assert "--data authors --seeds 1 --fidelity paper --presets LSTM_enc2 Trans_enc4  --out gpu/pack" in dry_run(
-        "paper-gpu-pack", "PRESETS=LSTM_enc2 Trans_enc4")
-    assert "--data eimg --seeds 1 --fidelity paper  --out" in dry_run("paper-gpu-pack", "QUEUE=", "DATA=eimg")
+    pack = dry_run("paper-gpu-pack")  # real image features by default: torchvision's ImageNet VGG16, offline
+    assert "--presets" not in pack and "--queue paper --feature-dtype float16 --image-weights torchvision" in pack
+    assert "--data authors --seeds 1 --fidelity paper --presets LSTM_enc2 Trans_enc4 --image-weights torchvision " \
+           "--out gpu/pack" in dry_run("paper-gpu-pack", "PRESETS=LSTM_enc2 Trans_enc4")
+    assert "--data eimg --seeds 1 --fidelity paper --image-weights none --out" in dry_run(
+        "paper-gpu-pack", "QUEUE=", "DATA=eimg", "WEIGHTS=none")
     gpu = dry_run("paper-gpu", "OUT=/tmp/out")
     assert "--target gpu/site gpu/wheels/*.whl" in gpu and "KERAS_BACKEND=jax" in gpu and "--out /tmp/out" in gpu
     assert "venv" not in gpu  # the GPU machine has no internet for `make setup`
