@@ -40,9 +40,9 @@ def add_parser(subparsers) -> None:
 
     pack = steps.add_parser(
         "pack", help="prepare everything the GPU does not need, and the queue, into one folder (CPU)",
-        description="Do on the CPU all that the GPU does not need, for the settings of `img2music reproduce`, and "
-                    f"write the queue of trainings into --out (replaced at once; at most {PACK_LIMIT_MIB} MiB, so "
-                    "that it travels with the repository). ImageNet weights that cannot be had fall back to the installed "
+        description="Do on the CPU all that the GPU does not need, for the settings of `img2music reproduce`, and\n"
+                    f"write the queue of trainings into --out (replaced at once; at most {PACK_LIMIT_MIB} MiB, so that it\n"
+                    "travels with the repository). ImageNet weights that cannot be had fall back to the installed\n"
                     "torchvision ones, or fail first.",
         epilog="examples: img2music gpu pack --queue paper --feature-dtype float16   (= make paper-gpu-pack)\n"
                "          img2music gpu pack --scale paper --data eimg --presets LSTM_enc2",
