@@ -356,7 +356,7 @@ def test_a_run_that_fails_is_recorded_and_the_queue_goes_on(queue, tmp_path, mon
     data.entries = [dataclasses.replace(entry, preset="LSTM_enc2"), entry]
     monkeypatch.setattr(gpu_run, "PackData", lambda folder: data)
 
-    def train(entry, info, data, budget, rehearsed, weights_dir, origin):
+    def train(entry, info, data, budget, rehearsed, weights_dir):
         if entry.preset == "LSTM_enc2":
             raise RuntimeError("cuDNN is not there")
         return {"part": entry.part, "preset": entry.preset, "seed": entry.seed, "finished": True}

@@ -129,15 +129,15 @@ def pack(base: Settings, parts: Sequence[QueuePart], out: Path, feature_dtype: s
         unknown = sorted(set(part.presets or ()) - set(plan))
         if unknown:
             raise UserError(f"{', '.join(unknown)} is not trained by any artefact; choose from {', '.join(plan)}")
-    names = [part_name(part_settings(base, part)) for part in parts]  # part index -> its group's name
+    each = [part_settings(base, part) for part in parts]
+    names = [part_name(settings) for settings in each]  # part index -> its group's name
     groups: dict[str, Settings] = {}  # group name -> its settings, with the seeds of all its parts
-    for name, part in zip(names, parts):
-        settings = part_settings(base, part)
+    for name, settings in zip(names, each):
         known = groups.setdefault(name, settings)
         if known.scale != settings.scale:
             raise ValueError(f"the parts of {name} differ in their epochs")
-        groups[name] = dataclasses.replace(known, seeds=tuple(sorted({*known.seeds, *part.seeds})))
-    specs = set().union(*(part_settings(base, part).feature_specs(part.plan()) for part in parts))
+        groups[name] = dataclasses.replace(known, seeds=tuple(sorted({*known.seeds, *settings.seeds})))
+    specs = set().union(*(settings.feature_specs(part.plan()) for settings, part in zip(each, parts)))
     asked = check_weights(specs, base.scale.image_weights)  # offline: torchvision
     groups = {name: dataclasses.replace(settings, scale=settings.scale.replace(image_weights=asked))
               for name, settings in groups.items()}

@@ -164,9 +164,11 @@ class Budget:
     whose programs were compiled ahead into the cache (`rehearse`): until one such run has finished, they
     are expected to take `WARM_SHARE` of a cold run's compiling."""
 
-    def __init__(self, seconds: float, deadline: float | None = None):
-        # lanes share one deadline: time.monotonic() is the machine's clock, the same in every process
-        self.deadline = deadline if deadline is not None else time.monotonic() + seconds - RESERVE_S
+    def __init__(self, seconds: float, origin: float | None = None):
+        # lanes share the queue's start (`origin`) and so its deadline: time.monotonic() is the machine's clock,
+        # the same in every process; the timings count from `origin`
+        self.origin = time.monotonic() if origin is None else origin
+        self.deadline = self.origin + seconds - RESERVE_S
         self.per_unit: float | None = None
         self.decode = 0.0
         self.compile: dict[bool, float | None] = {False: None, True: None}  # rehearsed? -> worst seconds seen
@@ -206,7 +208,7 @@ class RunWatch(keras.callbacks.Callback):
     unless its next snapshot epoch still can (the run then stops there, partial)."""
 
     def __init__(self, entry: Entry, features: np.ndarray, image_ids: list[str], vocabulary, max_len: int,
-                 budget: Budget, compilations: Compilations, origin: float = 0.0):
+                 budget: Budget, compilations: Compilations):
         super().__init__()
         self.entry, self.features, self.image_ids, self.vocabulary = entry, features, image_ids, vocabulary
         self.max_len, self.budget, self.compilations = max_len, budget, compilations
@@ -215,8 +217,7 @@ class RunWatch(keras.callbacks.Callback):
         self.epoch_seconds: list[float] = []
         self.steady_seconds: list[float] = []  # each epoch less its compilations and decoding
         self.stopped: str | None = None
-        self.origin = origin
-        self.epoch_ends: list[float] = []  # seconds from `origin` at each epoch's end (lanes: which ran beside)
+        self.epoch_ends: list[float] = []  # seconds from the queue's start at each epoch's end (which ran beside)
         self._mark = (time.monotonic(), compilations.seconds)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -231,7 +232,7 @@ class RunWatch(keras.callbacks.Callback):
         now, compiled = time.monotonic(), self.compilations.seconds
         wall = now - self._mark[0]
         self.epoch_seconds.append(round(wall, 3))
-        self.epoch_ends.append(round(now - self.origin, 3))
+        self.epoch_ends.append(round(now - self.budget.origin, 3))
         self.steady_seconds.append(max(wall - (compiled - self._mark[1]) - decoding, 0.0))
         self._mark = (now, compiled)
         left_epochs = self.entry.epochs - done
@@ -345,7 +346,7 @@ def run_queue(pack_dir: Path, out: Path, budget_s: float, jax_cache: Path | None
         results = _results(data.queue, budget_s, environment(), warm=warm, lanes=1)
         print(f"{len(data.entries)} run(s) queued on {results['environment']['device']}; budget {budget_s:.0f} s")
         with rehearsals(pack_dir, out, jax_cache, len(data.entries), warm) as rehearsed:
-            _train_queue(data, budget, results, out / RESULTS_FILE, out, rehearsed, Claims(None), budget.deadline)
+            _train_queue(data, budget, results, out / RESULTS_FILE, out, rehearsed, Claims(None))
     results["seconds"] = round(budget_s - RESERVE_S - budget.left(), 1)
     path = write_json(out / RESULTS_FILE, results)
     finished = [f"{run['part']} {run['preset']} seed {run['seed']}" for run in results["runs"] if run["finished"]]
@@ -419,7 +420,8 @@ def run_lanes(data: PackData, out: Path, budget: Budget, jax_cache: Path | None,
         try:
             for lane in range(lanes):
                 spec = json.dumps({"pack": str(data.folder), "out": str(out), "scratch": str(scratch), "lane": lane,
-                                   "deadline": budget.deadline, "jax_cache": str(jax_cache) if jax_cache else None})
+                                   "origin": budget.origin, "budget_s": base["budget_s"],
+                                   "jax_cache": str(jax_cache) if jax_cache else None})
                 with open(scratch / f"lane-{lane}.log", "w", encoding="utf-8") as log:  # the child keeps its own
                     processes.append(subprocess.Popen(
                         [sys.executable, "-c", f"from {__name__} import lane_main; lane_main()", spec],
@@ -457,13 +459,12 @@ def _gathered(base: dict, scratch: Path, data: PackData, processes: list, final:
             entry = data.entries[index]
             lane = claims.holder(index)
             if lane is None:
-                results["not_started"].append({"index": index, "part": entry.part, "preset": entry.preset,
-                                               "seed": entry.seed, "reason": "no lane took it before the end"})
+                results["not_started"].append(_not_started(index, entry, "no lane took it before the end"))
             else:
                 code = processes[lane].returncode
-                results["runs"].append({**_failed(index, entry, entry.run_info,
-                                                  f"lane {lane} ended (exit code {code}) during this run: "
-                                                  f"{_last_line(scratch / f'lane-{lane}.log')}")})
+                results["runs"].append(_failed(index, entry, entry.run_info,
+                                               f"lane {lane} ended (exit code {code}) during this run: "
+                                               f"{_last_line(scratch / f'lane-{lane}.log')}"))
         results["runs"].sort(key=lambda run: run["index"])
     return results
 
@@ -489,13 +490,18 @@ def lane_main() -> None:
     if spec["jax_cache"]:
         use_cache(Path(spec["jax_cache"]))
     data, scratch = PackData(Path(spec["pack"])), Path(spec["scratch"])
-    budget = Budget(0.0, deadline=spec["deadline"])
-    results = _results(data.queue, 0.0, environment(), warm=0, lanes=0)
+    budget = Budget(spec["budget_s"], origin=spec["origin"])
+    results = _results(data.queue, spec["budget_s"], environment(), warm=0, lanes=0)
     path = scratch / f"lane-{spec['lane']}.json"
     write_json(path, results)
     print(f"lane {spec['lane']} on {results['environment']['device']}", flush=True)
     _train_queue(data, budget, results, path, Path(spec["out"]), lambda index: False,
-                 Claims(scratch / "claims", spec["lane"]), spec["deadline"])
+                 Claims(scratch / "claims", spec["lane"]))
+
+
+def _not_started(index: int, entry: Entry, reason: str) -> dict:
+    """The record of an entry that was not started."""
+    return {"index": index, "part": entry.part, "preset": entry.preset, "seed": entry.seed, "reason": reason}
 
 
 def _failed(index: int, entry: Entry, run_info: dict, why: str) -> dict:
@@ -505,10 +511,10 @@ def _failed(index: int, entry: Entry, run_info: dict, why: str) -> dict:
 
 
 def _train_queue(data: PackData, budget: Budget, results: dict, path: Path, weights_dir: Path, rehearsed,
-                 claims: Claims, origin: float) -> None:
+                 claims: Claims) -> None:
     """Train each entry of the queue that `claims` lets this lane take and the budget lets start; add its record
     to `results`, written to `path` after each. `rehearsed(index)`: whether entry `index`'s programs have been
-    compiled ahead; `origin`: the monotonic time the timings count from (the deadline, shared by the lanes)."""
+    compiled ahead."""
     for index, entry in enumerate(data.entries):
         if not claims.take(index):
             continue
@@ -517,15 +523,14 @@ def _train_queue(data: PackData, budget: Budget, results: dict, path: Path, weig
         name = f"{entry.part} {entry.preset} seed {entry.seed}"
         if reason:
             print(f"{name}: not started ({reason})", flush=True)
-            results["not_started"].append({"index": index, "part": entry.part, "preset": entry.preset,
-                                           "seed": entry.seed, "reason": reason})
+            results["not_started"].append(_not_started(index, entry, reason))
             write_json(path, results)
             continue
         print(f"{name}: {entry.epochs} epochs" + (f", estimated {estimate:.0f} s" if estimate is not None else "")
               + f", {budget.left():.0f} s left", flush=True)
         info = dataclasses.replace(RunInfo.from_dict(entry.run_info), keras=keras.__version__)
         try:
-            record = {"index": index, **_train_entry(entry, info, data, budget, ahead, weights_dir, origin)}
+            record = {"index": index, **_train_entry(entry, info, data, budget, ahead, weights_dir)}
         except Exception as error:  # noqa: BLE001 - one failing run must not cost the window the runs after it
             traceback.print_exc()
             record = _failed(index, entry, info.to_dict(), f"{type(error).__name__}: {error}")
@@ -535,18 +540,18 @@ def _train_queue(data: PackData, budget: Budget, results: dict, path: Path, weig
         write_json(path, results)
 
 
-def _train_entry(entry: Entry, info: RunInfo, data: PackData, budget: Budget, rehearsed: bool, weights_dir: Path,
-                 origin: float) -> dict:
+def _train_entry(entry: Entry, info: RunInfo, data: PackData, budget: Budget, rehearsed: bool, weights_dir: Path
+                 ) -> dict:
     """Train one entry with `train.fit_model` (checkpoints in a scratch folder) and return its record
     (`rehearsed`: its programs were compiled ahead into the cache); its final weights go to `weights_dir` in
     bf16 when the entry keeps them."""
     config = info.model
     train_songs, val_songs = data.songs(entry)
     va_loss = data.va_loss(entry, config.va_term) if config.va_loss else None
-    started = time.monotonic() - origin
+    started = time.monotonic() - budget.origin
     with Compilations() as compilations, tempfile.TemporaryDirectory() as scratch:
         watch = RunWatch(entry, data.test_features(entry), data.test_images(entry), data.vocabulary(entry),
-                         config.max_len, budget, compilations, origin)
+                         config.max_len, budget, compilations)
         net, history = fit_model(config, train_songs, val_songs, Path(scratch), entry.seed, va_loss, verbose=2,
                                  callbacks=[watch])
     finished = len(history) == entry.epochs and set(watch.tokens) == set(entry.snapshot_epochs)
@@ -570,7 +575,7 @@ def _train_entry(entry: Entry, info: RunInfo, data: PackData, budget: Budget, re
         "timings": {
             "epoch_seconds": watch.epoch_seconds,
             "steady_seconds": [round(seconds, 3) for seconds in watch.steady_seconds],
-            "started_s": round(started, 3),  # from the queue's origin, shared by the lanes
+            "started_s": round(started, 3),  # from the queue's start, shared by the lanes
             "epoch_ends_s": watch.epoch_ends,
             "decode_seconds": {str(epoch): seconds for epoch, seconds in watch.decode_seconds.items()},
             "compilations": compilations.count,

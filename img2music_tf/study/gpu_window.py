@@ -94,8 +94,9 @@ def window_report(results: dict) -> str:
                   "| Part | Model | Seed | Learning rate | Epoch 1 | Epoch 2 | Log, epoch 2 (runs) | Log's learning rate "
                   "| Ours - log |", "|---|---|---|---|---|---|---|---|---|"]
         for run in fidelity:
-            log = [logged_run.losses[1] for logged_run in logged(run["preset"])]
-            rates = "/".join(sorted({f"{logged_run.learning_rate:g}" for logged_run in logged(run["preset"])}))
+            runs_logged = logged(run["preset"])
+            log = [logged_run.losses[1] for logged_run in runs_logged]
+            rates = "/".join(sorted({f"{logged_run.learning_rate:g}" for logged_run in runs_logged}))
             gap = run["history"][1]["loss"] - statistics.mean(log)
             lines.append(f"| {run['part']} | {run['preset']} | {run['seed']} | "
                          f"{run['run_info']['model']['learning_rate']:g} | {run['history'][0]['loss']:.3f} | "
