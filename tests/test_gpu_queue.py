@@ -545,7 +545,7 @@ def test_the_window_report_times_epochs_against_the_runs_at_once_and_sets_losses
     def run(part, losses, started, ends):
         starts = [started, *ends[:-1]]
         return {"part": part, "preset": VA_RUN, "seed": 0, "finished": True, "stopped": None,
-                "run_info": {"model": {"learning_rate": 1e-5}},
+                "run_info": {"model": {"learning_rate": 1e-5}, "image_weights": "torchvision"},
                 "history": [{"loss": loss} for loss in losses],
                 "timings": {"started_s": started, "epoch_ends_s": ends, "compile_seconds": 30.0,
                             "steady_seconds": [end - start for start, end in zip(starts, ends)]}}
@@ -559,6 +559,7 @@ def test_the_window_report_times_epochs_against_the_runs_at_once_and_sets_losses
         {"preset": VA_RUN, "busy": 2, "epochs": 3, "steady_s": 40, "compile_s": 30.0}]
     report = gpu_window.window_report(results)
     assert "GPU: NVIDIA H200" in report and "2 of 2 queued run(s) finished" in report
+    assert f"| authors-paper | {VA_RUN} | 0 | torchvision | 2 | 30 | 30.0 | finished |" in report
     # the four logged runs of this network reach 4.898-4.945 after epoch 2, mean 4.912
     assert f"| authors-paper | {VA_RUN} | 0 | 1e-05 | 5.880 | 5.110 | 4.898-4.945 (4) | 1e-05 | +0.198 |" in report
     assert f"| authors-file-order | {VA_RUN} | 0 | 1e-05 | 5.770 | 4.930 | 4.898-4.945 (4) | 1e-05 | +0.018 |" in report

@@ -61,18 +61,18 @@ def window_report(results: dict) -> str:
         "",
         "## Runs",
         "",
-        "| Part | Model | Seed | Epochs | Compile (s) | Steady epoch (s, median) | Ended |",
-        "|---|---|---|---|---|---|---|",
+        "| Part | Model | Seed | Image weights | Epochs | Compile (s) | Steady epoch (s, median) | Ended |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         timings = run.get("timings") or {}
         steady = f"{statistics.median(timings['steady_seconds']):.1f}" if timings.get("steady_seconds") else ""
         compile_s = f"{timings['compile_seconds']:.0f}" if "compile_seconds" in timings else ""
         ended = "finished" if run["finished"] else (run["stopped"] or "stopped")
-        lines.append(f"| {run['part']} | {run['preset']} | {run['seed']} | {len(run['history'])} | {compile_s} | "
-                     f"{steady} | {ended} |")
+        lines.append(f"| {run['part']} | {run['preset']} | {run['seed']} | {run['run_info']['image_weights']} | "
+                     f"{len(run['history'])} | {compile_s} | {steady} | {ended} |")
     for entry in results["not_started"]:
-        lines.append(f"| {entry['part']} | {entry['preset']} | {entry['seed']} | 0 | | | not started: "
+        lines.append(f"| {entry['part']} | {entry['preset']} | {entry['seed']} | | 0 | | | not started: "
                      f"{entry['reason']} |")
     scaling = lane_scaling(runs)
     if scaling:
